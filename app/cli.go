@@ -1,0 +1,754 @@
+// Package app wires Playmark together: the store, the engine, the
+// scheduler, the desktop window and tray, the command line, launch at
+// login and the single-instance guard. Nothing imports app.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"playmark/sync/backend"
+	"playmark/sync/engine"
+	"playmark/sync/schedule"
+	"playmark/sync/state"
+)
+
+// Version is the version shown by --version and in the window; the build
+// sets it with -ldflags "-X playmark/app.Version=...".
+var Version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1 // a run failed on at least one backend
+	exitUsage  = 2 // a usage or configuration error
+)
+
+// usageError is an error in what the user typed: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// failedError is a run that failed on a backend: exit code 1.
+type failedError struct{ msg string }
+
+func (e failedError) Error() string { return e.msg }
+
+// cli is one invocation of the command line.
+type cli struct {
+	stdout, stderr io.Writer
+	configDir      string
+	store          *state.Store
+	engine         *engine.Engine
+	log            *slog.Logger
+}
+
+const usageText = `Playmark keeps watched marks and resume positions in step across Plex, Jellyfin and Emby.
+
+Usage:
+  playmark [--config-dir DIR]                 start the desktop app (window and tray)
+  playmark [--config-dir DIR] COMMAND [ARGS]
+
+Backends:
+  backend add NAME --type plex|jellyfin|emby --url URL --token TOKEN [--user USER]
+                   [--import off|metadata|full] [--export on|off]
+  backend list [--json]
+  backend set NAME [--url URL] [--token TOKEN] [--user USER] [--import MODE] [--export on|off]
+  backend test NAME          connect; print the server's name, version, id and the user
+  backend remove NAME
+
+Sync:
+  import [--backend NAME]... [--full] [--dry-run]
+  export [--backend NAME]... [--full] [--dry-run] [--yes]
+  sync [--dry-run] [--yes]   import, then export
+  held                       exports held by the mass-change guard
+  held apply|discard NAME    apply or drop a held export
+  unmatched [--limit N]      items that could not be matched (no usable ids)
+
+Schedules and history:
+  tasks                      import and export: on/off, cron, next three runs
+  tasks set import|export [--cron EXPR] [--on|--off]
+  status [--json]
+  history [--json] [--limit N] [--run ID]
+
+Other:
+  simulate --type plex|jellyfin|emby [--listen ADDR] [--items N] [--token T]
+  --version
+
+The config dir defaults to $PLAYMARK_CONFIG_DIR, else the user's config dir + /playmark.
+Exit codes: 0 success, 1 a run failed on at least one backend, 2 usage or configuration error.
+`
+
+// Main runs Playmark with args (without the program name) and returns the
+// process exit code.
+func Main(args []string) int {
+	return run(args, os.Stdout, os.Stderr)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	global := flag.NewFlagSet("playmark", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	configDir := global.String("config-dir", "", "")
+	version := global.Bool("version", false, "")
+	help := global.Bool("help", false, "")
+	if err := global.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "playmark: %v\n\n%s", err, usageText)
+		return exitUsage
+	}
+	if *version {
+		fmt.Fprintf(stdout, "playmark %s\n", Version)
+		return exitOK
+	}
+	if *help {
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	}
+	rest := global.Args()
+	dir, err := resolveConfigDir(*configDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "playmark: %v\n", err)
+		return exitUsage
+	}
+	if len(rest) == 0 {
+		return runDesktop(dir, stderr)
+	}
+	c := &cli{stdout: stdout, stderr: stderr, configDir: dir}
+	err = c.dispatch(rest)
+	if c.store != nil {
+		c.store.Close()
+	}
+	var ue usageError
+	var fe failedError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "playmark: %s\n", ue.msg)
+		return exitUsage
+	case errors.As(err, &fe):
+		fmt.Fprintf(stderr, "playmark: %s\n", fe.msg)
+		return exitFailed
+	case errors.Is(err, state.ErrBusy):
+		fmt.Fprintf(stderr, "playmark: %v; try again when it has finished\n", err)
+		return exitFailed
+	case errors.Is(err, state.ErrTooNew), errors.Is(err, state.ErrNotFound), errors.Is(err, state.ErrExists):
+		fmt.Fprintf(stderr, "playmark: %v\n", err)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "playmark: %v\n", err)
+		return exitFailed
+	}
+}
+
+// resolveConfigDir picks the config dir: the flag, then
+// PLAYMARK_CONFIG_DIR, then the OS's user config dir + /playmark.
+func resolveConfigDir(flagDir string) (string, error) {
+	if flagDir != "" {
+		return filepath.Abs(flagDir)
+	}
+	if d := os.Getenv("PLAYMARK_CONFIG_DIR"); d != "" {
+		return filepath.Abs(d)
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no config dir: %w (pass --config-dir)", err)
+	}
+	return filepath.Join(base, "playmark"), nil
+}
+
+// open opens the store and the engine, once.
+func (c *cli) open() error {
+	if c.store != nil {
+		return nil
+	}
+	st, err := state.Open(context.Background(), c.configDir)
+	if err != nil {
+		return err
+	}
+	c.store = st
+	c.log = newLogger(c.configDir, c.stderr, false)
+	c.engine = engine.New(st, c.log)
+	return nil
+}
+
+func (c *cli) dispatch(args []string) error {
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "backend", "backends":
+		return c.backendCmd(rest)
+	case "tasks", "task":
+		return c.tasksCmd(rest)
+	case "status":
+		return c.statusCmd(rest)
+	case "history":
+		return c.historyCmd(rest)
+	case "import", "export", "sync":
+		return c.runCmd(cmd, rest)
+	case "held":
+		return c.heldCmd(rest)
+	case "unmatched":
+		return c.unmatchedCmd(rest)
+	case "simulate":
+		return c.simulateCmd(rest)
+	case "daemon":
+		return c.daemonCmd(rest)
+	case "help":
+		fmt.Fprint(c.stdout, usageText)
+		return nil
+	}
+	return usagef("unknown command %q (run playmark help)", cmd)
+}
+
+// parse parses flags and positional arguments in any order.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usagef("%s: see playmark help", fs.Name())
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidateName checks a backend name.
+func ValidateName(name string) error {
+	if !nameRe.MatchString(name) {
+		return fmt.Errorf("backend name %q is not valid: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// ValidateURL checks a server URL and returns it normalised (no trailing
+// slash).
+func ValidateURL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("URL %q is not valid: want http://host:port or https://host (for example http://192.168.1.10:32400)", raw)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("URL %q must not carry a user or password: use --token", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("URL %q must not have a query or fragment", raw)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func parseOnOff(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "on", "true", "yes", "1":
+		return true, nil
+	case "off", "false", "no", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: want on or off", s)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func (c *cli) backendCmd(args []string) error {
+	if len(args) == 0 {
+		return usagef("backend: want add, list, set, test or remove")
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "add":
+		return c.backendAdd(args)
+	case "list", "ls":
+		return c.backendList(args)
+	case "set", "edit":
+		return c.backendSet(args)
+	case "test":
+		return c.backendTest(args)
+	case "remove", "rm", "delete":
+		fs := flag.NewFlagSet("backend remove", flag.ContinueOnError)
+		pos, err := parse(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usagef("backend remove: want one NAME")
+		}
+		if err := c.open(); err != nil {
+			return err
+		}
+		if err := c.store.RemoveBackend(context.Background(), pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Removed backend %s (its items stay in the local state for the other backends).\n", pos[0])
+		return nil
+	}
+	return usagef("backend: unknown subcommand %q (want add, list, set, test or remove)", sub)
+}
+
+type backendFlags struct {
+	kind, url, token, user, importMode, export string
+}
+
+func (f *backendFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.kind, "type", "", "")
+	fs.StringVar(&f.url, "url", "", "")
+	fs.StringVar(&f.token, "token", "", "")
+	fs.StringVar(&f.user, "user", "", "")
+	fs.StringVar(&f.importMode, "import", "", "")
+	fs.StringVar(&f.export, "export", "", "")
+}
+
+// apply validates the given flags and applies them to b.
+func (f *backendFlags) apply(b *state.Backend, set map[string]bool) error {
+	if set["type"] {
+		k, err := backend.ParseKind(f.kind)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		b.Kind = string(k)
+	}
+	if set["url"] {
+		u, err := ValidateURL(f.url)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		b.URL = u
+	}
+	if set["token"] {
+		if strings.TrimSpace(f.token) == "" {
+			return usagef("the token is empty")
+		}
+		b.Token = strings.TrimSpace(f.token)
+	}
+	if set["user"] {
+		b.UserID = f.user
+	}
+	if set["import"] {
+		m, err := state.ParseImportMode(f.importMode)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		b.Import = m
+	}
+	if set["export"] {
+		on, err := parseOnOff(f.export)
+		if err != nil {
+			return usagef("--export %v", err)
+		}
+		b.Export = on
+	}
+	return nil
+}
+
+func flagsSet(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+func (c *cli) backendAdd(args []string) error {
+	fs := flag.NewFlagSet("backend add", flag.ContinueOnError)
+	var f backendFlags
+	f.register(fs)
+	noTest := fs.Bool("no-test", false, "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("backend add: want one NAME (e.g. playmark backend add living-room --type plex --url http://host:32400 --token TOKEN)")
+	}
+	if err := ValidateName(pos[0]); err != nil {
+		return usageError{err.Error()}
+	}
+	set := flagsSet(fs)
+	for _, req := range []string{"type", "url", "token"} {
+		if !set[req] {
+			return usagef("backend add: --%s is required", req)
+		}
+	}
+	b := state.Backend{Name: pos[0], Import: state.ImportFull}
+	if err := f.apply(&b, set); err != nil {
+		return err
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if _, err := c.store.Backend(ctx, b.Name); err == nil {
+		return fmt.Errorf("backend %q: %w (use backend set to change it)", b.Name, state.ErrExists)
+	}
+	if !*noTest {
+		if err := c.resolveUser(ctx, &b); err != nil {
+			return err
+		}
+	}
+	b, err = c.store.AddBackend(ctx, b)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Added %s backend %s (%s): import %s, export %s.\n", b.Kind, b.Name, b.URL, b.Import, onOff(b.Export))
+	if b.ServerName != "" {
+		fmt.Fprintf(c.stdout, "Connected to %s as %s.\n", b.ServerName, b.UserName)
+	}
+	if !b.Export {
+		fmt.Fprintf(c.stdout, "Writes to %s are off until you turn them on: playmark backend set %s --export on\n", b.Name, b.Name)
+	}
+	return nil
+}
+
+// resolveUser connects to the new backend: a rejected token refuses the
+// add; a user given by name becomes its id; an unreachable server is
+// saved with a warning (it may be off right now).
+func (c *cli) resolveUser(ctx context.Context, b *state.Backend) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	client, _, err := c.engine.Open(ctx, *b)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if b.UserID != "" && b.Kind != string(backend.Plex) {
+		users, err := client.Users(ctx)
+		if err == nil {
+			for _, u := range users {
+				if strings.EqualFold(u.Name, b.UserID) || u.ID == b.UserID {
+					b.UserID = u.ID
+					break
+				}
+			}
+		}
+		if client, _, err = c.engine.Open(ctx, *b); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	info, err := client.Identify(ctx)
+	switch {
+	case errors.Is(err, backend.ErrUnauthorized):
+		return failedError{backend.Describe(b.Name, err) + "; nothing saved"}
+	case err != nil && b.UserID == "" && b.Kind != string(backend.Plex):
+		// A token without a user (an API key): say which users there are.
+		if users, uerr := client.Users(ctx); uerr == nil && len(users) > 0 {
+			var names []string
+			for _, u := range users {
+				names = append(names, fmt.Sprintf("%s (%s)", u.Name, u.ID))
+			}
+			return usagef("%s: this token has no user; pass --user with one of: %s", b.Name, strings.Join(names, ", "))
+		}
+		fmt.Fprintf(c.stderr, "warning: %s; saved anyway, test it later with: playmark backend test %s\n", backend.Describe(b.Name, err), b.Name)
+	case err != nil:
+		fmt.Fprintf(c.stderr, "warning: %s; saved anyway, test it later with: playmark backend test %s\n", backend.Describe(b.Name, err), b.Name)
+	default:
+		b.ServerID, b.ServerName, b.UserName = info.ServerID, info.Name, info.UserName
+		if info.UserID != "" {
+			b.UserID = info.UserID
+		}
+	}
+	return nil
+}
+
+func (c *cli) backendSet(args []string) error {
+	fs := flag.NewFlagSet("backend set", flag.ContinueOnError)
+	var f backendFlags
+	f.register(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("backend set: want one NAME")
+	}
+	set := flagsSet(fs)
+	if set["type"] {
+		return usagef("backend set: the type of a backend cannot change; remove it and add it again")
+	}
+	if len(set) == 0 {
+		return usagef("backend set: nothing to change (give --url, --token, --user, --import or --export)")
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	b, err := c.store.Backend(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if err := f.apply(&b, set); err != nil {
+		return err
+	}
+	if set["url"] || set["token"] || set["user"] {
+		if err := c.resolveUser(ctx, &b); err != nil {
+			return err
+		}
+	}
+	if err := c.store.UpdateBackend(ctx, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Saved %s: import %s, export %s.\n", b.Name, b.Import, onOff(b.Export))
+	return nil
+}
+
+func (c *cli) backendList(args []string) error {
+	fs := flag.NewFlagSet("backend list", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	bs, err := c.store.Backends(context.Background())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		type row struct {
+			Name       string `json:"name"`
+			Type       string `json:"type"`
+			URL        string `json:"url"`
+			Token      string `json:"token"`
+			User       string `json:"user_id"`
+			UserName   string `json:"user_name,omitempty"`
+			ServerName string `json:"server_name,omitempty"`
+			ServerID   string `json:"server_id,omitempty"`
+			Import     string `json:"import"`
+			Export     bool   `json:"export"`
+			LastImport string `json:"last_import,omitempty"`
+			LastExport string `json:"last_export,omitempty"`
+			LastError  string `json:"last_error,omitempty"`
+		}
+		out := []row{}
+		for _, b := range bs {
+			out = append(out, row{b.Name, b.Kind, b.URL, b.MaskedToken(), b.UserID, b.UserName, b.ServerName, b.ServerID,
+				string(b.Import), b.Export, rfc(b.LastImport), rfc(b.LastExport), b.LastError})
+		}
+		return writeJSON(c.stdout, out)
+	}
+	if len(bs) == 0 {
+		fmt.Fprintln(c.stdout, "No backends yet. Add one: playmark backend add NAME --type plex|jellyfin|emby --url URL --token TOKEN")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTYPE\tURL\tUSER\tTOKEN\tIMPORT\tEXPORT\tLAST IMPORT\tSTATUS")
+	for _, b := range bs {
+		status := "ok"
+		if b.LastError != "" {
+			status = b.LastError
+		} else if b.LastImport.IsZero() {
+			status = "never synced"
+		}
+		user := b.UserName
+		if user == "" {
+			user = b.UserID
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Kind, b.URL, dash(user), b.MaskedToken(), b.Import, onOff(b.Export), ago(b.LastImport), status)
+	}
+	return tw.Flush()
+}
+
+func (c *cli) backendTest(args []string) error {
+	fs := flag.NewFlagSet("backend test", flag.ContinueOnError)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("backend test: want one NAME")
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := c.store.Backend(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	info, err := c.engine.Test(ctx, b)
+	if err != nil {
+		return failedError{err.Error()}
+	}
+	fmt.Fprintf(c.stdout, "%s: %s %s (%s)\n", b.Name, info.Product, info.Version, info.Name)
+	fmt.Fprintf(c.stdout, "  server id: %s\n  user:      %s (%s)\n", info.ServerID, dash(info.UserName), dash(info.UserID))
+	if b.ServerID != "" && info.ServerID != b.ServerID {
+		return failedError{fmt.Sprintf("%s answers as another server than the one it was set up with (%s)", b.URL, b.ServerID)}
+	}
+	return nil
+}
+
+func (c *cli) tasksCmd(args []string) error {
+	if len(args) > 0 && args[0] == "set" {
+		return c.tasksSet(args[1:])
+	}
+	fs := flag.NewFlagSet("tasks", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("tasks: unknown argument %q (did you mean tasks set?)", pos[0])
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	tasks, err := c.store.Tasks(context.Background())
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if *asJSON {
+		type row struct {
+			Name    string   `json:"name"`
+			Cron    string   `json:"cron"`
+			Enabled bool     `json:"enabled"`
+			Next    []string `json:"next"`
+		}
+		var out []row
+		for _, t := range tasks {
+			r := row{Name: t.Name, Cron: t.Cron, Enabled: t.Enabled, Next: []string{}}
+			next, _ := schedule.Next(t.Cron, now, 3)
+			for _, n := range next {
+				r.Next = append(r.Next, n.Format(time.RFC3339))
+			}
+			out = append(out, r)
+		}
+		return writeJSON(c.stdout, out)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TASK\tSTATE\tCRON\tNEXT RUNS (local time)")
+	for _, t := range tasks {
+		next, err := schedule.Next(t.Cron, now, 3)
+		var when []string
+		for _, n := range next {
+			when = append(when, n.Local().Format("Mon 02 Jan 15:04"))
+		}
+		desc := strings.Join(when, ", ")
+		if err != nil {
+			desc = err.Error()
+		} else if !t.Enabled {
+			desc = "(off) would run " + desc
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, onOff(t.Enabled), t.Cron, desc)
+	}
+	return tw.Flush()
+}
+
+func (c *cli) tasksSet(args []string) error {
+	fs := flag.NewFlagSet("tasks set", flag.ContinueOnError)
+	cron := fs.String("cron", "", "")
+	on := fs.Bool("on", false, "")
+	off := fs.Bool("off", false, "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || (pos[0] != "import" && pos[0] != "export") {
+		return usagef("tasks set: want import or export (e.g. playmark tasks set import --cron '0 */6 * * *' --on)")
+	}
+	set := flagsSet(fs)
+	if *on && *off {
+		return usagef("tasks set: --on and --off together")
+	}
+	if !set["cron"] && !*on && !*off {
+		return usagef("tasks set: nothing to change (give --cron, --on or --off)")
+	}
+	if set["cron"] {
+		if err := schedule.Validate(*cron); err != nil {
+			return usagef("%v; nothing saved", err)
+		}
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	tasks, err := c.store.Tasks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		if t.Name != pos[0] {
+			continue
+		}
+		if set["cron"] {
+			t.Cron = strings.Join(strings.Fields(*cron), " ")
+		}
+		if *on {
+			t.Enabled = true
+		}
+		if *off {
+			t.Enabled = false
+		}
+		if err := c.store.SetTask(ctx, t); err != nil {
+			return err
+		}
+		next, _ := schedule.Next(t.Cron, time.Now(), 1)
+		msg := fmt.Sprintf("Task %s: %s, cron %q", t.Name, onOff(t.Enabled), t.Cron)
+		if t.Enabled && len(next) > 0 {
+			msg += ", next run " + next[0].Local().Format("Mon 02 Jan 15:04")
+		}
+		fmt.Fprintln(c.stdout, msg+".")
+		fmt.Fprintln(c.stdout, "Schedules run while the desktop app or playmark daemon is running.")
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func rfc(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ago says how long ago t was, in a few words.
+func ago(t time.Time) string { return engine.Ago(t, time.Now()) }
+
+// signalContext is cancelled by Ctrl+C or SIGTERM, so that a run stops
+// cleanly (its current batch rolled back, the run recorded as cancelled).
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}

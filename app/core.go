@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"playmark/sync/engine"
+	"playmark/sync/schedule"
+	"playmark/sync/state"
+)
+
+// Core is the headless heart shared by the desktop app and the daemon:
+// the store, the engine and the scheduler over one config dir.
+type Core struct {
+	Dir    string
+	Store  *state.Store
+	Engine *engine.Engine
+	Sched  *schedule.Scheduler
+	Log    *slog.Logger
+}
+
+// OpenCore opens the store in dir and builds the engine and scheduler.
+// verboseTo, when not nil, also receives the log.
+func OpenCore(ctx context.Context, dir string, verboseTo io.Writer) (*Core, error) {
+	st, err := state.Open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(dir, verboseTo, verboseTo != nil)
+	c := &Core{Dir: dir, Store: st, Engine: engine.New(st, log), Log: log}
+	c.Sched = schedule.New(c.loadTasks, c.runTask)
+	c.Sched.OnEvent = c.onScheduleEvent
+	return c, nil
+}
+
+// Close closes the store.
+func (c *Core) Close() error { return c.Store.Close() }
+
+func (c *Core) loadTasks(ctx context.Context) ([]schedule.Task, error) {
+	ts, err := c.Store.Tasks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]schedule.Task, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, schedule.Task{Name: t.Name, Cron: t.Cron, Enabled: t.Enabled})
+	}
+	return out, nil
+}
+
+// runTask runs a scheduled task; it never waits for a running run.
+func (c *Core) runTask(ctx context.Context, task string) error {
+	opt := engine.RunOptions{Trigger: "schedule"}
+	var err error
+	switch task {
+	case "import":
+		_, err = c.Engine.Import(ctx, opt)
+	case "export":
+		_, err = c.Engine.Export(ctx, opt)
+	default:
+		err = fmt.Errorf("unknown task %q", task)
+	}
+	return err
+}
+
+// onScheduleEvent logs what the scheduler did and records a skipped run
+// in the history, so that the user sees it.
+func (c *Core) onScheduleEvent(ev schedule.Event) {
+	switch {
+	case ev.Ran && ev.Err != nil:
+		c.Log.Warn("scheduled run failed", "task", ev.Task, "err", ev.Err)
+	case ev.Ran:
+		c.Log.Info("scheduled run done", "task", ev.Task)
+	default:
+		c.Log.Info("scheduled run skipped", "task", ev.Task, "reason", ev.Reason)
+		ctx := context.Background()
+		if id, err := c.Store.StartRun(ctx, ev.Task, "schedule", false); err == nil {
+			_ = c.Store.FinishRun(ctx, id, "skipped", "skipped: "+ev.Reason, nil)
+		}
+	}
+	c.Engine.Notify()
+}
+
+// daemonCmd runs the scheduler with no window and no tray, for a machine
+// without a desktop, until interrupted.
+func (c *cli) daemonCmd(args []string) error {
+	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
+	verbose := fs.Bool("verbose", false, "")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	var to io.Writer
+	if *verbose {
+		to = c.stderr
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	core, err := OpenCore(ctx, c.configDir, to)
+	if err != nil {
+		return err
+	}
+	defer core.Close()
+	fmt.Fprintf(c.stdout, "Playmark daemon: schedules running from %s. Press Ctrl+C to stop.\n", c.configDir)
+	next, _ := core.Engine.Overview(ctx, nil)
+	for _, t := range next.Tasks {
+		if t.Enabled && t.Next != nil {
+			fmt.Fprintf(c.stdout, "  %s next at %s\n", t.Name, t.Next.Local().Format(time.DateTime))
+		} else {
+			fmt.Fprintf(c.stdout, "  %s is off (playmark tasks set %s --on)\n", t.Name, t.Name)
+		}
+	}
+	err = core.Sched.Run(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}

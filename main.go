@@ -1,0 +1,15 @@
+// Command playmark keeps watched marks and resume positions in step across
+// Plex, Jellyfin and Emby servers. With no arguments it starts the desktop
+// app (window and tray); with a command it runs that command (see
+// playmark help).
+package main
+
+import (
+	"os"
+
+	"playmark/app"
+)
+
+func main() {
+	os.Exit(app.Main(os.Args[1:]))
+}

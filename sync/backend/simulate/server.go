@@ -1,0 +1,195 @@
+package simulate
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Server is what every simulated server offers to tests, the demo and the
+// benchmarks, beyond the HTTP API it serves.
+//
+// "The user" below is the server's default user: the one Token belongs to.
+type Server interface {
+	// URL is the base URL clients use (http://127.0.0.1:PORT).
+	URL() string
+	// Token is a valid token of the default user.
+	Token() string
+	// UserID is the default user's id as the API spells it (Plex: the
+	// server-local account id; Jellyfin/Emby: 32-hex user id).
+	UserID() string
+	// ServerID is the server's id (Plex machineIdentifier, Jellyfin/Emby Id).
+	ServerID() string
+	// RemoteID is the server's own id of the catalog media with key k, or ""
+	// when the server does not have it.
+	RemoteID(k string) string
+	// Watch is the user's play state of media k.
+	Watch(k string) Watch
+	// SetWatch sets the user's play state of media k, as if the user did it
+	// in the server's own app (it does not change the item's metadata).
+	SetWatch(k string, w Watch)
+	// Replace simulates the file of media k being replaced: the item gets a
+	// new id and a new added date, and its play state is gone.
+	Replace(k string, added time.Time)
+	// Faults is the fault injector in front of the API.
+	Faults() *Faults
+	// Requests is the number of API requests served.
+	Requests() int64
+	// Close stops the server.
+	Close()
+}
+
+// Options configures a simulated server. Zero values pick defaults.
+type Options struct {
+	// Listen is the address to listen on; "" means 127.0.0.1:0.
+	Listen string
+	// Token is the default user's token; "" picks a fixed one per kind.
+	Token string
+	// Name is the server's friendly name.
+	Name string
+	// Only, when set, limits the server to the media it accepts.
+	Only func(Media) bool
+	// Watches seeds the default user's play state, by media key.
+	Watches map[string]Watch
+	// Now is the server's clock (Plex stamps it on a scrobble); nil is
+	// time.Now.
+	Now func() time.Time
+	// LegacyAuth (Jellyfin only) accepts the legacy X-Emby-Token and
+	// api_key forms, as 10.x does by default; false behaves like 12.0.
+	LegacyAuth bool
+}
+
+// FaultKind is a way for the server to misbehave.
+type FaultKind int
+
+// The faults a server can inject.
+const (
+	FaultStatus      FaultKind = iota // answer Status with a plain body (and Retry-After when set)
+	FaultLatency                      // wait Latency, then answer normally
+	FaultTruncate                     // send the first half of the real body and close
+	FaultInvalidJSON                  // answer 200 with a body that is not JSON
+	FaultHang                         // never answer until the client gives up
+	FaultWrongType                    // answer 200 text/html with an HTML page
+)
+
+// Fault is one rule. A request matches when its path contains Path (""
+// matches all) and its method equals Method ("" matches all).
+type Fault struct {
+	Kind       FaultKind
+	Path       string
+	Method     string
+	Status     int
+	RetryAfter string        // Retry-After header value for FaultStatus
+	Latency    time.Duration // for FaultLatency
+	Times      int           // requests to affect; 0 means until cleared
+}
+
+// Faults is a set of fault rules, safe for concurrent use. The zero value
+// injects nothing.
+type Faults struct {
+	mu    sync.Mutex
+	rules []*Fault
+	hits  int
+}
+
+// Add installs a rule. Rules are tried in order.
+func (f *Faults) Add(r Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = append(f.rules, &r)
+}
+
+// Clear removes every rule.
+func (f *Faults) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = nil
+}
+
+// Hits is the number of requests a fault was applied to.
+func (f *Faults) Hits() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hits
+}
+
+func (f *Faults) match(r *http.Request) (Fault, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, rule := range f.rules {
+		if rule.Path != "" && !strings.Contains(r.URL.Path, rule.Path) {
+			continue
+		}
+		if rule.Method != "" && rule.Method != r.Method {
+			continue
+		}
+		f.hits++
+		got := *rule
+		if rule.Times > 0 {
+			rule.Times--
+			if rule.Times == 0 {
+				f.rules = append(f.rules[:i:i], f.rules[i+1:]...)
+			}
+		}
+		return got, true
+	}
+	return Fault{}, false
+}
+
+// Wrap puts the fault injector in front of h.
+func (f *Faults) Wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rule, ok := f.match(r)
+		if !ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		switch rule.Kind {
+		case FaultStatus:
+			if rule.RetryAfter != "" {
+				w.Header().Set("Retry-After", rule.RetryAfter)
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(rule.Status)
+			_, _ = w.Write([]byte(http.StatusText(rule.Status)))
+		case FaultLatency:
+			select {
+			case <-time.After(rule.Latency):
+			case <-r.Context().Done():
+				return
+			}
+			h.ServeHTTP(w, r)
+		case FaultTruncate:
+			rec := &recorder{header: http.Header{}, status: 200}
+			h.ServeHTTP(rec, r)
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.status)
+			body := rec.body.String()
+			_, _ = w.Write([]byte(body[:len(body)/2]))
+			// Abort the connection so the client sees an unexpected EOF.
+			panic(http.ErrAbortHandler)
+		case FaultInvalidJSON:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"MediaContainer": {"size": 3, "Metadata": [ {"ratingKey": "1",, oops`))
+		case FaultHang:
+			<-r.Context().Done()
+		case FaultWrongType:
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte("<html><body><h1>Welcome to nginx!</h1></body></html>"))
+		}
+	})
+}
+
+type recorder struct {
+	header http.Header
+	status int
+	body   strings.Builder
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) WriteHeader(s int)           { r.status = s }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }

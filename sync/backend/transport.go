@@ -1,0 +1,250 @@
+package backend
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// TransportOptions tunes a Transport. Zero values pick the defaults.
+type TransportOptions struct {
+	MaxInFlight  int           // requests at once to this server; default 4
+	Timeout      time.Duration // per attempt, including the body; default 60 s
+	MaxRetries   int           // extra attempts after a 5xx, 429 or lost connection; default 3
+	MaxRetryWait time.Duration // cap on one wait (backoff or Retry-After); default 30 s
+	MaxBody      int64         // largest response body accepted; default 256 MiB
+	// InsecureSkipVerify turns off TLS verification. Only for a user who
+	// chose "trust this certificate"; off by default.
+	InsecureSkipVerify bool
+	// Base is the underlying round tripper; nil means a clone of
+	// http.DefaultTransport.
+	Base http.RoundTripper
+}
+
+// Transport carries one backend's HTTP requests. It is the one place that
+// bounds concurrency, applies timeouts, retries transient failures with
+// backoff (honouring Retry-After, capped) and turns HTTP failures into the
+// package's error kinds, so that every client behaves the same way.
+type Transport struct {
+	opt      TransportOptions
+	client   *http.Client
+	sem      chan struct{}
+	requests atomic.Int64
+	sleep    func(ctx context.Context, d time.Duration) error
+}
+
+// NewTransport returns a Transport with opt's settings.
+func NewTransport(opt TransportOptions) *Transport {
+	if opt.MaxInFlight <= 0 {
+		opt.MaxInFlight = 4
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 60 * time.Second
+	}
+	if opt.MaxRetries < 0 {
+		opt.MaxRetries = 0
+	} else if opt.MaxRetries == 0 {
+		opt.MaxRetries = 3
+	}
+	if opt.MaxRetryWait <= 0 {
+		opt.MaxRetryWait = 30 * time.Second
+	}
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = 256 << 20
+	}
+	base := opt.Base
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = opt.MaxInFlight
+		if opt.InsecureSkipVerify {
+			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user's explicit choice
+		}
+		base = t
+	}
+	return &Transport{
+		opt:    opt,
+		client: &http.Client{Transport: base, Timeout: opt.Timeout},
+		sem:    make(chan struct{}, opt.MaxInFlight),
+		sleep:  sleepCtx,
+	}
+}
+
+// Requests is the number of HTTP requests sent so far, retries included.
+func (t *Transport) Requests() int64 { return t.requests.Load() }
+
+// Do sends req and returns the response when its status is 2xx. The body
+// is capped at MaxBody: reading past it fails with ErrBadResponse. Any
+// other outcome is an error wrapping one of the package's kinds; the
+// response body is then already closed. Requests whose body can be
+// replayed (http.NewRequest with a bytes or strings reader) are retried
+// whatever the method; others only when nothing was sent.
+func (t *Transport) Do(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	select {
+	case t.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-t.sem }()
+
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			wait := backoff(attempt, t.opt.MaxRetryWait)
+			var rl *RateLimitError
+			if errors.As(lastErr, &rl) && rl.RetryAfter > 0 {
+				wait = min(rl.RetryAfter, t.opt.MaxRetryWait)
+			}
+			if err := t.sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+		}
+		r, err := clone(req)
+		if err != nil {
+			return nil, err
+		}
+		resp, err, retry := t.once(r)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		if !retry || attempt >= t.opt.MaxRetries || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+func (t *Transport) once(req *http.Request) (resp *http.Response, err error, retry bool) {
+	t.requests.Add(1)
+	resp, err = t.client.Do(req)
+	if err != nil {
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			return nil, ctxErr, false
+		}
+		// url.Error prints the whole URL, query and all; keep only the path.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead || req.GetBody != nil || req.Body == nil
+		return nil, fmt.Errorf("%s %s: %w: %v", req.Method, req.URL.Path, ErrUnreachable, err), idempotent
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		resp.Body = &limitedBody{r: resp.Body, left: t.opt.MaxBody, method: req.Method, path: req.URL.Path}
+		return resp, nil, false
+	}
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, &RateLimitError{RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}), true
+	}
+	se := &StatusError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Body: cleanSnippet(snippet)}
+	return nil, se, resp.StatusCode >= 500
+}
+
+func clone(req *http.Request) (*http.Request, error) {
+	r := req.Clone(req.Context())
+	if req.GetBody != nil {
+		b, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = b
+	}
+	return r, nil
+}
+
+// backoff is exponential with jitter: about 0.5 s, 1 s, 2 s ... capped.
+func backoff(attempt int, limit time.Duration) time.Duration {
+	d := 250 * time.Millisecond << attempt
+	if d > limit || d <= 0 {
+		d = limit
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		if d := time.Until(at); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// cleanSnippet keeps an error body readable: HTML tags dropped, white
+// space folded, short.
+func cleanSnippet(b []byte) string {
+	var out strings.Builder
+	in := false
+	for _, r := range string(b) {
+		switch {
+		case r == '<':
+			in = true
+			out.WriteByte(' ')
+		case r == '>':
+			in = false
+		case !in:
+			out.WriteRune(r)
+		}
+	}
+	s := strings.Join(strings.Fields(out.String()), " ")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type limitedBody struct {
+	r            io.ReadCloser
+	left         int64
+	method, path string
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more than allowed means the body is too large.
+		var one [1]byte
+		if n, _ := b.r.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("%s %s: %w: response larger than the limit", b.method, b.path, ErrBadResponse)
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%s %s: %w: reading body: %v", b.method, b.path, ErrUnreachable, err)
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.r.Close() }

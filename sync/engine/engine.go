@@ -1,0 +1,411 @@
+// Package engine is Playmark's sync engine: import (every backend into the
+// local state), export (the local state out to every backend), matching,
+// the safety rules and the history, as ../shared/docs/SYNC-RULES.md and
+// the README's "Sync rules" section describe. It is headless: the window,
+// the tray, the CLI and the daemon all drive the same Engine.
+//
+// Runs never overlap: each takes the store's run lock (ErrBusy when
+// another run holds it and the caller did not ask to wait). A backend that
+// fails fails alone: the run goes on with the others, the failing
+// backend's cursors stay, and the report names it and why.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"playmark/sync/backend"
+	"playmark/sync/backend/emby"
+	"playmark/sync/backend/jellyfin"
+	"playmark/sync/backend/plex"
+	"playmark/sync/state"
+)
+
+// ErrBusy is returned when another run is in progress and the caller did
+// not ask to wait.
+var ErrBusy = state.ErrBusy
+
+// Engine runs imports and exports over one store.
+type Engine struct {
+	store *state.Store
+	log   *slog.Logger
+	now   func() time.Time
+
+	// Transport options for every backend (tests shorten timeouts).
+	transport backend.TransportOptions
+
+	mu      sync.Mutex
+	status  Status
+	subs    []chan struct{}
+	running context.CancelFunc
+}
+
+// New returns an engine over store. log may be nil.
+func New(store *state.Store, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{store: store, log: log, now: time.Now}
+}
+
+// SetClock replaces the engine's clock (tests).
+func (e *Engine) SetClock(now func() time.Time) { e.now = now }
+
+// SetTransportOptions sets the HTTP behaviour for every backend the
+// engine opens from now on (timeouts, retries, requests in flight).
+func (e *Engine) SetTransportOptions(o backend.TransportOptions) { e.transport = o }
+
+// Store is the engine's store.
+func (e *Engine) Store() *state.Store { return e.store }
+
+// Open builds a client for a configured backend. The switch is the whole
+// registry of backend kinds.
+func (e *Engine) Open(ctx context.Context, b state.Backend) (backend.Backend, *backend.Transport, error) {
+	opt := e.transport
+	if b.Options.MaxInFlight > 0 {
+		opt.MaxInFlight = b.Options.MaxInFlight
+	}
+	tr := backend.NewTransport(opt)
+	clientID, err := e.clientID(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := backend.Config{
+		Kind:      backend.Kind(b.Kind),
+		URL:       b.URL,
+		Token:     b.Token,
+		UserID:    b.UserID,
+		ClientID:  clientID,
+		Transport: tr,
+	}
+	var c backend.Backend
+	switch cfg.Kind {
+	case backend.Plex:
+		c, err = plex.New(cfg)
+	case backend.Jellyfin:
+		c, err = jellyfin.New(cfg)
+	case backend.Emby:
+		c, err = emby.New(cfg)
+	default:
+		err = fmt.Errorf("unknown backend type %q", b.Kind)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("backend %s: %w", b.Name, err)
+	}
+	return c, tr, nil
+}
+
+// clientID is this install's stable id, made on first use.
+func (e *Engine) clientID(ctx context.Context) (string, error) {
+	st, err := e.store.Settings(ctx)
+	if err != nil {
+		return "", err
+	}
+	if st.ClientID != "" {
+		return st.ClientID, nil
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	st.ClientID = "playmark-" + hex.EncodeToString(b[:])
+	if err := e.store.SaveSettings(ctx, st); err != nil {
+		return "", err
+	}
+	return st.ClientID, nil
+}
+
+// Test connects to a backend and identifies the server and the user,
+// without changing anything.
+func (e *Engine) Test(ctx context.Context, b state.Backend) (backend.ServerInfo, error) {
+	c, _, err := e.Open(ctx, b)
+	if err != nil {
+		return backend.ServerInfo{}, err
+	}
+	info, err := c.Identify(ctx)
+	if err != nil {
+		return info, errors.New(backend.Describe(b.Name, err))
+	}
+	return info, nil
+}
+
+// RunOptions say what a run does.
+type RunOptions struct {
+	Backends []string // backend names; empty means every backend whose switch is on
+	Full     bool     // import: a full reconcile; export: compare everything
+	DryRun   bool     // plan everything, write nothing, move no cursor
+	Yes      bool     // apply exports the mass-change guard would hold
+	Wait     bool     // wait for a running run instead of failing with ErrBusy
+	Trigger  string   // who asked: cli, schedule, tray, window, webhook
+	// Progress, when set, is called with each status change of this run
+	// (besides the subscribers).
+	Progress func(Status)
+}
+
+// Report is what a run did.
+type Report struct {
+	RunID    int64
+	Kind     string
+	DryRun   bool
+	Started  time.Time
+	Finished time.Time
+	Status   string // state.RunOK, RunFailed, RunHeld, RunCancelled
+	Backends []BackendReport
+	// Changes are the changes made (or, in a dry run, planned), at most
+	// maxReportChanges; the history has them all.
+	Changes      []state.Change
+	MoreChanges  int // changes beyond those listed
+	Held         []state.Held
+	Unmatched    int
+	FailedReason string // one line naming the failed backends
+}
+
+// BackendReport is one backend's part of a run.
+type BackendReport struct {
+	state.RunBackend
+	Err error
+}
+
+const maxReportChanges = 500
+
+// Failed lists the backends that failed.
+func (r *Report) Failed() []BackendReport {
+	var out []BackendReport
+	for _, b := range r.Backends {
+		if b.Err != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Changed is the number of changes made or planned.
+func (r *Report) Changed() int {
+	n := 0
+	for _, b := range r.Backends {
+		n += b.Changed
+	}
+	return n
+}
+
+// run is the state of one run in progress.
+type run struct {
+	e      *Engine
+	id     int64
+	kind   string
+	opt    RunOptions
+	report *Report
+	tx     *state.Tx // dry runs share one transaction, rolled back at the end
+	set    state.Settings
+}
+
+func (r *run) addChange(c state.Change) {
+	if len(r.report.Changes) < maxReportChanges {
+		r.report.Changes = append(r.report.Changes, c)
+	} else {
+		r.report.MoreChanges++
+	}
+}
+
+// Import pulls every selected backend into the local state.
+func (e *Engine) Import(ctx context.Context, opt RunOptions) (*Report, error) {
+	return e.do(ctx, "import", opt, func(ctx context.Context, r *run) error { return r.importAll(ctx) })
+}
+
+// Export pushes the local state out to every selected backend with export on.
+func (e *Engine) Export(ctx context.Context, opt RunOptions) (*Report, error) {
+	return e.do(ctx, "export", opt, func(ctx context.Context, r *run) error { return r.exportAll(ctx) })
+}
+
+// Sync is an import followed by an export.
+func (e *Engine) Sync(ctx context.Context, opt RunOptions) (*Report, error) {
+	return e.do(ctx, "sync", opt, func(ctx context.Context, r *run) error {
+		if err := r.importAll(ctx); err != nil {
+			return err
+		}
+		return r.exportAll(ctx)
+	})
+}
+
+// do runs body under the run lock and records the run.
+func (e *Engine) do(ctx context.Context, kind string, opt RunOptions, body func(context.Context, *run) error) (*Report, error) {
+	release, err := e.store.LockRuns(ctx, opt.Wait)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if opt.Trigger == "" {
+		opt.Trigger = "cli"
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// Made before any transaction: a dry run's shared transaction must be
+	// the only writer while it is open.
+	if _, err := e.clientID(ctx); err != nil {
+		return nil, err
+	}
+	set, err := e.store.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := e.store.StartRun(ctx, kind, opt.Trigger, opt.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{e: e, id: id, kind: kind, opt: opt, set: set,
+		report: &Report{RunID: id, Kind: kind, DryRun: opt.DryRun, Started: e.now()}}
+	e.begin(kind, opt, cancel)
+	defer e.end()
+	if opt.DryRun {
+		if r.tx, err = e.store.Begin(ctx); err != nil {
+			return nil, err
+		}
+		defer r.tx.Rollback()
+	}
+
+	bodyErr := body(ctx, r)
+	if r.tx != nil {
+		// A dry run leaves nothing behind.
+		r.tx.Rollback()
+	}
+	rep := r.report
+	rep.Finished = e.now()
+	rep.Status = state.RunOK
+	var failed []string
+	for _, b := range rep.Backends {
+		if b.Err != nil {
+			failed = append(failed, b.Error)
+		}
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(bodyErr, context.Canceled):
+		rep.Status = state.RunCancelled
+	case bodyErr != nil || len(failed) > 0:
+		rep.Status = state.RunFailed
+	case len(rep.Held) > 0:
+		rep.Status = state.RunHeld
+	}
+	msg := ""
+	if bodyErr != nil {
+		failed = append(failed, bodyErr.Error())
+	}
+	if len(failed) > 0 {
+		msg = joinSentences(failed)
+		rep.FailedReason = msg
+	}
+	var figures []state.RunBackend
+	for _, b := range rep.Backends {
+		figures = append(figures, b.RunBackend)
+	}
+	// The run's record must survive a cancelled context.
+	if err := e.store.FinishRun(context.WithoutCancel(ctx), id, rep.Status, msg, figures); err != nil {
+		return rep, err
+	}
+	e.log.Info("run finished", "run", id, "kind", kind, "status", rep.Status, "dry_run", opt.DryRun, "changed", rep.Changed(), "took", rep.Finished.Sub(rep.Started).Round(time.Millisecond))
+	if rep.Status == state.RunCancelled {
+		return rep, context.Canceled
+	}
+	return rep, nil
+}
+
+func joinSentences(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += "; "
+		}
+		out += x
+	}
+	return out
+}
+
+// selected returns the backends a run covers: the named ones (an unknown
+// name is an error), or every one whose switch for this phase is on.
+func (r *run) selected(ctx context.Context, on func(state.Backend) bool) ([]state.Backend, error) {
+	all, err := r.e.store.Backends(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.opt.Backends) == 0 {
+		var out []state.Backend
+		for _, b := range all {
+			if on(b) {
+				out = append(out, b)
+			}
+		}
+		return out, nil
+	}
+	var out []state.Backend
+	for _, name := range r.opt.Backends {
+		i := slices.IndexFunc(all, func(b state.Backend) bool { return b.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("backend %q: %w", name, state.ErrNotFound)
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// begin gives a transaction for one unit of work: the shared dry-run
+// transaction (under a savepoint), or a new one.
+func (r *run) begin(ctx context.Context, name string) (*state.Tx, func(ok bool) error, error) {
+	if r.tx != nil {
+		if err := r.tx.Savepoint(name); err != nil {
+			return nil, nil, err
+		}
+		return r.tx, func(ok bool) error {
+			if ok {
+				return r.tx.Release(name)
+			}
+			return r.tx.RollbackTo(name)
+		}, nil
+	}
+	tx, err := r.e.store.Begin(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tx, func(ok bool) error {
+		if ok {
+			return tx.Commit()
+		}
+		return tx.Rollback()
+	}, nil
+}
+
+// DiscardHeld drops the export the mass-change guard holds for a backend:
+// its cursor moves past the held changes, which are then not sent there.
+// (Other changes of the same batch reach it on its next full export.)
+func (e *Engine) DiscardHeld(ctx context.Context, name string) error {
+	release, err := e.store.LockRuns(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer release()
+	b, err := e.store.Backend(ctx, name)
+	if err != nil {
+		return err
+	}
+	tx, err := e.store.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	seq, err := tx.MaxSeq()
+	tx.Rollback()
+	if err != nil {
+		return err
+	}
+	if err := e.store.ExportDone(ctx, b.ID, seq); err != nil {
+		return err
+	}
+	if err := e.store.ResolveHeld(ctx, name, "discarded"); err != nil {
+		return err
+	}
+	e.Notify()
+	return nil
+}

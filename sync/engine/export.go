@@ -1,0 +1,455 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"playmark/sync/backend"
+	"playmark/sync/state"
+)
+
+// clockDrift is how much newer a remote must be than the local state
+// before export leaves it alone: servers' clocks are not ours.
+const clockDrift = 10 * time.Second
+
+// opKind is one write to a backend.
+type opKind int
+
+const (
+	opPlayed opKind = iota
+	opUnplayed
+	opProgress
+)
+
+func (k opKind) String() string {
+	switch k {
+	case opPlayed:
+		return "mark watched"
+	case opUnplayed:
+		return "mark unwatched"
+	}
+	return "set resume position"
+}
+
+// op is a planned write: the local item, the remote id, what to do.
+type op struct {
+	kind     opKind
+	item     state.Item
+	remoteID string
+	at       time.Time     // opPlayed: the play date
+	pos      time.Duration // opProgress
+	duration time.Duration // opProgress: the runtime Plex needs
+	before   string        // the remote state in words
+}
+
+func (r *run) exportAll(ctx context.Context) error {
+	backends, err := r.selected(ctx, func(b state.Backend) bool { return b.Export })
+	if err != nil {
+		return err
+	}
+	for _, b := range backends {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.report.Backends = append(r.report.Backends, r.exportBackend(ctx, b))
+	}
+	return nil
+}
+
+// plan compares the local state of one item with the live remote state and
+// returns the writes the remote needs, in the order the servers need them
+// (mark, then position). prev is the sub-record, nil when none.
+func plan(local state.Item, prev *state.Remote, it *backend.Item, progressMin time.Duration) (ops []op, skip string) {
+	played := secs(it.LastPlayed)
+	remote := "unwatched"
+	switch {
+	case it.Played:
+		remote = "watched " + played.Format("2006-01-02 15:04")
+	case it.Progress > 0:
+		remote = "resume at " + clock(it.Progress)
+	}
+	mk := func(k opKind) op {
+		return op{kind: k, item: local, remoteID: it.ID, at: local.Updated, pos: local.Progress, duration: it.Duration, before: remote}
+	}
+	switch {
+	case local.Watched && !it.Played:
+		if prev != nil && prev.Watched && (prev.AddedAt.IsZero() || prev.AddedAt.Equal(secs(it.Added))) {
+			return nil, "un-watched on the server since the last import: the next import decides"
+		}
+		return []op{mk(opPlayed)}, ""
+	case !local.Watched && it.Played:
+		if !local.Explicit {
+			return nil, "never watched here, watched there: the next import takes it"
+		}
+		if played.After(local.Updated.Add(clockDrift)) {
+			return nil, "the server's play is newer"
+		}
+		ops = append(ops, mk(opUnplayed))
+		if local.Progress >= progressMin {
+			ops = append(ops, mk(opProgress))
+		}
+		return ops, ""
+	case !local.Watched && !it.Played && local.Progress >= progressMin && absDur(local.Progress-it.Progress) > progressJitter:
+		if it.Progress > 0 && played.After(local.ProgressAt.Add(clockDrift)) {
+			return nil, "the server's position is newer"
+		}
+		return []op{mk(opProgress)}, ""
+	}
+	return nil, "same"
+}
+
+// sameAsRecorded says whether a backend's sub-record already shows the
+// local state, so that push mode need not even ask.
+func sameAsRecorded(local state.Item, r state.Remote, progressMin time.Duration) bool {
+	if local.Watched != r.Watched {
+		return false
+	}
+	if local.Watched || local.Progress < progressMin {
+		return true
+	}
+	return absDur(local.Progress-r.Progress) <= progressJitter
+}
+
+func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendReport) {
+	rep.Phase, rep.Backend = "export", b.Name
+	started := r.e.now()
+	log := r.e.log.With("backend", b.Name, "phase", "export")
+	var tr *backend.Transport
+	defer func() {
+		rep.Duration = r.e.now().Sub(started)
+		if tr != nil {
+			rep.Requests = tr.Requests()
+		}
+		if rep.Err != nil {
+			rep.Error = backend.Describe(b.Name, rep.Err)
+			log.Warn("export failed", "err", rep.Error)
+			if !r.opt.DryRun {
+				_ = r.e.store.BackendFailed(context.WithoutCancel(ctx), b.ID, rep.Error)
+			}
+		}
+	}()
+	if !b.Export {
+		rep.Mode = "off"
+		return rep
+	}
+	// Re-read the backend: the import of this same run may have moved it.
+	if fresh, err := r.e.store.Backend(ctx, b.Name); err == nil {
+		b = fresh
+	}
+	client, t, err := r.e.Open(ctx, b)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	tr = t
+	if err := r.checkIdentity(ctx, client, &b); err != nil {
+		rep.Err = err
+		return rep
+	}
+
+	// Plan under a read of the state; the writes to the server happen
+	// outside any transaction, and each is recorded as it succeeds.
+	tx, finish, err := r.begin(ctx, fmt.Sprintf("export_%d", b.ID))
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	ops, upTo, watched, err := r.planExport(ctx, tx, client, b, &rep)
+	if err != nil {
+		_ = finish(false)
+		rep.Err = err
+		return rep
+	}
+	if r.opt.DryRun {
+		for _, o := range ops {
+			r.addChange(r.opChange(b, o, "planned"))
+		}
+		rep.Changed = len(ops)
+		_ = finish(true)
+		return rep
+	}
+	if err := finish(true); err != nil {
+		rep.Err = err
+		return rep
+	}
+
+	// The mass-change guard.
+	unwatches := 0
+	for _, o := range ops {
+		if o.kind == opUnplayed {
+			unwatches++
+		}
+	}
+	if held(unwatches, watched, r.set) && !r.opt.Yes {
+		h := state.Held{RunID: r.id, Backend: b.Name, Unwatches: unwatches, Watched: watched, Status: "held"}
+		if err := r.e.store.Hold(ctx, h); err != nil {
+			rep.Err = err
+			return rep
+		}
+		r.report.Held = append(r.report.Held, h)
+		rep.Skipped += len(ops)
+		rep.Error = fmt.Sprintf("held: would mark %d of %d watched items unwatched on %s; confirm with --yes or in the window", unwatches, watched, b.Name)
+		log.Warn("export held by the mass-change guard", "unwatches", unwatches, "watched", watched)
+		return rep
+	}
+	if r.opt.Yes {
+		_ = r.e.store.ResolveHeld(ctx, b.Name, "applied")
+	}
+
+	failed, written, err := r.write(ctx, client, b, ops, &rep)
+	if err != nil {
+		rep.Err = err
+	}
+	// Record what the server holds now, so that the next import sees no
+	// change (no echo): re-read the written items in batches.
+	if len(written) > 0 {
+		if rerr := r.recordWritten(ctx, client, b, written); rerr != nil && rep.Err == nil {
+			rep.Err = fmt.Errorf("re-reading written items: %w", rerr)
+		}
+	}
+	if rep.Err == nil && failed == 0 {
+		if err := r.e.store.ExportDone(ctx, b.ID, upTo); err != nil {
+			rep.Err = err
+		}
+	} else if rep.Err == nil {
+		rep.Err = fmt.Errorf("%d of %d writes failed; the next export retries them", failed, len(ops))
+	}
+	log.Info("export done", "mode", rep.Mode, "read", rep.Read, "changed", rep.Changed, "skipped", rep.Skipped, "failed", rep.Failed)
+	return rep
+}
+
+// held says whether the guard holds an export with this many un-watches
+// against a backend with this many watched items.
+func held(unwatches, watched int, set state.Settings) bool {
+	if unwatches == 0 {
+		return false
+	}
+	if set.GuardCount > 0 && unwatches > set.GuardCount {
+		return true
+	}
+	return unwatches >= set.GuardMin && unwatches*100 > set.GuardPercent*watched
+}
+
+// planExport decides between push and full export and returns the
+// writes, the sequence number the export covers, and how many items the
+// backend has watched (for the guard).
+func (r *run) planExport(ctx context.Context, tx *state.Tx, client backend.Backend, b state.Backend, rep *BackendReport) ([]op, int64, int, error) {
+	upTo, err := tx.MaxSeq()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	watched, err := tx.CountWatchedRemotes(b.ID)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	n, err := tx.CountChanged(b.ExportCursor)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	full := r.opt.Full || b.ExportCursor == 0 || b.LastFullImport.IsZero() || n > r.set.ExportThreshold
+	var changed []state.Changed
+	if !full {
+		if changed, err = tx.ChangedSince(b.ID, b.ExportCursor, upTo); err != nil {
+			return nil, 0, 0, err
+		}
+		for _, c := range changed {
+			// An item newer than the backend's last complete listing may
+			// be on it without our knowing its id there.
+			if len(c.Remotes) == 0 && c.Item.Created.After(b.LastFullImport) {
+				full = true
+				break
+			}
+		}
+	}
+	if full {
+		rep.Mode = "full"
+		ops, err := r.planFull(ctx, tx, client, b, rep)
+		return ops, upTo, watched, err
+	}
+	rep.Mode = "push"
+	ops, err := r.planPush(ctx, client, changed, rep)
+	return ops, upTo, watched, err
+}
+
+// planPush re-reads the changed items live (batched) and plans writes.
+func (r *run) planPush(ctx context.Context, client backend.Backend, changed []state.Changed, rep *BackendReport) ([]op, error) {
+	type ref struct {
+		item state.Item
+		prev state.Remote
+	}
+	want := map[string]ref{}
+	var ids []string
+	for _, c := range changed {
+		for _, rm := range c.Remotes {
+			if sameAsRecorded(c.Item, rm, r.set.ProgressMin) {
+				rep.Skipped++
+				continue
+			}
+			want[rm.RemoteID] = ref{c.Item, rm}
+			ids = append(ids, rm.RemoteID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	live, err := client.Get(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	rep.Read += len(live)
+	var ops []op
+	for i := range live {
+		it := &live[i]
+		w, ok := want[it.ID]
+		if !ok {
+			continue
+		}
+		o, _ := plan(w.item, &w.prev, it, r.set.ProgressMin)
+		if len(o) == 0 {
+			rep.Skipped++
+		}
+		ops = append(ops, o...)
+	}
+	rep.Skipped += len(ids) - len(live) // gone from the server
+	r.progress("export", "", len(live), len(ids))
+	return ops, nil
+}
+
+// planFull pages through the whole backend and compares every item.
+func (r *run) planFull(ctx context.Context, tx *state.Tx, client backend.Backend, b state.Backend, rep *BackendReport) ([]op, error) {
+	var ops []op
+	err := client.Items(ctx, backend.ListOptions{Libraries: b.Options.Libraries}, func(page []backend.Item) error {
+		for i := range page {
+			it := &page[i]
+			rep.Read++
+			id, prev, err := match(tx, b.ID, it)
+			if err != nil {
+				return err
+			}
+			if id == 0 {
+				rep.Skipped++
+				continue
+			}
+			local, err := tx.Item(id)
+			if err != nil {
+				return err
+			}
+			o, _ := plan(local, prev, it, r.set.ProgressMin)
+			if len(o) == 0 {
+				rep.Skipped++
+			}
+			ops = append(ops, o...)
+		}
+		r.progress("export", b.Name, rep.Read, 0)
+		return nil
+	})
+	return ops, err
+}
+
+func (r *run) opChange(b state.Backend, o op, verb string) state.Change {
+	after := "watched " + o.at.Format("2006-01-02 15:04")
+	switch o.kind {
+	case opUnplayed:
+		after = "unwatched"
+	case opProgress:
+		after = "resume at " + clock(o.pos)
+	}
+	return state.Change{RunID: r.id, At: r.e.now(), ItemID: o.item.ID, Item: o.item.Label(), Target: b.Name,
+		Before: o.before, After: after, Reason: fmt.Sprintf("%s: local state (via %s) is newer", verb, o.item.Via)}
+}
+
+// write performs the planned writes. A failure of one write is counted
+// and the others go on, unless the server is gone or the token rejected,
+// which stops this backend's export.
+func (r *run) write(ctx context.Context, client backend.Backend, b state.Backend, ops []op, rep *BackendReport) (failed int, written []string, err error) {
+	seen := map[string]bool{}
+	for i, o := range ops {
+		if ctx.Err() != nil {
+			return failed, written, ctx.Err()
+		}
+		var werr error
+		switch o.kind {
+		case opPlayed:
+			werr = client.MarkPlayed(ctx, o.remoteID, o.at)
+		case opUnplayed:
+			werr = client.MarkUnplayed(ctx, o.remoteID)
+		case opProgress:
+			werr = client.SetProgress(ctx, o.remoteID, o.pos, o.duration)
+		}
+		if werr != nil {
+			failed++
+			rep.Failed++
+			r.e.log.Warn("write failed", "backend", b.Name, "item", o.item.Label(), "op", o.kind.String(), "err", werr)
+			if errors.Is(werr, backend.ErrUnauthorized) || errors.Is(werr, backend.ErrUnreachable) || errors.Is(werr, context.Canceled) {
+				return failed, written, werr
+			}
+			continue
+		}
+		rep.Changed++
+		if !seen[o.remoteID] {
+			seen[o.remoteID] = true
+			written = append(written, o.remoteID)
+		}
+		c := r.opChange(b, o, o.kind.String())
+		r.addChange(c)
+		if err := r.recordOne(ctx, c); err != nil {
+			return failed, written, err
+		}
+		r.progress("export", b.Name, i+1, len(ops))
+	}
+	return failed, written, nil
+}
+
+func (r *run) recordOne(ctx context.Context, c state.Change) error {
+	tx, err := r.e.store.Begin(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := tx.RecordChange(c); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// recordWritten re-reads written items and stores what the server now
+// holds as their sub-records. Plex stamps "now" on a scrobble: recording
+// that stamp is what keeps it from looking like a newer play next time.
+func (r *run) recordWritten(ctx context.Context, client backend.Backend, b state.Backend, ids []string) error {
+	live, err := client.Get(ctx, ids)
+	if err != nil {
+		return err
+	}
+	tx, err := r.e.store.Begin(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := r.e.now().UTC().Truncate(time.Second)
+	for i := range live {
+		it := &live[i]
+		prev, ok, err := tx.Remote(b.ID, it.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			id, _, err := match(tx, b.ID, it)
+			if err != nil || id == 0 {
+				continue
+			}
+			prev = state.Remote{BackendID: b.ID, RemoteID: it.ID, ItemID: id}
+		}
+		prev.Watched, prev.PlayCount, prev.PlayedAt = it.Played, it.PlayCount, secs(it.LastPlayed)
+		prev.Progress, prev.AddedAt, prev.Duration = it.Progress.Truncate(time.Millisecond), secs(it.Added), it.Duration
+		prev.Library, prev.ShowID, prev.Path, prev.IDsHash = it.Library, it.ShowID, it.Path, idsHash(it)
+		if prev.Seen.IsZero() {
+			prev.Seen = now
+		}
+		if err := tx.PutRemote(prev); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,397 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"playmark/sync/backend"
+	"playmark/sync/state"
+)
+
+// Tunables of import.
+const (
+	// quickOverlap re-reads this much before the last import's cursor, to
+	// absorb clock drift between Playmark and the server.
+	quickOverlap = time.Hour
+	// progressJitter is how far a resume position must move to count.
+	progressJitter = 5 * time.Second
+	// commitEvery bounds a write transaction during import (items).
+	commitEvery = 5000
+)
+
+func (r *run) importAll(ctx context.Context) error {
+	backends, err := r.selected(ctx, func(b state.Backend) bool { return b.Import != state.ImportOff })
+	if err != nil {
+		return err
+	}
+	// Full-mode backends first: only they create items, and metadata-only
+	// ones can then attach to what exists.
+	slices.SortStableFunc(backends, func(a, b state.Backend) int {
+		return modeRank(a.Import) - modeRank(b.Import)
+	})
+	for _, b := range backends {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rep := r.importBackend(ctx, b)
+		r.report.Backends = append(r.report.Backends, rep)
+		r.report.Unmatched += rep.Unmatched
+	}
+	return nil
+}
+
+func modeRank(m state.ImportMode) int {
+	switch m {
+	case state.ImportFull:
+		return 0
+	case state.ImportMetadata:
+		return 1
+	}
+	return 2
+}
+
+// importer is the import of one backend.
+type importer struct {
+	r       *run
+	b       state.Backend
+	mode    state.ImportMode
+	tx      *state.Tx
+	start   time.Time // listing start: the seen stamp and the next cursor
+	rep     *BackendReport
+	tainted bool // events that may not change the watched flag
+}
+
+func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendReport) {
+	rep.Phase, rep.Backend = "import", b.Name
+	started := r.e.now()
+	log := r.e.log.With("backend", b.Name, "phase", "import")
+	var tr *backend.Transport
+	defer func() {
+		rep.Duration = r.e.now().Sub(started)
+		if tr != nil {
+			rep.Requests = tr.Requests()
+		}
+		if rep.Err != nil {
+			rep.Error = backend.Describe(b.Name, rep.Err)
+			log.Warn("import failed", "err", rep.Error)
+			if !r.opt.DryRun {
+				_ = r.e.store.BackendFailed(context.WithoutCancel(ctx), b.ID, rep.Error)
+			}
+		}
+	}()
+	mode := b.Import
+	if mode == state.ImportOff {
+		// Named explicitly although its import is off: say so, do nothing.
+		rep.Mode = "off"
+		return rep
+	}
+	client, t, err := r.e.Open(ctx, b)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	tr = t
+	if err := r.checkIdentity(ctx, client, &b); err != nil {
+		rep.Err = err
+		return rep
+	}
+
+	full := r.opt.Full || b.LastFullImport.IsZero() || (r.set.FullEvery > 0 && r.e.now().Sub(b.LastFullImport) >= r.set.FullEvery)
+	opt := backend.ListOptions{Libraries: b.Options.Libraries}
+	rep.Mode = "full"
+	if !full {
+		rep.Mode = "quick"
+		opt.Since = b.ImportCursor.Add(-quickOverlap)
+	}
+	im := &importer{r: r, b: b, mode: mode, start: r.e.now().UTC().Truncate(time.Second), rep: &rep}
+	tx, finish, err := r.begin(ctx, "import_"+fmt.Sprint(b.ID))
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	im.tx = tx
+	pending := 0
+	err = client.Items(ctx, opt, func(page []backend.Item) error {
+		for i := range page {
+			if err := im.item(&page[i]); err != nil {
+				return err
+			}
+		}
+		pending += len(page)
+		r.progress("import", b.Name, rep.Read, 0)
+		if r.tx == nil && pending >= commitEvery {
+			// Each committed batch is whole and valid on its own; the
+			// cursor moves only when the whole listing succeeded.
+			if err := finish(true); err != nil {
+				return err
+			}
+			pending = 0
+			var berr error
+			if im.tx, finish, berr = r.begin(ctx, "import"); berr != nil {
+				return berr
+			}
+		}
+		return nil
+	})
+	if err == nil && full {
+		// A complete listing: what it did not show is gone from the server.
+		_, err = im.tx.ForgetUnseen(b.ID, im.start)
+	}
+	if err != nil {
+		_ = finish(false)
+		rep.Err = err
+		return rep
+	}
+	if err := finish(true); err != nil {
+		rep.Err = err
+		return rep
+	}
+	if !r.opt.DryRun {
+		if err := r.e.store.ImportDone(ctx, b.ID, im.start, full); err != nil {
+			rep.Err = err
+		}
+	}
+	log.Info("import done", "mode", rep.Mode, "read", rep.Read, "changed", rep.Changed, "unmatched", rep.Unmatched)
+	return rep
+}
+
+// checkIdentity makes sure the URL still points at the server the backend
+// was set up with (a reused address must not receive someone else's
+// state), and records the server's and user's names.
+func (r *run) checkIdentity(ctx context.Context, client backend.Backend, b *state.Backend) error {
+	info, err := client.Identify(ctx)
+	if err != nil {
+		return err
+	}
+	if b.ServerID != "" && info.ServerID != "" && info.ServerID != b.ServerID {
+		return fmt.Errorf("%s now answers as another server (id %s, expected %s): check its URL, or re-add it if the server was reinstalled", b.URL, info.ServerID, b.ServerID)
+	}
+	if !r.opt.DryRun && (info.ServerID != b.ServerID || info.Name != b.ServerName || info.UserName != b.UserName) {
+		if err := r.e.store.SetIdentity(ctx, b.ID, info.ServerID, info.Name, info.UserID, info.UserName); err != nil {
+			return err
+		}
+		b.ServerID, b.ServerName, b.UserName = info.ServerID, info.Name, info.UserName
+	}
+	return nil
+}
+
+// hasIDs says whether an item can be matched at all.
+func hasIDs(it *backend.Item) bool {
+	return len(it.GUIDs) > 0 || (it.Type == backend.Episode && it.Episode > 0 && len(it.ShowGUIDs) > 0)
+}
+
+// idsHash summarises an item's external ids, so that unchanged ids are
+// not re-indexed on every import.
+func idsHash(it *backend.Item) uint32 {
+	h := fnv.New32a()
+	for _, g := range it.GUIDs {
+		h.Write([]byte(g.Kind + ":" + g.Value + ","))
+	}
+	h.Write([]byte("|"))
+	if it.Type == backend.Episode {
+		for _, g := range it.ShowGUIDs {
+			h.Write([]byte(g.Kind + ":" + g.Value + ","))
+		}
+		fmt.Fprintf(h, "|%d|%d", it.Season, it.Episode)
+	}
+	return h.Sum32()
+}
+
+// match finds the local item for a remote one: by this backend's remote
+// id, then (episodes) by show id + season + episode, then by a typed
+// external id. Never by title or file name.
+func match(tx *state.Tx, backendID int64, it *backend.Item) (id int64, prev *state.Remote, err error) {
+	if r, ok, err := tx.Remote(backendID, it.ID); err != nil {
+		return 0, nil, err
+	} else if ok {
+		return r.ItemID, &r, nil
+	}
+	if it.Type == backend.Episode && it.Episode > 0 {
+		for _, g := range it.ShowGUIDs {
+			if id, ok, err := tx.ItemByEpisode(g.Kind, g.Value, it.Season, it.Episode); err != nil || ok {
+				return id, nil, err
+			}
+		}
+	}
+	for _, g := range it.GUIDs {
+		if id, ok, err := tx.ItemByGUID(string(it.Type), g.Kind, g.Value); err != nil || ok {
+			return id, nil, err
+		}
+	}
+	return 0, nil, nil
+}
+
+// indexIDs records an item's external ids and relative id.
+func indexIDs(tx *state.Tx, id int64, it *backend.Item) error {
+	for _, g := range it.GUIDs {
+		if err := tx.AddGUID(id, string(it.Type), g.Kind, g.Value); err != nil {
+			return err
+		}
+	}
+	if it.Type == backend.Episode && it.Episode > 0 {
+		for _, g := range it.ShowGUIDs {
+			if err := tx.AddEpisodeID(id, g.Kind, g.Value, it.Season, it.Episode); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func secs(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Second)
+}
+
+// item imports one remote item.
+func (im *importer) item(it *backend.Item) error {
+	im.rep.Read++
+	tx := im.tx
+	id, prev, err := match(tx, im.b.ID, it)
+	if err != nil {
+		return fmt.Errorf("matching %s: %w", it.ID, err)
+	}
+	hash := idsHash(it)
+	if id == 0 {
+		if !hasIDs(it) {
+			im.rep.Unmatched++
+			return tx.PutUnmatched(im.b.ID, state.Unmatched{RemoteID: it.ID, Type: string(it.Type), Title: it.Title,
+				ShowTitle: it.ShowTitle, Season: it.Season, Episode: it.Episode, Path: it.Path, Seen: im.start})
+		}
+		if im.mode != state.ImportFull || im.tainted {
+			// Metadata-only backends and events never create items.
+			im.rep.Skipped++
+			return nil
+		}
+		local := im.newItem(it)
+		if err := tx.CreateItem(&local); err != nil {
+			return err
+		}
+		if err := indexIDs(tx, local.ID, it); err != nil {
+			return err
+		}
+		im.rep.Changed++
+		if local.Watched || local.Progress > 0 {
+			im.record(local, "(new)", describe(local), "found on "+im.b.Name)
+		}
+		return im.putRemote(local.ID, it, hash)
+	}
+	local, err := tx.Item(id)
+	if err != nil {
+		return err
+	}
+	if prev == nil || prev.IDsHash != hash {
+		if err := indexIDs(tx, id, it); err != nil {
+			return err
+		}
+	}
+	if im.mode == state.ImportFull {
+		if changed, err := im.apply(&local, prev, it); err != nil {
+			return err
+		} else if changed {
+			im.rep.Changed++
+		}
+	}
+	return im.putRemote(id, it, hash)
+}
+
+func (im *importer) putRemote(itemID int64, it *backend.Item, hash uint32) error {
+	return im.tx.PutRemote(state.Remote{
+		BackendID: im.b.ID, RemoteID: it.ID, ItemID: itemID,
+		Watched: it.Played, PlayCount: it.PlayCount, PlayedAt: secs(it.LastPlayed), AddedAt: secs(it.Added),
+		Progress: it.Progress.Truncate(time.Millisecond), Duration: it.Duration,
+		Library: it.Library, ShowID: it.ShowID, Path: it.Path, IDsHash: hash, Seen: im.start,
+	})
+}
+
+// newItem is the local state of an item first seen on this backend.
+func (im *importer) newItem(it *backend.Item) state.Item {
+	local := state.Item{
+		Type: string(it.Type), Title: it.Title, Year: it.Year,
+		ShowTitle: it.ShowTitle, Season: it.Season, Episode: it.Episode,
+		Duration: it.Duration, Via: im.b.Name,
+	}
+	if it.Played {
+		local.Watched, local.Explicit = true, true
+		local.Updated = secs(it.LastPlayed)
+		if local.Updated.IsZero() {
+			local.Updated = secs(it.Added)
+		}
+	} else {
+		local.Updated = secs(it.Added)
+		if it.Progress >= im.r.set.ProgressMin {
+			local.Progress = it.Progress.Truncate(time.Millisecond)
+			local.ProgressAt = secs(it.LastPlayed)
+			if local.ProgressAt.IsZero() {
+				local.ProgressAt = im.start
+			}
+		}
+	}
+	if local.Updated.IsZero() {
+		local.Updated = im.start
+	}
+	return local
+}
+
+// apply merges a known item's remote state into the local one, by the
+// sync rules. It reports whether the local play state changed.
+func (im *importer) apply(local *state.Item, prev *state.Remote, it *backend.Item) (bool, error) {
+	d := decide(*local, prev, it, decideContext{
+		backend:     im.b.Name,
+		now:         im.start,
+		lastImport:  im.b.LastImport,
+		progressMin: im.r.set.ProgressMin,
+		replay:      im.r.set.ReplayTracking,
+		tainted:     im.tainted,
+	})
+	if d.conflict != "" {
+		im.rep.Skipped++
+		im.record(*local, describe(*local), describe(*local), d.conflict)
+		im.r.e.log.Info("conflict kept local", "backend", im.b.Name, "item", local.Label(), "why", d.conflict)
+	}
+	if !d.changed {
+		return false, nil
+	}
+	before := describe(*local)
+	*local = d.item
+	if err := im.tx.SaveItem(local, true); err != nil {
+		return false, err
+	}
+	im.record(*local, before, describe(*local), d.reason)
+	return true, nil
+}
+
+func (im *importer) record(local state.Item, before, after, reason string) {
+	c := state.Change{RunID: im.r.id, At: im.r.e.now(), ItemID: local.ID, Item: local.Label(), Target: "local",
+		Before: before, After: after, Reason: reason}
+	im.r.addChange(c)
+	if err := im.tx.RecordChange(c); err != nil && !errors.Is(err, context.Canceled) {
+		im.r.e.log.Warn("recording history", "err", err)
+	}
+}
+
+// describe is a play state in words, for the history.
+func describe(it state.Item) string {
+	switch {
+	case it.Watched:
+		return "watched " + it.Updated.Format("2006-01-02 15:04")
+	case it.Progress > 0:
+		return "resume at " + clock(it.Progress)
+	}
+	return "unwatched"
+}
+
+func clock(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}

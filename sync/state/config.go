@@ -1,0 +1,345 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ImportMode is a backend's import switch.
+type ImportMode string
+
+// Import modes: off; metadata only (refresh ids and sub-records, never the
+// play state, never create items); full (play state too).
+const (
+	ImportOff      ImportMode = "off"
+	ImportMetadata ImportMode = "metadata"
+	ImportFull     ImportMode = "full"
+)
+
+// ParseImportMode accepts off, metadata and full.
+func ParseImportMode(s string) (ImportMode, error) {
+	switch ImportMode(s) {
+	case ImportOff, ImportMetadata, ImportFull:
+		return ImportMode(s), nil
+	}
+	return "", fmt.Errorf("unknown import mode %q (want off, metadata or full)", s)
+}
+
+// BackendOptions are a backend's less common settings.
+type BackendOptions struct {
+	Libraries   []string `json:"libraries,omitempty"`     // library ids to sync; empty: all
+	MaxInFlight int      `json:"max_in_flight,omitempty"` // requests at once; 0: default
+}
+
+// Backend is one configured server as one user.
+type Backend struct {
+	ID         int64
+	Name       string
+	Kind       string // plex, jellyfin, emby
+	URL        string
+	Token      string
+	UserID     string
+	UserName   string
+	ServerID   string
+	ServerName string
+	Import     ImportMode
+	Export     bool
+	Options    BackendOptions
+
+	ImportCursor   time.Time // remote time the last good import covered
+	LastFullImport time.Time // when a full listing last succeeded
+	ExportCursor   int64     // items.seq the last good export covered
+	LastImport     time.Time
+	LastExport     time.Time
+	LastError      string // the last run's failure, "" when it went well
+	LastErrorAt    time.Time
+	Created        time.Time
+}
+
+// MaskedToken is the token as it may be shown: its last four characters.
+func (b Backend) MaskedToken() string { return MaskToken(b.Token) }
+
+// MaskToken hides all but the last four characters of a secret.
+func MaskToken(t string) string {
+	if len(t) <= 4 {
+		return strings.Repeat("•", len(t))
+	}
+	return "••••" + t[len(t)-4:]
+}
+
+const backendCols = `id, name, kind, url, token, user_id, user_name, server_id, server_name, import_mode, export, options,
+	import_cursor, last_full_import, export_cursor, last_import, last_export, last_error, last_error_at, created`
+
+func scanBackend(row interface{ Scan(...any) error }) (Backend, error) {
+	var b Backend
+	var opts string
+	var ic, lfi, li, le, lea, cr int64
+	err := row.Scan(&b.ID, &b.Name, &b.Kind, &b.URL, &b.Token, &b.UserID, &b.UserName, &b.ServerID, &b.ServerName,
+		&b.Import, &b.Export, &opts, &ic, &lfi, &b.ExportCursor, &li, &le, &b.LastError, &lea, &cr)
+	if err != nil {
+		return b, err
+	}
+	if err := json.Unmarshal([]byte(opts), &b.Options); err != nil {
+		return b, fmt.Errorf("backend %s: bad options: %w", b.Name, err)
+	}
+	b.ImportCursor, b.LastFullImport, b.LastImport, b.LastExport, b.LastErrorAt, b.Created =
+		fromUnix(ic), fromUnix(lfi), fromUnix(li), fromUnix(le), fromUnix(lea), fromUnix(cr)
+	return b, nil
+}
+
+// AddBackend stores a new backend and returns it with its id. A backend
+// with the same name fails with ErrExists.
+func (s *Store) AddBackend(ctx context.Context, b Backend) (Backend, error) {
+	opts, _ := json.Marshal(b.Options)
+	if b.Import == "" {
+		b.Import = ImportFull
+	}
+	b.Created = s.now().UTC().Truncate(time.Second)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO backends (name, kind, url, token, user_id, user_name, server_id, server_name, import_mode, export, options, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.Name, b.Kind, b.URL, b.Token, b.UserID, b.UserName, b.ServerID, b.ServerName, b.Import, b.Export, string(opts), b.Created.Unix())
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			return b, fmt.Errorf("backend %q: %w", b.Name, ErrExists)
+		}
+		return b, fmt.Errorf("adding backend %q: %w", b.Name, err)
+	}
+	b.ID, _ = res.LastInsertId()
+	return b, nil
+}
+
+// UpdateBackend saves b's configuration (not its cursors or results).
+func (s *Store) UpdateBackend(ctx context.Context, b Backend) error {
+	opts, _ := json.Marshal(b.Options)
+	res, err := s.db.ExecContext(ctx, `UPDATE backends SET name=?, kind=?, url=?, token=?, user_id=?, user_name=?, server_id=?, server_name=?,
+		import_mode=?, export=?, options=? WHERE id=?`,
+		b.Name, b.Kind, b.URL, b.Token, b.UserID, b.UserName, b.ServerID, b.ServerName, b.Import, b.Export, string(opts), b.ID)
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			return fmt.Errorf("backend %q: %w", b.Name, ErrExists)
+		}
+		return fmt.Errorf("saving backend %q: %w", b.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("backend %q: %w", b.Name, ErrNotFound)
+	}
+	return nil
+}
+
+// Backend returns the backend named name, or ErrNotFound.
+func (s *Store) Backend(ctx context.Context, name string) (Backend, error) {
+	b, err := scanBackend(s.db.QueryRowContext(ctx, `SELECT `+backendCols+` FROM backends WHERE name=?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, fmt.Errorf("backend %q: %w", name, ErrNotFound)
+	}
+	return b, err
+}
+
+// Backends lists every backend by name.
+func (s *Store) Backends(ctx context.Context) ([]Backend, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+backendCols+` FROM backends ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("listing backends: %w", err)
+	}
+	defer rows.Close()
+	var out []Backend
+	for rows.Next() {
+		b, err := scanBackend(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// RemoveBackend deletes a backend and everything it knows (sub-records,
+// unmatched items). Items stay: other backends may know them.
+func (s *Store) RemoveBackend(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM backends WHERE name=?`, name)
+	if err != nil {
+		return fmt.Errorf("removing backend %q: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("backend %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
+// ImportDone records a successful import of backend id: the cursor covers
+// up to cursor, and full says the listing was complete.
+func (s *Store) ImportDone(ctx context.Context, id int64, cursor time.Time, full bool) error {
+	now := s.now().Unix()
+	q := `UPDATE backends SET import_cursor=?, last_import=?, last_error='', last_error_at=0 WHERE id=?`
+	args := []any{unix(cursor), now, id}
+	if full {
+		q = `UPDATE backends SET import_cursor=?, last_import=?, last_full_import=?, last_error='', last_error_at=0 WHERE id=?`
+		args = []any{unix(cursor), now, now, id}
+	}
+	_, err := s.db.ExecContext(ctx, q, args...)
+	return err
+}
+
+// ExportDone records a successful export of backend id up to seq.
+func (s *Store) ExportDone(ctx context.Context, id int64, seq int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE backends SET export_cursor=?, last_export=?, last_error='', last_error_at=0 WHERE id=?`, seq, s.now().Unix(), id)
+	return err
+}
+
+// BackendFailed records why the last run of backend id failed; the
+// cursors stay where they were.
+func (s *Store) BackendFailed(ctx context.Context, id int64, msg string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE backends SET last_error=?, last_error_at=? WHERE id=?`, msg, s.now().Unix(), id)
+	return err
+}
+
+// SetIdentity records what the server said about itself and the user.
+func (s *Store) SetIdentity(ctx context.Context, id int64, serverID, serverName, userID, userName string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE backends SET server_id=?, server_name=?,
+		user_id=CASE WHEN ?<>'' THEN ? ELSE user_id END, user_name=? WHERE id=?`,
+		serverID, serverName, userID, userID, userName, id)
+	return err
+}
+
+// Task is one of the two scheduled tasks.
+type Task struct {
+	Name    string // import or export
+	Cron    string
+	Enabled bool
+}
+
+// Tasks returns the import and export tasks.
+func (s *Store) Tasks(ctx context.Context) ([]Task, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, cron, enabled FROM tasks ORDER BY name DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("listing tasks: %w", err)
+	}
+	defer rows.Close()
+	var out []Task
+	for rows.Next() {
+		var t Task
+		if err := rows.Scan(&t.Name, &t.Cron, &t.Enabled); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// SetTask saves a task. The caller validates the cron expression.
+func (s *Store) SetTask(ctx context.Context, t Task) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE tasks SET cron=?, enabled=? WHERE name=?`, t.Cron, t.Enabled, t.Name)
+	if err != nil {
+		return fmt.Errorf("saving task %s: %w", t.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("task %q: %w (want import or export)", t.Name, ErrNotFound)
+	}
+	return nil
+}
+
+// Settings are the user's preferences that shape sync.
+type Settings struct {
+	ProgressMin     time.Duration // smallest resume position worth syncing (default 60 s)
+	ExportThreshold int           // changes above which an export compares everything (default 1000)
+	GuardPercent    int           // hold an export that un-watches more than this share ... (default 10)
+	GuardMin        int           // ... once it un-watches at least this many (default 5)
+	GuardCount      int           // or more than this many at all (default 100)
+	ReplayTracking  bool          // keep progress on played items (a re-watch)
+	Notifications   bool          // desktop notifications for errors and held changes
+	NotifySuccess   bool          // and a summary after each good run
+	FullEvery       time.Duration // a full reconcile at least this often (default 24 h)
+	ClientID        string        // this install's id (X-Plex-Client-Identifier, DeviceId)
+}
+
+// DefaultSettings are the settings of a new install.
+func DefaultSettings() Settings {
+	return Settings{
+		ProgressMin:     60 * time.Second,
+		ExportThreshold: 1000,
+		GuardPercent:    10,
+		GuardMin:        5,
+		GuardCount:      100,
+		Notifications:   true,
+		FullEvery:       24 * time.Hour,
+	}
+}
+
+// Settings reads the settings, defaults filling what was never set.
+func (s *Store) Settings(ctx context.Context) (Settings, error) {
+	st := DefaultSettings()
+	rows, err := s.db.QueryContext(ctx, `SELECT key, value FROM settings`)
+	if err != nil {
+		return st, fmt.Errorf("reading settings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return st, err
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "progress_min_ms":
+			st.ProgressMin = time.Duration(n) * time.Millisecond
+		case "export_threshold":
+			st.ExportThreshold = int(n)
+		case "guard_percent":
+			st.GuardPercent = int(n)
+		case "guard_min":
+			st.GuardMin = int(n)
+		case "guard_count":
+			st.GuardCount = int(n)
+		case "replay_tracking":
+			st.ReplayTracking = n != 0
+		case "notifications":
+			st.Notifications = n != 0
+		case "notify_success":
+			st.NotifySuccess = n != 0
+		case "full_every_s":
+			st.FullEvery = time.Duration(n) * time.Second
+		case "client_id":
+			st.ClientID = v
+		}
+	}
+	return st, rows.Err()
+}
+
+// SaveSettings writes every setting.
+func (s *Store) SaveSettings(ctx context.Context, st Settings) error {
+	b := func(v bool) string {
+		if v {
+			return "1"
+		}
+		return "0"
+	}
+	kv := map[string]string{
+		"progress_min_ms":  strconv.FormatInt(st.ProgressMin.Milliseconds(), 10),
+		"export_threshold": strconv.Itoa(st.ExportThreshold),
+		"guard_percent":    strconv.Itoa(st.GuardPercent),
+		"guard_min":        strconv.Itoa(st.GuardMin),
+		"guard_count":      strconv.Itoa(st.GuardCount),
+		"replay_tracking":  b(st.ReplayTracking),
+		"notifications":    b(st.Notifications),
+		"notify_success":   b(st.NotifySuccess),
+		"full_every_s":     strconv.FormatInt(int64(st.FullEvery/time.Second), 10),
+		"client_id":        st.ClientID,
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for k, v := range kv {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value`, k, v); err != nil {
+			return fmt.Errorf("saving settings: %w", err)
+		}
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,544 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Item is the canonical play state of one movie or episode.
+type Item struct {
+	ID        int64
+	Type      string // movie or episode
+	Title     string
+	Year      int
+	ShowTitle string
+	Season    int
+	Episode   int
+
+	Watched bool
+	Updated time.Time // time of the current play state
+	Via     string    // backend that last changed it
+	// Explicit is true once a play or an un-watch set the state; false
+	// while the item was never watched anywhere (its Updated is then only
+	// the time it was added), which any remote play outranks.
+	Explicit   bool
+	Progress   time.Duration
+	ProgressAt time.Time
+	Duration   time.Duration
+	Created    time.Time
+	Seq        int64 // change sequence of the last play-state change
+}
+
+// Label is how the item is named to a person: "Title (Year)" or
+// "Show S01E02".
+func (it Item) Label() string {
+	if it.Type == "episode" {
+		return fmt.Sprintf("%s S%02dE%02d", it.ShowTitle, it.Season, it.Episode)
+	}
+	if it.Year > 0 {
+		return fmt.Sprintf("%s (%d)", it.Title, it.Year)
+	}
+	return it.Title
+}
+
+// Remote is what one backend knows of an item: the sub-record.
+type Remote struct {
+	BackendID int64
+	RemoteID  string
+	ItemID    int64
+	Watched   bool
+	PlayCount int
+	PlayedAt  time.Time
+	AddedAt   time.Time
+	Progress  time.Duration
+	Duration  time.Duration
+	Library   string
+	ShowID    string
+	Path      string
+	IDsHash   uint32 // hash of the external ids last recorded from this backend
+	Seen      time.Time
+}
+
+// Unmatched is an item a backend has that could not be matched.
+type Unmatched struct {
+	Backend   string
+	RemoteID  string
+	Type      string
+	Title     string
+	ShowTitle string
+	Season    int
+	Episode   int
+	Path      string
+	Seen      time.Time
+}
+
+// Change is one entry of the history.
+type Change struct {
+	ID     int64
+	RunID  int64
+	At     time.Time
+	ItemID int64
+	Item   string // label
+	Target string // "local" or a backend name
+	Before string
+	After  string
+	Reason string
+}
+
+// Tx is one write transaction over the play state. It holds prepared
+// statements, so that the per-item work of a run is cheap. A Tx is used by
+// one goroutine; Commit or Rollback ends it.
+type Tx struct {
+	tx   *sql.Tx
+	ctx  context.Context
+	seq  int64 // this transaction's change sequence, allocated on first use
+	now  func() time.Time
+	stmt map[string]*sql.Stmt
+}
+
+// Begin starts a write transaction. SQLite allows one writer at a time:
+// Begin waits (up to the busy timeout) for another writer to finish.
+func (s *Store) Begin(ctx context.Context) (*Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("starting transaction: %w", err)
+	}
+	return &Tx{tx: tx, ctx: ctx, now: s.now, stmt: map[string]*sql.Stmt{}}, nil
+}
+
+// Commit makes the transaction's changes durable.
+func (t *Tx) Commit() error { return t.tx.Commit() }
+
+// Rollback discards the transaction's changes. It is safe after Commit.
+func (t *Tx) Rollback() error {
+	err := t.tx.Rollback()
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}
+
+func (t *Tx) prep(q string) (*sql.Stmt, error) {
+	if st, ok := t.stmt[q]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(t.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	t.stmt[q] = st
+	return st, nil
+}
+
+func (t *Tx) exec(q string, args ...any) error {
+	st, err := t.prep(q)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(t.ctx, args...)
+	return err
+}
+
+// lookupID runs a query returning one item id; ok is false when none.
+func (t *Tx) lookupID(q string, args ...any) (int64, bool, error) {
+	st, err := t.prep(q)
+	if err != nil {
+		return 0, false, err
+	}
+	var id int64
+	err = st.QueryRowContext(t.ctx, args...).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
+// Seq is this transaction's change sequence number, allocated on first
+// use: every play-state change made in the transaction carries it.
+func (t *Tx) Seq() (int64, error) {
+	if t.seq != 0 {
+		return t.seq, nil
+	}
+	st, err := t.prep(`UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING CAST(value AS INTEGER)`)
+	if err != nil {
+		return 0, err
+	}
+	if err := st.QueryRowContext(t.ctx).Scan(&t.seq); err != nil {
+		return 0, fmt.Errorf("allocating change sequence: %w", err)
+	}
+	return t.seq, nil
+}
+
+// ItemByRemote finds the item a backend's remote id is recorded for.
+func (t *Tx) ItemByRemote(backendID int64, remoteID string) (int64, bool, error) {
+	return t.lookupID(`SELECT item_id FROM remotes WHERE backend_id=? AND remote_id=?`, backendID, remoteID)
+}
+
+// ItemByEpisode finds an episode by its relative id: one of its show's
+// external ids plus season and episode numbers.
+func (t *Tx) ItemByEpisode(kind, value string, season, episode int) (int64, bool, error) {
+	return t.lookupID(`SELECT item_id FROM episode_ids WHERE kind=? AND value=? AND season=? AND episode=?`, kind, value, season, episode)
+}
+
+// ItemByGUID finds an item of type typ by one of its external ids.
+func (t *Tx) ItemByGUID(typ, kind, value string) (int64, bool, error) {
+	return t.lookupID(`SELECT item_id FROM guids WHERE type=? AND kind=? AND value=?`, typ, kind, value)
+}
+
+const itemCols = `id, type, title, year, show_title, season, episode, watched, updated, via, explicit, progress, progress_at, duration, created, seq`
+
+func scanItem(row interface{ Scan(...any) error }) (Item, error) {
+	var it Item
+	var upd, pat, cr, prog, dur int64
+	err := row.Scan(&it.ID, &it.Type, &it.Title, &it.Year, &it.ShowTitle, &it.Season, &it.Episode, &it.Watched,
+		&upd, &it.Via, &it.Explicit, &prog, &pat, &dur, &cr, &it.Seq)
+	it.Updated, it.ProgressAt, it.Created = fromUnix(upd), fromUnix(pat), fromUnix(cr)
+	it.Progress, it.Duration = time.Duration(prog)*time.Millisecond, time.Duration(dur)*time.Millisecond
+	return it, err
+}
+
+// Item reads item id.
+func (t *Tx) Item(id int64) (Item, error) {
+	st, err := t.prep(`SELECT ` + itemCols + ` FROM items WHERE id=?`)
+	if err != nil {
+		return Item{}, err
+	}
+	it, err := scanItem(st.QueryRowContext(t.ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return it, fmt.Errorf("item %d: %w", id, ErrNotFound)
+	}
+	return it, err
+}
+
+// CreateItem inserts a new item with this transaction's sequence number
+// and sets its ID.
+func (t *Tx) CreateItem(it *Item) error {
+	seq, err := t.Seq()
+	if err != nil {
+		return err
+	}
+	it.Seq = seq
+	if it.Created.IsZero() {
+		it.Created = t.now().UTC().Truncate(time.Second)
+	}
+	st, err := t.prep(`INSERT INTO items (type, title, year, show_title, season, episode, watched, updated, via, explicit, progress, progress_at, duration, created, seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(t.ctx, it.Type, it.Title, it.Year, it.ShowTitle, it.Season, it.Episode, it.Watched,
+		unix(it.Updated), it.Via, it.Explicit, it.Progress.Milliseconds(), unix(it.ProgressAt), it.Duration.Milliseconds(), unix(it.Created), seq).Scan(&it.ID)
+}
+
+// SaveItem writes it. When playState is true the play state or progress
+// changed, and the item takes this transaction's sequence number, so that
+// exports see it; otherwise only metadata changed and exports do not.
+func (t *Tx) SaveItem(it *Item, playState bool) error {
+	if playState {
+		seq, err := t.Seq()
+		if err != nil {
+			return err
+		}
+		it.Seq = seq
+	}
+	return t.exec(`UPDATE items SET title=?, year=?, show_title=?, season=?, episode=?, watched=?, updated=?, via=?, explicit=?, progress=?, progress_at=?, duration=?, seq=? WHERE id=?`,
+		it.Title, it.Year, it.ShowTitle, it.Season, it.Episode, it.Watched, unix(it.Updated), it.Via, it.Explicit,
+		it.Progress.Milliseconds(), unix(it.ProgressAt), it.Duration.Milliseconds(), it.Seq, it.ID)
+}
+
+// AddGUID claims an external id for item id. An id another item already
+// claimed stays with that item (first claim wins); claimed reports
+// whether this item holds it now.
+func (t *Tx) AddGUID(id int64, typ, kind, value string) error {
+	return t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, typ, kind, value, id)
+}
+
+// AddEpisodeID records an episode's relative id (show external id,
+// season, episode). First claim wins.
+func (t *Tx) AddEpisodeID(id int64, kind, value string, season, episode int) error {
+	return t.exec(`INSERT INTO episode_ids (kind, value, season, episode, item_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, kind, value, season, episode, id)
+}
+
+const remoteCols = `backend_id, remote_id, item_id, watched, play_count, played_at, added_at, progress, duration, library, show_id, path, ids_hash, seen`
+
+func scanRemote(row interface{ Scan(...any) error }) (Remote, error) {
+	var r Remote
+	var pa, aa, prog, dur, seen int64
+	err := row.Scan(&r.BackendID, &r.RemoteID, &r.ItemID, &r.Watched, &r.PlayCount, &pa, &aa, &prog, &dur, &r.Library, &r.ShowID, &r.Path, &r.IDsHash, &seen)
+	r.PlayedAt, r.AddedAt, r.Seen = fromUnix(pa), fromUnix(aa), fromUnix(seen)
+	r.Progress, r.Duration = time.Duration(prog)*time.Millisecond, time.Duration(dur)*time.Millisecond
+	return r, err
+}
+
+// Remote reads a backend's sub-record by remote id.
+func (t *Tx) Remote(backendID int64, remoteID string) (Remote, bool, error) {
+	st, err := t.prep(`SELECT ` + remoteCols + ` FROM remotes WHERE backend_id=? AND remote_id=?`)
+	if err != nil {
+		return Remote{}, false, err
+	}
+	r, err := scanRemote(st.QueryRowContext(t.ctx, backendID, remoteID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// RemotesOfItem reads the sub-records a backend has for an item (usually
+// one; two when the same film sits in two libraries).
+func (t *Tx) RemotesOfItem(backendID, itemID int64) ([]Remote, error) {
+	st, err := t.prep(`SELECT ` + remoteCols + ` FROM remotes WHERE item_id=? AND backend_id=?`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(t.ctx, itemID, backendID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Remote
+	for rows.Next() {
+		r, err := scanRemote(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PutRemote inserts or replaces a sub-record.
+func (t *Tx) PutRemote(r Remote) error {
+	return t.exec(`INSERT INTO remotes (`+remoteCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (backend_id, remote_id) DO UPDATE SET item_id=excluded.item_id, watched=excluded.watched, play_count=excluded.play_count,
+		played_at=excluded.played_at, added_at=excluded.added_at, progress=excluded.progress, duration=excluded.duration,
+		library=excluded.library, show_id=excluded.show_id, path=excluded.path, ids_hash=excluded.ids_hash, seen=excluded.seen`,
+		r.BackendID, r.RemoteID, r.ItemID, r.Watched, r.PlayCount, unix(r.PlayedAt), unix(r.AddedAt),
+		r.Progress.Milliseconds(), r.Duration.Milliseconds(), r.Library, r.ShowID, r.Path, r.IDsHash, unix(r.Seen))
+}
+
+// ForgetUnseen deletes a backend's sub-records and unmatched entries that
+// its last complete listing (which started at since) did not show: the
+// items are gone from that server.
+func (t *Tx) ForgetUnseen(backendID int64, since time.Time) (int64, error) {
+	st, err := t.prep(`DELETE FROM remotes WHERE backend_id=? AND seen<?`)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(t.ctx, backendID, unix(since))
+	if err != nil {
+		return 0, err
+	}
+	if err := t.exec(`DELETE FROM unmatched WHERE backend_id=? AND seen<?`, backendID, unix(since)); err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// PutUnmatched records (or refreshes) an item that could not be matched.
+func (t *Tx) PutUnmatched(backendID int64, u Unmatched) error {
+	return t.exec(`INSERT INTO unmatched (backend_id, remote_id, type, title, show_title, season, episode, path, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (backend_id, remote_id) DO UPDATE SET type=excluded.type, title=excluded.title, show_title=excluded.show_title,
+		season=excluded.season, episode=excluded.episode, path=excluded.path, seen=excluded.seen`,
+		backendID, u.RemoteID, u.Type, u.Title, u.ShowTitle, u.Season, u.Episode, u.Path, unix(u.Seen))
+}
+
+// DropUnmatched removes an entry once the item matches after all.
+func (t *Tx) DropUnmatched(backendID int64, remoteID string) error {
+	return t.exec(`DELETE FROM unmatched WHERE backend_id=? AND remote_id=?`, backendID, remoteID)
+}
+
+// RecordChange appends c to the history.
+func (t *Tx) RecordChange(c Change) error {
+	if c.At.IsZero() {
+		c.At = t.now()
+	}
+	return t.exec(`INSERT INTO changes (run_id, at, item_id, item, target, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.RunID, unix(c.At), c.ItemID, c.Item, c.Target, c.Before, c.After, c.Reason)
+}
+
+// Changed is an item that changed since an export cursor, with the
+// sub-records of the backend being exported to (none when it lacks it).
+type Changed struct {
+	Item    Item
+	Remotes []Remote
+}
+
+// ChangedSince lists the items that changed after seq (up to and
+// including upTo) with backend id's sub-records of them. It reads through
+// the transaction, so a dry run sees its own planned changes.
+func (t *Tx) ChangedSince(backendID, after, upTo int64) ([]Changed, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+prefixed("i.", itemCols)+`, r.remote_id IS NOT NULL, `+
+		coalesced("r.", remoteCols)+`
+		FROM items i LEFT JOIN remotes r ON r.item_id=i.id AND r.backend_id=?
+		WHERE i.seq>? AND i.seq<=? ORDER BY i.id`, backendID, after, upTo)
+	if err != nil {
+		return nil, fmt.Errorf("listing changed items: %w", err)
+	}
+	defer rows.Close()
+	var out []Changed
+	for rows.Next() {
+		var it Item
+		var upd, pat, cr, prog, dur int64
+		var has bool
+		var r Remote
+		var pa, aa, rprog, rdur, seen int64
+		if err := rows.Scan(&it.ID, &it.Type, &it.Title, &it.Year, &it.ShowTitle, &it.Season, &it.Episode, &it.Watched,
+			&upd, &it.Via, &it.Explicit, &prog, &pat, &dur, &cr, &it.Seq, &has,
+			&r.BackendID, &r.RemoteID, &r.ItemID, &r.Watched, &r.PlayCount, &pa, &aa, &rprog, &rdur, &r.Library, &r.ShowID, &r.Path, &r.IDsHash, &seen); err != nil {
+			return nil, err
+		}
+		it.Updated, it.ProgressAt, it.Created = fromUnix(upd), fromUnix(pat), fromUnix(cr)
+		it.Progress, it.Duration = time.Duration(prog)*time.Millisecond, time.Duration(dur)*time.Millisecond
+		r.PlayedAt, r.AddedAt, r.Seen = fromUnix(pa), fromUnix(aa), fromUnix(seen)
+		r.Progress, r.Duration = time.Duration(rprog)*time.Millisecond, time.Duration(rdur)*time.Millisecond
+		if n := len(out); n > 0 && out[n-1].Item.ID == it.ID {
+			out[n-1].Remotes = append(out[n-1].Remotes, r)
+			continue
+		}
+		c := Changed{Item: it}
+		if has {
+			c.Remotes = []Remote{r}
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CountChanged is how many items changed after sequence number after.
+func (t *Tx) CountChanged(after int64) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM items WHERE seq>?`, after).Scan(&n)
+	return n, err
+}
+
+// MaxSeq is the newest change sequence number.
+func (t *Tx) MaxSeq() (int64, error) {
+	var n int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT CAST(value AS INTEGER) FROM settings WHERE key='seq'`).Scan(&n)
+	return n, err
+}
+
+// CountWatchedRemotes is how many items backend id has marked watched, by
+// its sub-records: the base of the mass-change guard.
+func (t *Tx) CountWatchedRemotes(backendID int64) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM remotes WHERE backend_id=? AND watched=1`, backendID).Scan(&n)
+	return n, err
+}
+
+// Savepoint marks a point the transaction can roll back to, so that one
+// failing backend's part of a shared (dry-run) transaction can be undone.
+func (t *Tx) Savepoint(name string) error { return t.exec("SAVEPOINT " + name) }
+
+// RollbackTo undoes everything since the savepoint and releases it.
+func (t *Tx) RollbackTo(name string) error {
+	if err := t.exec("ROLLBACK TO " + name); err != nil {
+		return err
+	}
+	return t.exec("RELEASE " + name)
+}
+
+// Release keeps everything since the savepoint.
+func (t *Tx) Release(name string) error { return t.exec("RELEASE " + name) }
+
+// ItemByID reads one item outside a transaction.
+func (s *Store) ItemByID(ctx context.Context, id int64) (Item, error) {
+	it, err := scanItem(s.db.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items WHERE id=?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return it, fmt.Errorf("item %d: %w", id, ErrNotFound)
+	}
+	return it, err
+}
+
+// RemotesOf reads every sub-record of an item, all backends.
+func (s *Store) RemotesOf(ctx context.Context, itemID int64) ([]Remote, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+remoteCols+` FROM remotes WHERE item_id=? ORDER BY backend_id`, itemID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Remote
+	for rows.Next() {
+		r, err := scanRemote(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Counts are totals for the status line.
+type Counts struct {
+	Items, Watched, InProgress, Unmatched, Held int
+}
+
+// Counts reads the totals.
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	var c Counts
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM items WHERE watched=1),
+		(SELECT COUNT(*) FROM items WHERE watched=0 AND progress>0),
+		(SELECT COUNT(*) FROM unmatched), (SELECT COUNT(*) FROM held WHERE status='held')`).
+		Scan(&c.Items, &c.Watched, &c.InProgress, &c.Unmatched, &c.Held)
+	return c, err
+}
+
+// UnmatchedItems lists unmatched items, newest first, at most limit.
+func (s *Store) UnmatchedItems(ctx context.Context, limit int) ([]Unmatched, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT b.name, u.remote_id, u.type, u.title, u.show_title, u.season, u.episode, u.path, u.seen
+		FROM unmatched u JOIN backends b ON b.id=u.backend_id ORDER BY b.name, u.show_title, u.title, u.season, u.episode LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Unmatched
+	for rows.Next() {
+		var u Unmatched
+		var seen int64
+		if err := rows.Scan(&u.Backend, &u.RemoteID, &u.Type, &u.Title, &u.ShowTitle, &u.Season, &u.Episode, &u.Path, &seen); err != nil {
+			return nil, err
+		}
+		u.Seen = fromUnix(seen)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func prefixed(p, cols string) string {
+	out := ""
+	for i, c := range splitCols(cols) {
+		if i > 0 {
+			out += ", "
+		}
+		out += p + c
+	}
+	return out
+}
+
+// coalesced selects columns of an outer-joined table with zero values in
+// place of NULLs.
+func coalesced(p, cols string) string {
+	out := ""
+	for i, c := range splitCols(cols) {
+		if i > 0 {
+			out += ", "
+		}
+		switch c {
+		case "remote_id", "library", "show_id", "path":
+			out += "COALESCE(" + p + c + ", '')"
+		default:
+			out += "COALESCE(" + p + c + ", 0)"
+		}
+	}
+	return out
+}
+
+func splitCols(cols string) []string {
+	return strings.FieldsFunc(cols, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+}

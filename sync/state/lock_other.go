@@ -1,0 +1,15 @@
+//go:build !unix
+
+package state
+
+import (
+	"os"
+	"sync"
+)
+
+// Without flock, the lock covers this process only.
+var procLock sync.Mutex
+
+func tryLock(*os.File) (bool, error) { return procLock.TryLock(), nil }
+
+func unlock(*os.File) { procLock.Unlock() }
