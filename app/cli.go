@@ -471,6 +471,15 @@ func (c *cli) resolveUser(ctx context.Context, b *state.Backend) error {
 		fmt.Fprintf(c.stderr, "warning: %s; saved anyway, test it later with: playmark backend test %s\n", backend.Describe(b.Name, err), b.Name)
 	case err != nil:
 		fmt.Fprintf(c.stderr, "warning: %s; saved anyway, test it later with: playmark backend test %s\n", backend.Describe(b.Name, err), b.Name)
+	case info.UserID == "" && b.Kind != string(backend.Plex):
+		// The token has no user (an API key) and none was given.
+		var names []string
+		if users, uerr := client.Users(ctx); uerr == nil {
+			for _, u := range users {
+				names = append(names, fmt.Sprintf("%s (%s)", u.Name, u.ID))
+			}
+		}
+		return usagef("%s: this token has no user of its own; pass --user with one of: %s", b.Name, strings.Join(names, ", "))
 	default:
 		b.ServerID, b.ServerName, b.UserName = info.ServerID, info.Name, info.UserName
 		if info.UserID != "" {

@@ -85,13 +85,13 @@ func printReport(w io.Writer, rep *engine.Report) {
 		fmt.Fprintln(w, "  No backend to work on: add one (playmark backend add) or turn its import/export on.")
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PHASE\tBACKEND\tMODE\tREAD\tCHANGED\tSKIPPED\tFAILED\tUNMATCHED\tREQUESTS\tTIME\tRESULT")
+	fmt.Fprintln(tw, "  PHASE\tBACKEND\tMODE\tREAD\tNEW\tCHANGED\tSKIPPED\tFAILED\tUNMATCHED\tREQUESTS\tTIME\tRESULT")
 	for _, b := range rep.Backends {
 		res := "ok"
 		if b.Error != "" {
 			res = b.Error
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", b.Phase, b.Backend, b.Mode, b.Read, b.Changed, b.Skipped, b.Failed,
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", b.Phase, b.Backend, b.Mode, b.Read, b.Added, b.Changed, b.Skipped, b.Failed,
 			b.Unmatched, b.Requests, b.Duration.Round(time.Millisecond), res)
 	}
 	tw.Flush()

@@ -234,6 +234,11 @@ func (e *Engine) Sync(ctx context.Context, opt RunOptions) (*Report, error) {
 
 // do runs body under the run lock and records the run.
 func (e *Engine) do(ctx context.Context, kind string, opt RunOptions, body func(context.Context, *run) error) (*Report, error) {
+	for _, name := range opt.Backends {
+		if _, err := e.store.Backend(ctx, name); err != nil {
+			return nil, err
+		}
+	}
 	release, err := e.store.LockRuns(ctx, opt.Wait)
 	if err != nil {
 		return nil, err

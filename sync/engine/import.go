@@ -276,10 +276,9 @@ func (im *importer) item(it *backend.Item) error {
 		if err := indexIDs(tx, local.ID, it); err != nil {
 			return err
 		}
-		im.rep.Changed++
-		if local.Watched || local.Progress > 0 {
-			im.record(local, "(new)", describe(local), "found on "+im.b.Name)
-		}
+		// New items are counted, not listed one by one: a first import
+		// of a large library would otherwise bury the real changes.
+		im.rep.Added++
 		return im.putRemote(local.ID, it, hash)
 	}
 	local, err := tx.Item(id)

@@ -35,6 +35,7 @@ type RunBackend struct {
 	Backend   string
 	Mode      string // quick, full, push
 	Read      int
+	Added     int // items new to the local state (import)
 	Changed   int
 	Skipped   int
 	Failed    int
@@ -63,8 +64,8 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, msg string, bac
 	}
 	defer tx.Rollback()
 	for _, b := range backends {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO run_backends (run_id, phase, backend, mode, read, changed, skipped, failed, unmatched, requests, millis, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, b.Phase, b.Backend, b.Mode, b.Read, b.Changed, b.Skipped, b.Failed, b.Unmatched,
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO run_backends (run_id, phase, backend, mode, read, added, changed, skipped, failed, unmatched, requests, millis, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, b.Phase, b.Backend, b.Mode, b.Read, b.Added, b.Changed, b.Skipped, b.Failed, b.Unmatched,
 			b.Requests, b.Duration.Milliseconds(), b.Error); err != nil {
 			return fmt.Errorf("recording run figures: %w", err)
 		}
@@ -98,7 +99,7 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]Run, error) {
 	if err := rows.Err(); err != nil || len(out) == 0 {
 		return out, err
 	}
-	brows, err := s.db.QueryContext(ctx, `SELECT run_id, phase, backend, mode, read, changed, skipped, failed, unmatched, requests, millis, error
+	brows, err := s.db.QueryContext(ctx, `SELECT run_id, phase, backend, mode, read, added, changed, skipped, failed, unmatched, requests, millis, error
 		FROM run_backends WHERE run_id >= ? ORDER BY run_id, phase DESC, backend`, out[len(out)-1].ID)
 	if err != nil {
 		return nil, err
@@ -107,7 +108,7 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]Run, error) {
 	for brows.Next() {
 		var id, ms int64
 		var b RunBackend
-		if err := brows.Scan(&id, &b.Phase, &b.Backend, &b.Mode, &b.Read, &b.Changed, &b.Skipped, &b.Failed, &b.Unmatched, &b.Requests, &ms, &b.Error); err != nil {
+		if err := brows.Scan(&id, &b.Phase, &b.Backend, &b.Mode, &b.Read, &b.Added, &b.Changed, &b.Skipped, &b.Failed, &b.Unmatched, &b.Requests, &ms, &b.Error); err != nil {
 			return nil, err
 		}
 		b.Duration = time.Duration(ms) * time.Millisecond

@@ -135,6 +135,7 @@ CREATE TABLE run_backends (
     backend   TEXT    NOT NULL,
     mode      TEXT    NOT NULL DEFAULT '',  -- quick, full, push
     read      INTEGER NOT NULL DEFAULT 0,
+    added     INTEGER NOT NULL DEFAULT 0,  -- items new to the local state
     changed   INTEGER NOT NULL DEFAULT 0,
     skipped   INTEGER NOT NULL DEFAULT 0,
     failed    INTEGER NOT NULL DEFAULT 0,

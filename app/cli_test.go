@@ -1,0 +1,216 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"playmark/sync/backend"
+	"playmark/sync/backend/simulate"
+)
+
+// pm runs the command line in-process and returns exit code and output.
+func pm(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"--config-dir", dir}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLIUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"backend", "add", "x", "--type", "kodi", "--url", "http://h", "--token", "t"}, `unknown backend type "kodi"`},
+		{[]string{"backend", "add", "x", "--type", "plex", "--url", "ftp://h", "--token", "t"}, "is not valid"},
+		{[]string{"backend", "add", "x", "--type", "plex", "--url", "h:32400", "--token", "t"}, "is not valid"},
+		{[]string{"backend", "add", "bad name!", "--type", "plex", "--url", "http://h", "--token", "t"}, "backend name"},
+		{[]string{"backend", "add", "x", "--type", "plex", "--url", "http://h"}, "--token is required"},
+		{[]string{"backend", "add", "x", "--type", "plex", "--url", "http://h", "--token", "t", "--import", "some"}, "unknown import mode"},
+		{[]string{"backend", "add", "x", "--type", "plex", "--url", "http://h", "--token", "t", "--export", "maybe"}, "want on or off"},
+		{[]string{"backend", "test", "nope"}, "not found"},
+		{[]string{"backend", "remove", "nope"}, "not found"},
+		{[]string{"tasks", "set", "import", "--cron", "61 * * * *"}, "field 1 (minute)"},
+		{[]string{"tasks", "set", "import", "--cron", "* * *"}, "5 fields"},
+		{[]string{"tasks", "set", "backup", "--on"}, "want import or export"},
+		{[]string{"tasks", "set", "import", "--on", "--off"}, "--on and --off together"},
+		{[]string{"import", "--backend", "nope"}, "not found"},
+		{[]string{"history", "--limit", "0"}, "must be positive"},
+		{[]string{"import", "--bogus"}, "flag provided but not defined"},
+	}
+	for _, c := range cases {
+		code, _, stderr := pm(t, dir, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 saying %q", c.args, code, stderr, c.want)
+		}
+		if strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%v: the error is not one line: %q", c.args, stderr)
+		}
+	}
+	// Nothing was saved by any of them.
+	_, out, _ := pm(t, dir, "tasks", "--json")
+	if strings.Contains(out, "61 *") || !strings.Contains(out, `"enabled": false`) {
+		t.Errorf("a refused command changed the tasks: %s", out)
+	}
+	_, out, _ = pm(t, dir, "backend", "list", "--json")
+	if strings.TrimSpace(out) != "[]" {
+		t.Errorf("a refused command saved a backend: %s", out)
+	}
+}
+
+func TestCLITasksAsANewUser(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := pm(t, dir, "tasks", "set", "import", "--cron", "0 */6 * * *", "--on")
+	if code != 0 || !strings.Contains(out, "import: on") {
+		t.Fatalf("tasks set: %d %q %q", code, out, stderr)
+	}
+	code, out, _ = pm(t, dir, "tasks")
+	if code != 0 || !strings.Contains(out, "import  on     0 */6 * * *") {
+		t.Errorf("tasks shows:\n%s", out)
+	}
+	var tasks []struct {
+		Name    string
+		Enabled bool
+		Next    []string
+	}
+	_, out, _ = pm(t, dir, "tasks", "--json")
+	if err := json.Unmarshal([]byte(out), &tasks); err != nil || len(tasks) != 2 || !tasks[0].Enabled || len(tasks[0].Next) != 3 {
+		t.Errorf("tasks --json = %s (%v)", out, err)
+	}
+}
+
+func TestCLIBackendLifecycleAgainstASimulatedServer(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := StartSimulator(backend.Jellyfin, SimOptions{Items: 50, Seed: 1, Name: "Basement"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	// A wrong token is refused and nothing is saved.
+	code, _, stderr := pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL(), "--token", "wrong", "--user", srv.UserID())
+	if code != exitFailed || !strings.Contains(stderr, "token rejected by jf") {
+		t.Fatalf("add with a wrong token: exit %d, %q", code, stderr)
+	}
+	code, out, stderr := pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL()+"/", "--token", srv.Token(), "--user", srv.UserID())
+	if code != 0 || !strings.Contains(out, "Connected to Basement") || !strings.Contains(out, "export off") {
+		t.Fatalf("add: %d %q %q", code, out, stderr)
+	}
+	code, _, stderr = pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL(), "--token", srv.Token())
+	if code != exitUsage || !strings.Contains(stderr, "already exists") {
+		t.Errorf("adding twice: %d %q", code, stderr)
+	}
+	code, out, _ = pm(t, dir, "backend", "list")
+	if code != 0 || strings.Contains(out, srv.Token()) || !strings.Contains(out, "••••") {
+		t.Errorf("list shows the token or no mask:\n%s", out)
+	}
+	code, out, _ = pm(t, dir, "backend", "test", "jf")
+	if code != 0 || !strings.Contains(out, "Basement") || !strings.Contains(out, srv.ServerID()) || !strings.Contains(out, "10.") {
+		t.Errorf("test: %d\n%s", code, out)
+	}
+	code, out, _ = pm(t, dir, "backend", "set", "jf", "--export", "on", "--import", "metadata")
+	if code != 0 || !strings.Contains(out, "import metadata, export on") {
+		t.Errorf("set: %d %q", code, out)
+	}
+	code, _, stderr = pm(t, dir, "backend", "set", "jf", "--token", "revoked")
+	if code != exitFailed || !strings.Contains(stderr, "token rejected") {
+		t.Errorf("set to a bad token: %d %q", code, stderr)
+	}
+	// The token in the log? Never.
+	log, _ := os.ReadFile(filepath.Join(dir, "playmark.log"))
+	if strings.Contains(string(log), srv.Token()) {
+		t.Error("the log contains the token")
+	}
+	code, _, _ = pm(t, dir, "backend", "remove", "jf")
+	if code != 0 {
+		t.Errorf("remove: %d", code)
+	}
+}
+
+func TestCLISyncThreeServersAgreeAndSecondSyncIsQuiet(t *testing.T) {
+	dir := t.TempDir()
+	var servers []simulate.Server
+	for _, k := range []backend.Kind{backend.Plex, backend.Jellyfin, backend.Emby} {
+		srv, err := StartSimulator(k, SimOptions{Items: 120, Seed: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		servers = append(servers, srv)
+		code, _, stderr := pm(t, dir, "backend", "add", "sim-"+string(k), "--type", string(k), "--url", srv.URL(), "--token", srv.Token(),
+			"--user", srv.UserID(), "--export", "on")
+		if code != 0 {
+			t.Fatalf("add %s: %s", k, stderr)
+		}
+	}
+	code, out, stderr := pm(t, dir, "sync", "--dry-run")
+	if code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "Planned changes") {
+		t.Fatalf("dry run: %d\n%s\n%s", code, out, stderr)
+	}
+	code, out, stderr = pm(t, dir, "sync")
+	if code != 0 {
+		t.Fatalf("sync: %d\n%s\n%s", code, out, stderr)
+	}
+	code, out, _ = pm(t, dir, "sync")
+	if code != 0 || !strings.Contains(out, "No changes.") {
+		t.Errorf("second sync is not quiet:\n%s", out)
+	}
+	// The three servers now agree on every item with ids.
+	cat := simulate.Generate(simulate.GenerateOptions{Items: 120, Seed: 5})
+	disagree := 0
+	for _, m := range cat.Media {
+		if len(m.GUIDs) == 0 && m.Type == backend.Movie {
+			continue
+		}
+		a, b, c := servers[0].Watch(m.Key), servers[1].Watch(m.Key), servers[2].Watch(m.Key)
+		if a.Played != b.Played || b.Played != c.Played {
+			disagree++
+		}
+	}
+	if disagree > 0 {
+		t.Errorf("%d items disagree across the servers after sync", disagree)
+	}
+	code, out, _ = pm(t, dir, "history")
+	if code != 0 || !strings.Contains(out, "sync") {
+		t.Errorf("history:\n%s", out)
+	}
+	code, out, _ = pm(t, dir, "status", "--json")
+	var st struct {
+		Items    int
+		Backends []struct{ OK bool }
+	}
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil || st.Items == 0 || len(st.Backends) != 3 {
+		t.Errorf("status --json: %d %v\n%s", code, err, out)
+	}
+}
+
+func TestCLIFailedBackendExitsOne(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := StartSimulator(backend.Emby, SimOptions{Items: 20, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := srv.URL()
+	code, _, stderr := pm(t, dir, "backend", "add", "emby", "--type", "emby", "--url", url, "--token", srv.Token(), "--user", srv.UserID())
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	srv.Close()
+	code, _, stderr = pm(t, dir, "import")
+	if code != exitFailed || !strings.Contains(stderr, "emby is unreachable") {
+		t.Errorf("import with the server down: exit %d, %q", code, stderr)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"--version"}, &out, &out); code != 0 || !strings.Contains(out.String(), Version) {
+		t.Errorf("--version: %d %q", code, out.String())
+	}
+}
