@@ -41,6 +41,8 @@ type Engine struct {
 	// Transport options for every backend (tests shorten timeouts).
 	transport backend.TransportOptions
 
+	ev events
+
 	mu      sync.Mutex
 	status  Status
 	subs    []chan struct{}
@@ -52,7 +54,7 @@ func New(store *state.Store, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{store: store, log: log, now: time.Now}
+	return &Engine{store: store, log: log, now: time.Now, ev: events{wake: make(chan struct{}, 1)}}
 }
 
 // SetClock replaces the engine's clock (tests).

@@ -447,3 +447,50 @@ func TestScenarioMetadataOnlyNeverChangesPlayState(t *testing.T) {
 		t.Error("the local state took a metadata-only backend's play")
 	}
 }
+
+func TestScenarioEventsReachTheOthersWithinSeconds(t *testing.T) {
+	w := newWorld(t, scenarioCatalog(), seed{})
+	w.sync(RunOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reports := make(chan *Report, 4)
+	go w.eng.RunEvents(ctx, func(r *Report, err error) {
+		if err != nil {
+			t.Errorf("event run: %v", err)
+		}
+		reports <- r
+	})
+	// The user marks Heat played on Plex; Plex tells us.
+	w.clock.add(time.Hour)
+	w.servers["plex"].SetWatch("heat", simulate.Watch{Played: true, PlayCount: 1, LastPlayed: w.clock.now()})
+	w.eng.Enqueue(Event{Backend: "plex", ItemID: w.servers["plex"].RemoteID("heat"), Kind: EventPlayed})
+	// A playback event for an item the user is watching on Jellyfin: it
+	// may move the position, never the flag, even if the server says played.
+	w.servers["jellyfin"].SetWatch("alien", simulate.Watch{Played: true, PlayCount: 1, LastPlayed: w.clock.now(), Position: 0})
+	w.servers["jellyfin"].SetWatch("e3", simulate.Watch{Position: 7 * time.Minute, LastPlayed: w.clock.now()})
+	w.eng.Enqueue(Event{Backend: "jellyfin", ItemID: w.servers["jellyfin"].RemoteID("alien"), Kind: EventProgress})
+	w.eng.Enqueue(Event{Backend: "jellyfin", ItemID: w.servers["jellyfin"].RemoteID("e3"), Kind: EventProgress})
+	start := time.Now()
+	select {
+	case rep := <-reports:
+		if f := failedBackends(rep); len(f) > 0 {
+			t.Fatalf("failed: %v", f)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event run within 5 s")
+	}
+	t.Logf("events applied and pushed in %v", time.Since(start).Round(time.Millisecond))
+	for _, s := range []string{"jellyfin", "emby"} {
+		if got := w.watch(s, "heat"); !got.Played {
+			t.Errorf("%s: heat not played after the event", s)
+		}
+	}
+	for _, s := range []string{"plex", "emby"} {
+		if got := w.watch(s, "alien"); got.Played {
+			t.Errorf("%s: a playback event flipped alien to played", s)
+		}
+		if got := w.watch(s, "e3"); got.Position != 7*time.Minute {
+			t.Errorf("%s: e3 position %v, want 7m from the playback event", s, got.Position)
+		}
+	}
+}

@@ -1,0 +1,197 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"playmark/sync/backend"
+	"playmark/sync/state"
+)
+
+// EventKind is what a server said happened.
+type EventKind int
+
+// Event kinds. Played and Unplayed are the user marking an item; Progress
+// covers play, pause, resume and stop, which are "tainted": they may move
+// the resume position, never the watched flag; Added is a new item.
+const (
+	EventPlayed EventKind = iota
+	EventUnplayed
+	EventProgress
+	EventAdded
+)
+
+func (k EventKind) String() string {
+	return [...]string{"played", "unplayed", "progress", "added"}[k]
+}
+
+// Event is a change a backend reported by itself (a webhook or a live
+// notification). Only the backend and the item's id are trusted: the
+// engine re-reads the item from the server, so a forged or stale payload
+// can at worst cause a read.
+type Event struct {
+	Backend string // the configured backend's name
+	ItemID  string // the item's id on that backend
+	Kind    EventKind
+	At      time.Time // when the server says it happened; zero: now
+}
+
+// debounce is how long the engine waits for more events before it acts:
+// long enough to batch a season marked at once, short enough to feel
+// instant.
+const debounce = 1500 * time.Millisecond
+
+// events queues events for the event loop.
+type events struct {
+	mu      sync.Mutex
+	pending []Event
+	wake    chan struct{}
+}
+
+// Enqueue hands an event to the engine; RunEvents applies it shortly
+// after, together with any others that arrive meanwhile. It never blocks.
+func (e *Engine) Enqueue(ev Event) {
+	e.ev.mu.Lock()
+	if len(e.ev.pending) < 10000 { // a flood is bounded; the next import catches up
+		e.ev.pending = append(e.ev.pending, ev)
+	}
+	e.ev.mu.Unlock()
+	select {
+	case e.ev.wake <- struct{}{}:
+	default:
+	}
+}
+
+// RunEvents applies queued events until ctx ends: it waits for a quiet
+// moment (debounce), then runs one "webhook" run over everything queued.
+// onReport, when set, receives each run's report.
+func (e *Engine) RunEvents(ctx context.Context, onReport func(*Report, error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.ev.wake:
+		}
+		// Let a burst settle.
+		for settled := false; !settled; {
+			t := time.NewTimer(debounce)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-e.ev.wake:
+				t.Stop()
+			case <-t.C:
+				settled = true
+			}
+		}
+		e.ev.mu.Lock()
+		batch := e.ev.pending
+		e.ev.pending = nil
+		e.ev.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		rep, err := e.HandleEvents(ctx, batch)
+		if onReport != nil {
+			onReport(rep, err)
+		}
+	}
+}
+
+// HandleEvents applies events now, as one run: each reported item is
+// re-read from its server and merged into the local state (play and
+// un-watch marks by the usual rules, playback events for the position
+// only), then every backend with export on gets the changes pushed. It
+// waits for a running run to finish.
+func (e *Engine) HandleEvents(ctx context.Context, evs []Event) (*Report, error) {
+	return e.do(ctx, "webhook", RunOptions{Wait: true, Trigger: "webhook"}, func(ctx context.Context, r *run) error {
+		byBackend := map[string][]Event{}
+		var order []string
+		for _, ev := range evs {
+			if _, ok := byBackend[ev.Backend]; !ok {
+				order = append(order, ev.Backend)
+			}
+			byBackend[ev.Backend] = append(byBackend[ev.Backend], ev)
+		}
+		for _, name := range order {
+			b, err := e.store.Backend(ctx, name)
+			if err != nil {
+				r.report.Backends = append(r.report.Backends, BackendReport{RunBackend: state.RunBackend{Phase: "import", Backend: name, Error: err.Error()}, Err: err})
+				continue
+			}
+			if b.Import == state.ImportOff {
+				continue
+			}
+			r.report.Backends = append(r.report.Backends, r.applyEvents(ctx, b, byBackend[name]))
+		}
+		// Push to every backend with export on. The changed set is small,
+		// so this is push mode: a batched re-read and the writes.
+		return r.exportAll(ctx)
+	})
+}
+
+func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (rep BackendReport) {
+	rep.Phase, rep.Backend, rep.Mode = "import", b.Name, "event"
+	started := r.e.now()
+	var tr *backend.Transport
+	defer func() {
+		rep.Duration = r.e.now().Sub(started)
+		if tr != nil {
+			rep.Requests = tr.Requests()
+		}
+		if rep.Err != nil {
+			rep.Error = backend.Describe(b.Name, rep.Err)
+		}
+	}()
+	client, t, err := r.e.Open(ctx, b)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	tr = t
+	// The last event per item decides how it is treated.
+	kind := map[string]EventKind{}
+	var ids []string
+	for _, ev := range evs {
+		if _, ok := kind[ev.ItemID]; !ok {
+			ids = append(ids, ev.ItemID)
+		}
+		kind[ev.ItemID] = ev.Kind
+	}
+	items, err := client.Get(ctx, ids)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	tx, finish, err := r.begin(ctx, fmt.Sprintf("events_%d", b.ID))
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	now := r.e.now().UTC().Truncate(time.Second)
+	for i := range items {
+		it := &items[i]
+		k := kind[it.ID]
+		im := &importer{r: r, b: b, mode: b.Import, tx: tx, start: now, rep: &rep, tainted: k == EventProgress}
+		if k == EventUnplayed {
+			// The server just told us: the un-watch is now, not some time
+			// since the last read.
+			im.b.LastImport = time.Time{}
+		}
+		if err := im.item(it); err != nil {
+			_ = finish(false)
+			rep.Err = err
+			return rep
+		}
+	}
+	if err := finish(true); err != nil {
+		rep.Err = err
+	}
+	if rep.Err == nil && len(items) < len(ids) {
+		rep.Skipped += len(ids) - len(items) // gone from the server
+	}
+	return rep
+}
