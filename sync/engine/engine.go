@@ -40,6 +40,7 @@ type Engine struct {
 
 	// Transport options for every backend (tests shorten timeouts).
 	transport backend.TransportOptions
+	pageSize  int // items per listing request; 0: each backend's default
 
 	ev events
 
@@ -63,6 +64,10 @@ func (e *Engine) SetClock(now func() time.Time) { e.now = now }
 // SetTransportOptions sets the HTTP behaviour for every backend the
 // engine opens from now on (timeouts, retries, requests in flight).
 func (e *Engine) SetTransportOptions(o backend.TransportOptions) { e.transport = o }
+
+// SetPageSize sets how many items each listing request asks for (tests
+// and benchmarks); 0 restores each backend's default.
+func (e *Engine) SetPageSize(n int) { e.pageSize = n }
 
 // Store is the engine's store.
 func (e *Engine) Store() *state.Store { return e.store }
@@ -307,8 +312,25 @@ func (e *Engine) do(ctx context.Context, kind string, opt RunOptions, body func(
 		rep.FailedReason = msg
 	}
 	var figures []state.RunBackend
+	health := map[string]string{} // backend -> first failure of this run, "" if none
+	var names []string
 	for _, b := range rep.Backends {
 		figures = append(figures, b.RunBackend)
+		if _, seen := health[b.Backend]; !seen {
+			names = append(names, b.Backend)
+			health[b.Backend] = ""
+		}
+		if b.Err != nil && health[b.Backend] == "" {
+			health[b.Backend] = b.Error
+		}
+	}
+	if !opt.DryRun && rep.Status != state.RunCancelled {
+		// Each backend shows how its part of this run went.
+		for _, name := range names {
+			if b, err := e.store.Backend(context.WithoutCancel(ctx), name); err == nil {
+				_ = e.store.SetBackendError(context.WithoutCancel(ctx), b.ID, health[name])
+			}
+		}
 	}
 	// The run's record must survive a cancelled context.
 	if err := e.store.FinishRun(context.WithoutCancel(ctx), id, rep.Status, msg, figures); err != nil {

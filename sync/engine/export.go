@@ -125,9 +125,6 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		if rep.Err != nil {
 			rep.Error = backend.Describe(b.Name, rep.Err)
 			log.Warn("export failed", "err", rep.Error)
-			if !r.opt.DryRun {
-				_ = r.e.store.BackendFailed(context.WithoutCancel(ctx), b.ID, rep.Error)
-			}
 		}
 	}()
 	if !b.Export {
@@ -320,7 +317,7 @@ func (r *run) planPush(ctx context.Context, client backend.Backend, changed []st
 // planFull pages through the whole backend and compares every item.
 func (r *run) planFull(ctx context.Context, tx *state.Tx, client backend.Backend, b state.Backend, rep *BackendReport) ([]op, error) {
 	var ops []op
-	err := client.Items(ctx, backend.ListOptions{Libraries: b.Options.Libraries}, func(page []backend.Item) error {
+	err := client.Items(ctx, backend.ListOptions{Libraries: b.Options.Libraries, PageSize: r.e.pageSize}, func(page []backend.Item) error {
 		for i := range page {
 			it := &page[i]
 			rep.Read++

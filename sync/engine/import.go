@@ -78,9 +78,6 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		if rep.Err != nil {
 			rep.Error = backend.Describe(b.Name, rep.Err)
 			log.Warn("import failed", "err", rep.Error)
-			if !r.opt.DryRun {
-				_ = r.e.store.BackendFailed(context.WithoutCancel(ctx), b.ID, rep.Error)
-			}
 		}
 	}()
 	mode := b.Import
@@ -101,7 +98,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	}
 
 	full := r.opt.Full || b.LastFullImport.IsZero() || (r.set.FullEvery > 0 && r.e.now().Sub(b.LastFullImport) >= r.set.FullEvery)
-	opt := backend.ListOptions{Libraries: b.Options.Libraries}
+	opt := backend.ListOptions{Libraries: b.Options.Libraries, PageSize: r.e.pageSize}
 	rep.Mode = "full"
 	if !full {
 		rep.Mode = "quick"

@@ -176,10 +176,10 @@ func (s *Store) RemoveBackend(ctx context.Context, name string) error {
 // up to cursor, and full says the listing was complete.
 func (s *Store) ImportDone(ctx context.Context, id int64, cursor time.Time, full bool) error {
 	now := s.now().Unix()
-	q := `UPDATE backends SET import_cursor=?, last_import=?, last_error='', last_error_at=0 WHERE id=?`
+	q := `UPDATE backends SET import_cursor=?, last_import=? WHERE id=?`
 	args := []any{unix(cursor), now, id}
 	if full {
-		q = `UPDATE backends SET import_cursor=?, last_import=?, last_full_import=?, last_error='', last_error_at=0 WHERE id=?`
+		q = `UPDATE backends SET import_cursor=?, last_import=?, last_full_import=? WHERE id=?`
 		args = []any{unix(cursor), now, now, id}
 	}
 	_, err := s.db.ExecContext(ctx, q, args...)
@@ -188,14 +188,18 @@ func (s *Store) ImportDone(ctx context.Context, id int64, cursor time.Time, full
 
 // ExportDone records a successful export of backend id up to seq.
 func (s *Store) ExportDone(ctx context.Context, id int64, seq int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE backends SET export_cursor=?, last_export=?, last_error='', last_error_at=0 WHERE id=?`, seq, s.now().Unix(), id)
+	_, err := s.db.ExecContext(ctx, `UPDATE backends SET export_cursor=?, last_export=? WHERE id=?`, seq, s.now().Unix(), id)
 	return err
 }
 
-// BackendFailed records why the last run of backend id failed; the
-// cursors stay where they were.
-func (s *Store) BackendFailed(ctx context.Context, id int64, msg string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE backends SET last_error=?, last_error_at=? WHERE id=?`, msg, s.now().Unix(), id)
+// SetBackendError records why the last run of backend id failed, or, with
+// an empty msg, that it went well. Cursors are not touched.
+func (s *Store) SetBackendError(ctx context.Context, id int64, msg string) error {
+	at := s.now().Unix()
+	if msg == "" {
+		at = 0
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE backends SET last_error=?, last_error_at=? WHERE id=?`, msg, at, id)
 	return err
 }
 

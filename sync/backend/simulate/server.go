@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -71,6 +72,11 @@ const (
 	FaultInvalidJSON                  // answer 200 with a body that is not JSON
 	FaultHang                         // never answer until the client gives up
 	FaultWrongType                    // answer 200 text/html with an HTML page
+	FaultDrip                         // send the real body a few bytes at a time, Latency between them
+	FaultHuge                         // answer 200 with a JSON body of Size bytes
+	FaultRepeatPage                   // a paged listing answers the previous page again
+	FaultSkipPage                     // a paged listing skips a page
+	FaultEmptyPage                    // a paged listing answers an empty page before the end
 )
 
 // Fault is one rule. A request matches when its path contains Path (""
@@ -81,7 +87,9 @@ type Fault struct {
 	Method     string
 	Status     int
 	RetryAfter string        // Retry-After header value for FaultStatus
-	Latency    time.Duration // for FaultLatency
+	Latency    time.Duration // for FaultLatency and FaultDrip
+	Size       int           // for FaultHuge
+	After      int           // let this many matching requests through first
 	Times      int           // requests to affect; 0 means until cleared
 }
 
@@ -122,6 +130,13 @@ func (f *Faults) match(r *http.Request) (Fault, bool) {
 			continue
 		}
 		if rule.Method != "" && rule.Method != r.Method {
+			continue
+		}
+		if isPaging(rule.Kind) && pageStart(r) < 0 {
+			continue
+		}
+		if rule.After > 0 {
+			rule.After--
 			continue
 		}
 		f.hits++
@@ -180,8 +195,100 @@ func (f *Faults) Wrap(h http.Handler) http.Handler {
 		case FaultWrongType:
 			w.Header().Set("Content-Type", "text/html")
 			_, _ = w.Write([]byte("<html><body><h1>Welcome to nginx!</h1></body></html>"))
+		case FaultDrip:
+			rec := &recorder{header: http.Header{}, status: 200}
+			h.ServeHTTP(rec, r)
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.status)
+			body := rec.body.String()
+			fl, _ := w.(http.Flusher)
+			for i := 0; i < len(body); i += 16 {
+				_, _ = w.Write([]byte(body[i:min(i+16, len(body))]))
+				if fl != nil {
+					fl.Flush()
+				}
+				select {
+				case <-time.After(rule.Latency):
+				case <-r.Context().Done():
+					return
+				}
+			}
+		case FaultHuge:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"padding":"`))
+			chunk := []byte(strings.Repeat("x", 64<<10))
+			for n := 0; n < rule.Size; n += len(chunk) {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			_, _ = w.Write([]byte(`"}`))
+		case FaultRepeatPage, FaultSkipPage, FaultEmptyPage:
+			start, size := pageStart(r), pageSize(r)
+			switch rule.Kind {
+			case FaultRepeatPage:
+				start = max(0, start-size)
+			case FaultSkipPage:
+				start += size
+			case FaultEmptyPage:
+				start = 1 << 30
+			}
+			setPageStart(r, start)
+			h.ServeHTTP(w, r)
 		}
 	})
+}
+
+func isPaging(k FaultKind) bool {
+	return k == FaultRepeatPage || k == FaultSkipPage || k == FaultEmptyPage
+}
+
+// pagingKeys are the paging parameters of the three APIs (Plex's may come
+// as headers too); query keys are matched case-insensitively, as the
+// servers do.
+var startKeys = []string{"x-plex-container-start", "startindex"}
+var sizeKeys = []string{"x-plex-container-size", "limit"}
+
+func pageParam(r *http.Request, keys []string) int {
+	for _, k := range keys {
+		if v := r.Header.Get(k); v != "" {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	for qk, vs := range r.URL.Query() {
+		for _, k := range keys {
+			if strings.EqualFold(qk, k) && len(vs) > 0 {
+				n, _ := strconv.Atoi(vs[0])
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+func pageStart(r *http.Request) int { return pageParam(r, startKeys) }
+func pageSize(r *http.Request) int  { return max(1, pageParam(r, sizeKeys)) }
+
+// setPageStart rewrites the request's paging start, where it was given.
+func setPageStart(r *http.Request, start int) {
+	v := strconv.Itoa(start)
+	for _, k := range startKeys {
+		if r.Header.Get(k) != "" {
+			r.Header.Set(k, v)
+		}
+	}
+	q := r.URL.Query()
+	for qk := range q {
+		for _, k := range startKeys {
+			if strings.EqualFold(qk, k) {
+				q.Set(qk, v)
+			}
+		}
+	}
+	r.URL.RawQuery = q.Encode()
 }
 
 type recorder struct {
