@@ -469,6 +469,22 @@ func (h Harness) testFaults(t *testing.T) {
 			}
 		})
 	}
+	for _, pf := range []struct {
+		name string
+		kind simulate.FaultKind
+	}{{"a page repeats", simulate.FaultRepeatPage}, {"a page is skipped", simulate.FaultSkipPage}, {"an empty page before the end", simulate.FaultEmptyPage}} {
+		t.Run(pf.name, func(t *testing.T) {
+			f := h.start(t, simulate.Options{})
+			f.srv.Faults().Add(simulate.Fault{Kind: pf.kind, After: 1, Times: 1})
+			err := list(f.client)
+			if !errors.Is(err, backend.ErrBadResponse) {
+				t.Fatalf("Items = %v, want ErrBadResponse: broken paging must not pass for a whole listing", err)
+			}
+			if f.srv.Faults().Hits() != 1 {
+				t.Errorf("the paging fault was hit %d times", f.srv.Faults().Hits())
+			}
+		})
+	}
 	t.Run("truncated body", func(t *testing.T) {
 		f := h.start(t, simulate.Options{})
 		f.srv.Faults().Add(simulate.Fault{Kind: simulate.FaultTruncate})

@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"playmark/sync/backend"
+	"playmark/sync/backend/simulate"
+	"playmark/sync/state"
+)
+
+// faultSeed gives each server its own plays, so that every backend has
+// something to import and something to receive.
+func faultSeed(cat *simulate.Catalog) seed {
+	s := seed{"plex": {}, "jellyfin": {}, "emby": {}}
+	names := []string{"plex", "jellyfin", "emby"}
+	for i, m := range cat.Media {
+		switch i % 7 {
+		case 0, 1, 2:
+			s[names[i%3]][m.Key] = simulate.Watch{Played: true, PlayCount: 1, LastPlayed: tPlay.Add(time.Duration(i) * time.Minute)}
+		case 3:
+			s[names[(i+1)%3]][m.Key] = simulate.Watch{Position: time.Duration(5+i%40) * time.Minute, LastPlayed: tPlay.Add(time.Duration(i) * time.Minute)}
+		}
+	}
+	return s
+}
+
+// serverStates is what the three servers hold: played flag and position
+// per media key (play dates differ by design on Plex, which cannot
+// back-date).
+func serverStates(w *world) map[string]string {
+	out := map[string]string{}
+	for name, srv := range w.servers {
+		for _, m := range w.cat.Media {
+			st := srv.Watch(m.Key)
+			out[name+"/"+m.Key] = fmt.Sprintf("%v/%v", st.Played, st.Position)
+		}
+	}
+	return out
+}
+
+func faultCatalog() *simulate.Catalog {
+	return simulate.Generate(simulate.GenerateOptions{Items: 300, Seed: 9})
+}
+
+// TestFaultMatrix injects a fault into one backend at a time, during a
+// first sync, and checks: the run names the failing backend and why, the
+// other backends complete, the database is consistent, the failing
+// backend's cursors stay, and a following sync without the fault ends in
+// exactly the state an undisturbed sync gives.
+func TestFaultMatrix(t *testing.T) {
+	cat := faultCatalog()
+	// The reference: the same world, no faults.
+	ref := newWorld(t, cat, faultSeed(cat))
+	if rep := ref.sync(RunOptions{}); len(rep.Failed()) > 0 {
+		t.Fatalf("reference sync failed: %v", failedBackends(rep))
+	}
+	want := serverStates(ref)
+
+	type fault struct {
+		name  string
+		f     simulate.Fault
+		say   string // the report must say this about the backend
+		close bool   // stop the server instead of injecting
+	}
+	faults := []fault{
+		{name: "connection refused", close: true, say: "unreachable"},
+		{name: "server hangs", f: simulate.Fault{Kind: simulate.FaultHang, After: 2}, say: "unreachable"},
+		{name: "slow drip past the timeout", f: simulate.Fault{Kind: simulate.FaultDrip, Latency: 300 * time.Millisecond, After: 2}, say: "unreachable"},
+		{name: "500 for good", f: simulate.Fault{Kind: simulate.FaultStatus, Status: 500, After: 2}, say: "bad response"},
+		{name: "503 for good", f: simulate.Fault{Kind: simulate.FaultStatus, Status: 503, After: 2}, say: "bad response"},
+		{name: "429 with Retry-After for good", f: simulate.Fault{Kind: simulate.FaultStatus, Status: 429, RetryAfter: "1", After: 2}, say: "rate limiting"},
+		{name: "401 in the middle of a run", f: simulate.Fault{Kind: simulate.FaultStatus, Status: 401, After: 3}, say: "token rejected"},
+		{name: "truncated JSON", f: simulate.Fault{Kind: simulate.FaultTruncate, After: 2}, say: ""},
+		{name: "invalid JSON", f: simulate.Fault{Kind: simulate.FaultInvalidJSON, After: 2}, say: "bad response"},
+		{name: "HTML instead of JSON", f: simulate.Fault{Kind: simulate.FaultWrongType, After: 2}, say: "bad response"},
+		{name: "oversized response", f: simulate.Fault{Kind: simulate.FaultHuge, Size: 3 << 20, After: 2}, say: "bad response"},
+		{name: "a page repeats", f: simulate.Fault{Kind: simulate.FaultRepeatPage, After: 1, Times: 1}, say: "bad response"},
+		{name: "a page is skipped", f: simulate.Fault{Kind: simulate.FaultSkipPage, After: 0, Times: 1}, say: "bad response"},
+		{name: "an empty page before the end", f: simulate.Fault{Kind: simulate.FaultEmptyPage, After: 1, Times: 1}, say: "bad response"},
+		{name: "a write fails half-way", f: simulate.Fault{Kind: simulate.FaultStatus, Status: 500, Method: writeMethod, After: 5}, say: "writes failed"},
+	}
+	backends := []string{"plex", "jellyfin", "emby"}
+	cases := 0
+	for _, victim := range backends {
+		for _, fl := range faults {
+			cases++
+			t.Run(victim+"/"+fl.name, func(t *testing.T) {
+				t.Parallel()
+				w := newWorld(t, cat, faultSeed(cat))
+				w.eng.SetTransportOptions(backend.TransportOptions{Timeout: 1 * time.Second, MaxRetries: 2, MaxRetryWait: 5 * time.Millisecond, MaxBody: 2 << 20})
+				w.eng.SetPageSize(40) // several pages per library, so paging faults bite
+				srv := w.servers[victim]
+				if fl.close {
+					// Nothing listens on port 1: connections are refused.
+					w.setBackend(victim, func(b *state.Backend) { b.URL = "http://127.0.0.1:1" })
+				} else {
+					f := fl.f
+					if f.Method == writeMethod {
+						f.Method = map[string]string{"plex": "", "jellyfin": "POST", "emby": "POST"}[victim]
+						if victim == "plex" {
+							f.Path = "scrobble"
+						}
+					}
+					srv.Faults().Add(f)
+				}
+				rep := w.sync(RunOptions{})
+				failed := rep.Failed()
+				if len(failed) == 0 {
+					t.Fatalf("the run did not fail; fault hits %d", srv.Faults().Hits())
+				}
+				for _, b := range failed {
+					if b.Backend != victim {
+						t.Errorf("%s failed too: %s", b.Backend, b.Error)
+					}
+					if !strings.Contains(b.Error, victim) || !strings.Contains(b.Error, fl.say) {
+						t.Errorf("error %q does not name %s and say %q", b.Error, victim, fl.say)
+					}
+				}
+				for _, b := range rep.Backends {
+					if b.Backend != victim && b.Err != nil {
+						t.Errorf("%s %s did not complete: %v", b.Phase, b.Backend, b.Err)
+					}
+				}
+				if err := w.store.IntegrityCheck(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				vb := w.backend(victim)
+				if vb.LastError == "" {
+					t.Error("the failing backend shows no error")
+				}
+				phases := map[string]bool{}
+				for _, b := range failed {
+					phases[b.Phase] = true
+				}
+				if phases["import"] && (!vb.LastImport.IsZero() || !vb.LastFullImport.IsZero()) {
+					t.Errorf("a failed import moved %s's import cursor", victim)
+				}
+				if phases["export"] && vb.ExportCursor != 0 {
+					t.Errorf("a failed export moved %s's export cursor to %d", victim, vb.ExportCursor)
+				}
+				// The fault clears; the next syncs converge.
+				srv.Faults().Clear()
+				if fl.close {
+					w.setBackend(victim, func(b *state.Backend) { b.URL = srv.URL() })
+				}
+				for i := 0; i < 2; i++ {
+					w.clock.add(time.Minute)
+					if rep := w.sync(RunOptions{}); len(rep.Failed()) > 0 {
+						t.Fatalf("sync after the fault cleared: %v", failedBackends(rep))
+					}
+				}
+				got := serverStates(w)
+				diff := 0
+				for k, v := range want {
+					if got[k] != v {
+						if diff < 5 {
+							t.Errorf("%s = %s, an undisturbed sync gives %s", k, got[k], v)
+						}
+						diff++
+					}
+				}
+				if diff > 0 {
+					t.Errorf("%d item states differ from an undisturbed sync", diff)
+				}
+			})
+		}
+	}
+	if cases < 20 {
+		t.Errorf("only %d fault cases", cases)
+	}
+}
+
+// writeMethod marks a fault meant for the write endpoints.
+const writeMethod = "WRITE"
