@@ -35,6 +35,12 @@ func ParseImportMode(s string) (ImportMode, error) {
 type BackendOptions struct {
 	Libraries   []string `json:"libraries,omitempty"`     // library ids to sync; empty: all
 	MaxInFlight int      `json:"max_in_flight,omitempty"` // requests at once; 0: default
+	// WebhookSecret is the unguessable part of this backend's webhook URL;
+	// made when webhooks are first turned on.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
+	// Live keeps a connection to the server's notification websocket open
+	// and applies its events as they come.
+	Live bool `json:"live,omitempty"`
 }
 
 // Backend is one configured server as one user.
@@ -260,6 +266,9 @@ type Settings struct {
 	NotifySuccess   bool          // and a summary after each good run
 	FullEvery       time.Duration // a full reconcile at least this often (default 24 h)
 	ClientID        string        // this install's id (X-Plex-Client-Identifier, DeviceId)
+	// WebhookListen is the address the webhook listener binds, e.g.
+	// "0.0.0.0:8787"; empty means webhooks are off (the default).
+	WebhookListen string
 }
 
 // DefaultSettings are the settings of a new install.
@@ -310,6 +319,8 @@ func (s *Store) Settings(ctx context.Context) (Settings, error) {
 			st.FullEvery = time.Duration(n) * time.Second
 		case "client_id":
 			st.ClientID = v
+		case "webhook_listen":
+			st.WebhookListen = v
 		}
 	}
 	return st, rows.Err()
@@ -334,6 +345,7 @@ func (s *Store) SaveSettings(ctx context.Context, st Settings) error {
 		"notify_success":   b(st.NotifySuccess),
 		"full_every_s":     strconv.FormatInt(int64(st.FullEvery/time.Second), 10),
 		"client_id":        st.ClientID,
+		"webhook_listen":   st.WebhookListen,
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
