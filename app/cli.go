@@ -62,7 +62,7 @@ type cli struct {
 const usageText = `Playmark keeps watched marks and resume positions in step across Plex, Jellyfin and Emby.
 
 Usage:
-  playmark [--config-dir DIR]                 start the desktop app (window and tray)
+  playmark [--config-dir DIR] [--hidden]      start the desktop app (window and tray; --hidden: tray only)
   playmark [--config-dir DIR] COMMAND [ARGS]
 
 Backends:
@@ -70,6 +70,7 @@ Backends:
                    [--import off|metadata|full] [--export on|off]
   backend list [--json]
   backend set NAME [--url URL] [--token TOKEN] [--user USER] [--import MODE] [--export on|off]
+                   [--trust-cert SHA256|off]   trust a self-signed certificate (shown by backend test)
   backend test NAME          connect; print the server's name, version, id and the user
   backend remove NAME
 
@@ -107,6 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configDir := global.String("config-dir", "", "")
 	version := global.Bool("version", false, "")
 	help := global.Bool("help", false, "")
+	hidden := global.Bool("hidden", false, "") // desktop app: start in the tray (launch at login)
 	if err := global.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "playmark: %v\n\n%s", err, usageText)
 		return exitUsage
@@ -126,7 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if len(rest) == 0 {
-		return runDesktop(dir, stderr)
+		return runDesktop(dir, *hidden, stderr)
 	}
 	c := &cli{stdout: stdout, stderr: stderr, configDir: dir}
 	err = c.dispatch(rest)
@@ -320,7 +322,7 @@ func (c *cli) backendCmd(args []string) error {
 }
 
 type backendFlags struct {
-	kind, url, token, user, importMode, export string
+	kind, url, token, user, importMode, export, trustCert string
 }
 
 func (f *backendFlags) register(fs *flag.FlagSet) {
@@ -330,6 +332,7 @@ func (f *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.user, "user", "", "")
 	fs.StringVar(&f.importMode, "import", "", "")
 	fs.StringVar(&f.export, "export", "", "")
+	fs.StringVar(&f.trustCert, "trust-cert", "", "")
 }
 
 // apply validates the given flags and applies them to b.
@@ -370,6 +373,17 @@ func (f *backendFlags) apply(b *state.Backend, set map[string]bool) error {
 			return usagef("--export %v", err)
 		}
 		b.Export = on
+	}
+	if set["trust-cert"] {
+		pin := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(f.trustCert))
+		switch {
+		case pin == "off" || pin == "":
+			b.Options.TrustCert = ""
+		case len(pin) == 64 && strings.Trim(pin, "0123456789abcdef") == "":
+			b.Options.TrustCert = pin
+		default:
+			return usagef("--trust-cert wants the certificate's SHA-256 fingerprint (64 hex digits) or off")
+		}
 	}
 	return nil
 }
@@ -518,7 +532,10 @@ func (c *cli) backendSet(args []string) error {
 	if err := f.apply(&b, set); err != nil {
 		return err
 	}
-	if set["url"] || set["token"] || set["user"] {
+	if set["trust-cert"] && b.Options.TrustCert != "" {
+		fmt.Fprintf(c.stderr, "warning: %s now trusts the certificate %s even though no authority vouches for it\n", b.Name, b.Options.TrustCert)
+	}
+	if set["url"] || set["token"] || set["user"] || set["trust-cert"] {
 		if err := c.resolveUser(ctx, &b); err != nil {
 			return err
 		}

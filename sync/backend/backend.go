@@ -263,6 +263,9 @@ func Describe(name string, err error) string {
 	case errors.Is(err, ErrUnauthorized):
 		return fmt.Sprintf("token rejected by %s", name)
 	case errors.Is(err, ErrUnreachable):
+		if fp, ok := UntrustedCert(err); ok {
+			return fmt.Sprintf("%s: the server's certificate is not trusted (SHA-256 %s); if it is your server's own certificate, trust it with: playmark backend set %s --trust-cert %s", name, fp, name, fp)
+		}
 		return fmt.Sprintf("%s is unreachable: %v", name, err)
 	case errors.Is(err, ErrRateLimited):
 		return fmt.Sprintf("%s is rate limiting us: %v", name, err)

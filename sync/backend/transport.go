@@ -2,7 +2,10 @@ package backend
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,9 +25,10 @@ type TransportOptions struct {
 	MaxRetries   int           // extra attempts after a 5xx, 429 or lost connection; default 3
 	MaxRetryWait time.Duration // cap on one wait (backoff or Retry-After); default 30 s
 	MaxBody      int64         // largest response body accepted; default 256 MiB
-	// InsecureSkipVerify turns off TLS verification. Only for a user who
-	// chose "trust this certificate"; off by default.
-	InsecureSkipVerify bool
+	// PinnedCert, when set, is the hex SHA-256 of a server certificate the
+	// user chose to trust (a self-signed one, say): that certificate is
+	// accepted whatever its chain or name; any other must verify as usual.
+	PinnedCert string
 	// Base is the underlying round tripper; nil means a clone of
 	// http.DefaultTransport.
 	Base http.RoundTripper
@@ -65,8 +69,15 @@ func NewTransport(opt TransportOptions) *Transport {
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = opt.MaxInFlight
-		if opt.InsecureSkipVerify {
-			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user's explicit choice
+		if pin := normalizePin(opt.PinnedCert); pin != "" {
+			t.TLSClientConfig = &tls.Config{
+				// Verification is done below: the pinned certificate, or
+				// the normal chain and name checks.
+				InsecureSkipVerify: true, //nolint:gosec // replaced by VerifyConnection
+				VerifyConnection: func(cs tls.ConnectionState) error {
+					return verifyPinned(cs, pin)
+				},
+			}
 		}
 		base = t
 	}
@@ -136,7 +147,9 @@ func (t *Transport) once(req *http.Request) (resp *http.Response, err error, ret
 			err = ue.Err
 		}
 		idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead || req.GetBody != nil || req.Body == nil
-		return nil, fmt.Errorf("%s %s: %w: %v", req.Method, req.URL.Path, ErrUnreachable, err), idempotent
+		// A certificate problem will not go away by retrying.
+		_, certErr := UntrustedCert(err)
+		return nil, fmt.Errorf("%s %s: %w: %w", req.Method, req.URL.Path, ErrUnreachable, err), idempotent && !certErr
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		resp.Body = &limitedBody{r: resp.Body, left: t.opt.MaxBody, method: req.Method, path: req.URL.Path}
@@ -248,3 +261,50 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.r.Close() }
+
+// CertFingerprint is the hex SHA-256 of a DER certificate, as shown to a
+// user deciding whether to trust it.
+func CertFingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
+func normalizePin(p string) string {
+	return strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(strings.TrimSpace(p)))
+}
+
+// verifyPinned accepts the connection when the leaf is the pinned
+// certificate, and otherwise verifies the chain and host name as the
+// default client would.
+func verifyPinned(cs tls.ConnectionState, pin string) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("server sent no certificate")
+	}
+	if CertFingerprint(cs.PeerCertificates[0].Raw) == pin {
+		return nil
+	}
+	opts := x509.VerifyOptions{DNSName: cs.ServerName, Intermediates: x509.NewCertPool()}
+	for _, c := range cs.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(opts)
+	return err
+}
+
+// UntrustedCert extracts the certificate a TLS failure was about, so that
+// the user can be shown its fingerprint; ok is false for other errors.
+func UntrustedCert(err error) (fingerprint string, ok bool) {
+	var ue x509.UnknownAuthorityError
+	if errors.As(err, &ue) && ue.Cert != nil {
+		return CertFingerprint(ue.Cert.Raw), true
+	}
+	var he x509.HostnameError
+	if errors.As(err, &he) && he.Certificate != nil {
+		return CertFingerprint(he.Certificate.Raw), true
+	}
+	var ce *tls.CertificateVerificationError
+	if errors.As(err, &ce) && len(ce.UnverifiedCertificates) > 0 {
+		return CertFingerprint(ce.UnverifiedCertificates[0].Raw), true
+	}
+	return "", false
+}

@@ -79,6 +79,7 @@ func (e *Engine) Open(ctx context.Context, b state.Backend) (backend.Backend, *b
 	if b.Options.MaxInFlight > 0 {
 		opt.MaxInFlight = b.Options.MaxInFlight
 	}
+	opt.PinnedCert = b.Options.TrustCert
 	tr := backend.NewTransport(opt)
 	clientID, err := e.clientID(ctx)
 	if err != nil {

@@ -38,6 +38,9 @@ type BackendOptions struct {
 	// WebhookSecret is the unguessable part of this backend's webhook URL;
 	// made when webhooks are first turned on.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
+	// TrustCert is the hex SHA-256 of a certificate the user chose to
+	// trust for this server (self-signed); empty: normal verification.
+	TrustCert string `json:"trust_cert,omitempty"`
 	// Live keeps a connection to the server's notification websocket open
 	// and applies its events as they come.
 	Live bool `json:"live,omitempty"`

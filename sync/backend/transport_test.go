@@ -1,0 +1,136 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func get(t *testing.T, tr *Transport, url string) error {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", url+"/x?X-Plex-Token=secret", nil)
+	resp, err := tr.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err
+}
+
+func TestTransportRetriesAndClassifies(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 1:
+			w.WriteHeader(503)
+		case 2:
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(429)
+		default:
+			w.Write([]byte("{}"))
+		}
+	}))
+	defer srv.Close()
+	tr := NewTransport(TransportOptions{MaxRetryWait: time.Millisecond})
+	if err := get(t, tr, srv.URL); err != nil {
+		t.Fatalf("503 then 429 then 200: %v", err)
+	}
+	if tr.Requests() != 3 {
+		t.Errorf("requests = %d, want 3", tr.Requests())
+	}
+	four := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) }))
+	defer four.Close()
+	tr = NewTransport(TransportOptions{MaxRetryWait: time.Millisecond})
+	if err := get(t, tr, four.URL); !errors.Is(err, ErrNotFound) || tr.Requests() != 1 {
+		t.Errorf("404: %v after %d requests, want ErrNotFound and no retry", err, tr.Requests())
+	}
+	if err := get(t, tr, four.URL); strings.Contains(err.Error(), "secret") {
+		t.Errorf("the error shows the query: %v", err)
+	}
+}
+
+func TestTransportBoundsRequestsInFlight(t *testing.T) {
+	var inFlight, peak atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		inFlight.Add(-1)
+	}))
+	defer srv.Close()
+	tr := NewTransport(TransportOptions{MaxInFlight: 2})
+	done := make(chan struct{})
+	for range 8 {
+		go func() { get(t, tr, srv.URL); done <- struct{}{} }()
+	}
+	for range 8 {
+		<-done
+	}
+	if peak.Load() > 2 {
+		t.Errorf("%d requests in flight, limit 2", peak.Load())
+	}
+}
+
+func TestTransportPinnedCertificate(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }))
+	defer srv.Close()
+	fp := CertFingerprint(srv.Certificate().Raw)
+
+	err := get(t, NewTransport(TransportOptions{}), srv.URL)
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("self-signed without a pin: %v, want ErrUnreachable", err)
+	}
+	got, ok := UntrustedCert(err)
+	if !ok || got != fp {
+		t.Fatalf("UntrustedCert = %q %v, want %s", got, ok, fp)
+	}
+	if msg := Describe("nas", err); !strings.Contains(msg, "--trust-cert "+fp) {
+		t.Errorf("Describe does not say how to trust it: %s", msg)
+	}
+	pinned := strings.ToUpper(fp[:2]) + ":" + fp[2:]
+	if err := get(t, NewTransport(TransportOptions{PinnedCert: pinned}), srv.URL); err != nil {
+		t.Errorf("with the pin: %v", err)
+	}
+	wrong := strings.Repeat("ab", 32)
+	if err := get(t, NewTransport(TransportOptions{PinnedCert: wrong}), srv.URL); err == nil {
+		t.Error("a wrong pin was accepted")
+	}
+}
+
+func TestTransportCapsBodies(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(strings.Repeat("x", 5000)))
+	}))
+	defer srv.Close()
+	tr := NewTransport(TransportOptions{MaxBody: 1000})
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	resp, err := tr.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 10000)
+	var total int
+	for {
+		n, err := resp.Body.Read(buf[total:])
+		total += n
+		if err != nil {
+			if !errors.Is(err, ErrBadResponse) {
+				t.Errorf("reading past the cap: %v, want ErrBadResponse", err)
+			}
+			break
+		}
+	}
+	if total > 1000 {
+		t.Errorf("read %d bytes past a 1000-byte cap", total)
+	}
+}

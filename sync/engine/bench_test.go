@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"context"
+	"flag"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"playmark/sync/backend"
+	"playmark/sync/backend/simulate"
+	"playmark/sync/state"
+)
+
+// The benchmarks run the engine against simulated servers over loopback
+// and a real SQLite file, like the scale driver (playmark bench), but
+// small enough to run often:
+//
+//	go test -run '^$' -bench . -benchmem ./sync/engine/
+//	go test -run '^$' -bench ImportFull -bench.items 20000 ./sync/engine/
+//
+// They are skipped by a plain go test (no -bench), so the suite stays fast.
+
+var benchItems = flag.Int("bench.items", 2000, "items per simulated server in the engine benchmarks")
+
+var benchKinds = []string{"plex", "jellyfin", "emby"}
+
+// benchServer starts a simulated server of kind with the catalog and its
+// own play states (a seed per kind, as playmark simulate does).
+func benchServer(b *testing.B, kind string, cat *simulate.Catalog, watchSeed uint64) simulate.Server {
+	b.Helper()
+	opt := simulate.Options{Name: kind + " bench",
+		Watches: simulate.GenerateWatches(cat, watchSeed, time.Now().UTC().Add(-time.Hour))}
+	var srv simulate.Server
+	var err error
+	switch kind {
+	case "plex":
+		srv, err = simulate.NewPlex(cat, opt)
+	case "jellyfin":
+		srv, err = simulate.NewJellyfin(cat, opt)
+	case "emby":
+		srv, err = simulate.NewEmby(cat, opt)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func benchCatalog(n int) *simulate.Catalog {
+	return simulate.Generate(simulate.GenerateOptions{Items: n, Seed: 1})
+}
+
+// benchEngine opens a fresh store in a temp dir with the servers added.
+func benchEngine(b *testing.B, servers map[string]simulate.Server, export bool) *Engine {
+	b.Helper()
+	ctx := context.Background()
+	st, err := state.Open(ctx, filepath.Join(b.TempDir(), "cfg"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	for _, kind := range benchKinds {
+		srv, ok := servers[kind]
+		if !ok {
+			continue
+		}
+		if _, err := st.AddBackend(ctx, state.Backend{Name: kind, Kind: kind, URL: srv.URL(), Token: srv.Token(),
+			UserID: srv.UserID(), Import: state.ImportFull, Export: export}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return New(st, nil)
+}
+
+func benchRun(b *testing.B, f func() (*Report, error)) *Report {
+	b.Helper()
+	rep, err := f()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if rep.Status != state.RunOK {
+		b.Fatalf("run %s: %s", rep.Status, rep.FailedReason)
+	}
+	return rep
+}
+
+func reportFigures(b *testing.B, reps []*Report, items int) {
+	var req int64
+	for _, rep := range reps {
+		for _, br := range rep.Backends {
+			req += br.Requests
+		}
+	}
+	n := float64(len(reps))
+	b.ReportMetric(float64(req)/n, "requests/op")
+	if items > 0 {
+		b.ReportMetric(float64(items)*n/b.Elapsed().Seconds(), "items/s")
+	}
+}
+
+// BenchmarkImportFull is a full import of one backend into an empty
+// database.
+func BenchmarkImportFull(b *testing.B) {
+	cat := benchCatalog(*benchItems)
+	for i, kind := range benchKinds {
+		b.Run(kind, func(b *testing.B) {
+			srv := benchServer(b, kind, cat, uint64(101*(i+1)))
+			servers := map[string]simulate.Server{kind: srv}
+			var reps []*Report
+			for b.Loop() {
+				b.StopTimer()
+				e := benchEngine(b, servers, false)
+				b.StartTimer()
+				reps = append(reps, benchRun(b, func() (*Report, error) { return e.Import(context.Background(), RunOptions{Full: true}) }))
+			}
+			reportFigures(b, reps, *benchItems)
+		})
+	}
+}
+
+// BenchmarkImportFull3 is the full import of three backends (the same
+// library, different play states) into an empty database.
+func BenchmarkImportFull3(b *testing.B) {
+	cat := benchCatalog(*benchItems)
+	servers := map[string]simulate.Server{}
+	for i, kind := range benchKinds {
+		servers[kind] = benchServer(b, kind, cat, uint64(101*(i+1)))
+	}
+	var reps []*Report
+	for b.Loop() {
+		b.StopTimer()
+		e := benchEngine(b, servers, false)
+		b.StartTimer()
+		reps = append(reps, benchRun(b, func() (*Report, error) { return e.Import(context.Background(), RunOptions{Full: true}) }))
+	}
+	reportFigures(b, reps, 3**benchItems)
+}
+
+// BenchmarkFloor is the least any import can cost: the same clients page
+// through the same listings and throw the items away.
+func BenchmarkFloor(b *testing.B) {
+	cat := benchCatalog(*benchItems)
+	for i, kind := range benchKinds {
+		b.Run(kind, func(b *testing.B) {
+			srv := benchServer(b, kind, cat, uint64(101*(i+1)))
+			e := benchEngine(b, map[string]simulate.Server{kind: srv}, false)
+			ctx := context.Background()
+			bk, err := e.Store().Backend(ctx, kind)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for b.Loop() {
+				client, _, err := e.Open(ctx, bk)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = 0
+				if err := client.Items(ctx, backend.ListOptions{}, func(p []backend.Item) error { n += len(p); return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if n < *benchItems*9/10 {
+				b.Fatalf("listed %d items, want about %d", n, *benchItems)
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "items/s")
+		})
+	}
+}
+
+// BenchmarkImportQuick is a quick import of three backends where nothing
+// changed since the last one.
+func BenchmarkImportQuick(b *testing.B) {
+	cat := benchCatalog(*benchItems)
+	servers := map[string]simulate.Server{}
+	for i, kind := range benchKinds {
+		servers[kind] = benchServer(b, kind, cat, uint64(101*(i+1)))
+	}
+	e := benchEngine(b, servers, false)
+	ctx := context.Background()
+	benchRun(b, func() (*Report, error) { return e.Import(ctx, RunOptions{Full: true}) })
+	var reps []*Report
+	for b.Loop() {
+		rep := benchRun(b, func() (*Report, error) { return e.Import(ctx, RunOptions{}) })
+		for _, br := range rep.Backends {
+			if br.Mode != "quick" {
+				b.Fatalf("%s: %s import, want quick", br.Backend, br.Mode)
+			}
+		}
+		reps = append(reps, rep)
+	}
+	reportFigures(b, reps, 0)
+}
+
+// BenchmarkSyncPush is 100 plays made on Plex, imported quickly and
+// pushed to Jellyfin and Emby.
+func BenchmarkSyncPush(b *testing.B) {
+	const changes = 100
+	cat := benchCatalog(max(*benchItems, 4*changes))
+	servers := map[string]simulate.Server{}
+	for _, kind := range benchKinds {
+		servers[kind] = benchServer(b, kind, cat, 7) // the same play states: the first sync writes nothing
+	}
+	e := benchEngine(b, servers, true)
+	ctx := context.Background()
+	benchRun(b, func() (*Report, error) { return e.Sync(ctx, RunOptions{Full: true, Yes: true}) })
+	var reps []*Report
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		changeWatches(servers["plex"], cat, round, changes, time.Now().UTC())
+		round++
+		b.StartTimer()
+		rep := benchRun(b, func() (*Report, error) { return e.Sync(ctx, RunOptions{}) })
+		pushed := 0
+		for _, br := range rep.Backends {
+			if br.Phase == "export" {
+				if br.Mode != "push" {
+					b.Fatalf("%s: %s export, want push", br.Backend, br.Mode)
+				}
+				pushed += br.Changed
+			}
+		}
+		if pushed < changes {
+			b.Fatalf("pushed %d writes, want at least %d", pushed, changes)
+		}
+		reps = append(reps, rep)
+	}
+	reportFigures(b, reps, 0)
+}
+
+// changeWatches plays n items of the catalog on srv now (round picks a
+// different slice of the catalog each time).
+func changeWatches(srv simulate.Server, cat *simulate.Catalog, round, n int, now time.Time) {
+	step := max(1, len(cat.Media)/(n*4))
+	for i := range n {
+		m := cat.Media[((round*n+i)*step+round)%len(cat.Media)]
+		w := srv.Watch(m.Key)
+		if w.Played {
+			w = simulate.Watch{Played: false, LastPlayed: now, Position: m.Duration / 3}
+		} else {
+			w = simulate.Watch{Played: true, PlayCount: w.PlayCount + 1, LastPlayed: now}
+		}
+		srv.SetWatch(m.Key, w)
+	}
+}
+
+// BenchmarkIDsHash and BenchmarkDecide are the engine's per-item pure work.
+func BenchmarkIDsHash(b *testing.B) {
+	it := backend.Item{ID: "1", Type: backend.Episode, Season: 2, Episode: 7,
+		GUIDs:     []backend.GUID{{Kind: "tvdb", Value: "8012345"}, {Kind: "imdb", Value: "tt6012345"}},
+		ShowGUIDs: []backend.GUID{{Kind: "tvdb", Value: "70012"}, {Kind: "tmdb", Value: "900012"}, {Kind: "imdb", Value: "tt5000012"}}}
+	for b.Loop() {
+		_ = idsHash(&it)
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	local := state.Item{ID: 1, Type: "movie", Title: "Heat", Updated: at.Add(-48 * time.Hour), Explicit: true, Watched: true}
+	prev := &state.Remote{RemoteID: "1", Watched: true, PlayedAt: at.Add(-48 * time.Hour)}
+	it := backend.Item{ID: "1", Type: backend.Movie, Played: true, LastPlayed: at.Add(-time.Hour), PlayCount: 2}
+	dc := decideContext{backend: "plex", now: at, lastImport: at.Add(-24 * time.Hour), progressMin: time.Minute}
+	for b.Loop() {
+		_ = decide(local, prev, &it, dc)
+	}
+}
