@@ -82,6 +82,10 @@ Sync:
   held apply|discard NAME    apply or drop a held export
   unmatched [--limit N]      items that could not be matched (no usable ids)
 
+Backup:
+  backup [FILE]              the play state as portable JSON lines (no tokens); no FILE: into the backups folder
+  restore FILE --backend NAME [--dry-run] [--yes]   make one backend's marks match a backup
+
 Schedules and history:
   tasks                      import and export: on/off, cron, next three runs
   tasks set import|export [--cron EXPR] [--on|--off]
@@ -206,6 +210,10 @@ func (c *cli) dispatch(args []string) error {
 		return c.heldCmd(rest)
 	case "unmatched":
 		return c.unmatchedCmd(rest)
+	case "backup":
+		return c.backupCmd(rest)
+	case "restore":
+		return c.restoreCmd(rest)
 	case "simulate":
 		return c.simulateCmd(rest)
 	case "daemon":

@@ -210,6 +210,8 @@ type run struct {
 	report *Report
 	tx     *state.Tx // dry runs share one transaction, rolled back at the end
 	set    state.Settings
+	// backedUp is set once this run has made its automatic backup.
+	backedUp bool
 }
 
 func (r *run) addChange(c state.Change) {

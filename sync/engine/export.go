@@ -195,6 +195,19 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		_ = r.e.store.ResolveHeld(ctx, b.Name, "applied")
 	}
 
+	// A full export or a confirmed mass change may write a lot: keep the
+	// state as it was first (once per run).
+	if len(ops) > 0 && (rep.Mode == "full" || r.opt.Yes) && !r.backedUp {
+		reason := "before-full-export"
+		if r.opt.Yes {
+			reason = "before-held-apply"
+		}
+		if _, err := r.e.Backup(ctx, reason); err != nil {
+			rep.Err = fmt.Errorf("automatic backup failed, nothing written: %w", err)
+			return rep
+		}
+		r.backedUp = true
+	}
 	failed, written, err := r.write(ctx, client, b, ops, &rep)
 	if err != nil {
 		rep.Err = err

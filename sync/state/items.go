@@ -542,3 +542,95 @@ func coalesced(p, cols string) string {
 func splitCols(cols string) []string {
 	return strings.FieldsFunc(cols, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 }
+
+// IDPair is one external id.
+type IDPair struct{ Kind, Value string }
+
+// ItemIDs is an item with its external ids and, for episodes, its show's.
+type ItemIDs struct {
+	Item    Item
+	IDs     []IDPair
+	ShowIDs []IDPair
+}
+
+// EachItem calls fn for every item with its ids, in id order, streaming
+// (three ordered queries merged), so that a backup of a large library
+// never sits in memory.
+func (s *Store) EachItem(ctx context.Context, fn func(ItemIDs) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	items, err := tx.QueryContext(ctx, `SELECT `+itemCols+` FROM items ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	defer items.Close()
+	guids, err := tx.QueryContext(ctx, `SELECT item_id, kind, value FROM guids ORDER BY item_id, kind`)
+	if err != nil {
+		return err
+	}
+	defer guids.Close()
+	eps, err := tx.QueryContext(ctx, `SELECT item_id, kind, value FROM episode_ids ORDER BY item_id, kind`)
+	if err != nil {
+		return err
+	}
+	defer eps.Close()
+	type cursor struct {
+		rows *sql.Rows
+		ok   bool
+		id   int64
+		p    IDPair
+	}
+	next := func(c *cursor) error {
+		c.ok = c.rows.Next()
+		if c.ok {
+			return c.rows.Scan(&c.id, &c.p.Kind, &c.p.Value)
+		}
+		return c.rows.Err()
+	}
+	g, e := &cursor{rows: guids}, &cursor{rows: eps}
+	if err := next(g); err != nil {
+		return err
+	}
+	if err := next(e); err != nil {
+		return err
+	}
+	for items.Next() {
+		it, err := scanItem(items)
+		if err != nil {
+			return err
+		}
+		rec := ItemIDs{Item: it}
+		for g.ok && g.id <= it.ID {
+			if g.id == it.ID {
+				rec.IDs = append(rec.IDs, g.p)
+			}
+			if err := next(g); err != nil {
+				return err
+			}
+		}
+		for e.ok && e.id <= it.ID {
+			if e.id == it.ID && !slicesContains(rec.ShowIDs, e.p) {
+				rec.ShowIDs = append(rec.ShowIDs, e.p)
+			}
+			if err := next(e); err != nil {
+				return err
+			}
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return items.Err()
+}
+
+func slicesContains(s []IDPair, p IDPair) bool {
+	for _, x := range s {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
