@@ -237,3 +237,29 @@ func TestPauseUntilResumed(t *testing.T) {
 		}
 	})
 }
+
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{"0 */6 * * *", "@daily", "61 * * * *", "* * *", "*/0 * * * *", "1-5/2 0 L * 5#2", "0 0 29 2 *", "", "@", "a b c d e"} {
+		f.Add(s)
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, expr string) {
+		if len(expr) > 200 {
+			return
+		}
+		if Validate(expr) != nil {
+			return
+		}
+		next, err := Next(expr, at, 2)
+		if err != nil {
+			// gronx may find no run within its search horizon (30 Feb):
+			// that must be an error, never a panic or a time in the past.
+			return
+		}
+		for i, n := range next {
+			if !n.After(at) || (i > 0 && !n.After(next[i-1])) {
+				t.Fatalf("Next(%q) = %v: not strictly increasing after %v", expr, next, at)
+			}
+		}
+	})
+}
