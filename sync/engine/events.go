@@ -64,6 +64,13 @@ func (e *Engine) Enqueue(ev Event) {
 	}
 }
 
+// PendingEvents is the number of events waiting to be applied.
+func (e *Engine) PendingEvents() int {
+	e.ev.mu.Lock()
+	defer e.ev.mu.Unlock()
+	return len(e.ev.pending)
+}
+
 // RunEvents applies queued events until ctx ends: it waits for a quiet
 // moment (debounce), then runs one "webhook" run over everything queued.
 // onReport, when set, receives each run's report.
