@@ -94,6 +94,7 @@ Schedules and history:
 
 Other:
   simulate --type plex|jellyfin|emby [--listen ADDR] [--items N] [--token T]
+  demo [--items N] [--headless]   three simulated servers and the app, in a throwaway config dir
   --version
 
 The config dir defaults to $PLAYMARK_CONFIG_DIR, else the user's config dir + /playmark.
@@ -216,6 +217,8 @@ func (c *cli) dispatch(args []string) error {
 		return c.restoreCmd(rest)
 	case "simulate":
 		return c.simulateCmd(rest)
+	case "demo":
+		return c.demoCmd(rest)
 	case "daemon":
 		return c.daemonCmd(rest)
 	case "help":

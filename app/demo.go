@@ -1,0 +1,126 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"playmark/sync/backend"
+	"playmark/sync/backend/simulate"
+	"playmark/sync/engine"
+	"playmark/sync/state"
+)
+
+// demoCmd shows Playmark working without any media server: three
+// simulated servers (Plex, Jellyfin, Emby) in this process with the same
+// library and different watch states, a throwaway config dir, the three
+// backends configured with export on, a first import, and then the
+// desktop app (or, with --headless, a preview and a sync on the terminal).
+// Nothing touches the user's real profile.
+func (c *cli) demoCmd(args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	items := fs.Int("items", 400, "")
+	headless := fs.Bool("headless", false, "")
+	keep := fs.Bool("keep", false, "")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *items < 10 || *items > 200000 {
+		return usagef("demo: --items must be between 10 and 200000")
+	}
+	dir, err := os.MkdirTemp("", "playmark-demo-")
+	if err != nil {
+		return err
+	}
+	if !*keep {
+		defer os.RemoveAll(dir)
+	}
+	// Fyne keeps its own preferences under XDG_CONFIG_HOME: keep them in
+	// the throwaway dir too.
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "xdg"))
+	ctx, cancel := signalContext()
+	defer cancel()
+
+	cat := simulate.Generate(simulate.GenerateOptions{Items: *items, Seed: 2026})
+	now := time.Now().UTC()
+	servers := map[string]simulate.Server{}
+	st, err := state.Open(ctx, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Playmark demo: a throwaway config dir at %s\n", dir)
+	for i, k := range []backend.Kind{backend.Plex, backend.Jellyfin, backend.Emby} {
+		name := map[backend.Kind]string{backend.Plex: "Living room Plex", backend.Jellyfin: "Basement Jellyfin", backend.Emby: "Cabin Emby"}[k]
+		opt := simulate.Options{Name: name, Watches: simulate.GenerateWatches(cat, uint64(100+i), now.Add(-time.Duration(i+1)*time.Hour))}
+		var srv simulate.Server
+		switch k {
+		case backend.Plex:
+			srv, err = simulate.NewPlex(cat, opt)
+		case backend.Jellyfin:
+			srv, err = simulate.NewJellyfin(cat, opt)
+		default:
+			srv, err = simulate.NewEmby(cat, opt)
+		}
+		if err != nil {
+			st.Close()
+			return err
+		}
+		defer srv.Close()
+		servers[string(k)] = srv
+		if _, err := st.AddBackend(ctx, state.Backend{Name: string(k), Kind: string(k), URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID(),
+			Import: state.ImportFull, Export: true}); err != nil {
+			st.Close()
+			return err
+		}
+		fmt.Fprintf(c.stdout, "  simulated %-8s %-18s at %s with %d items\n", k, name, srv.URL(), len(cat.Media))
+	}
+	// Schedules every few minutes, so that the tray shows them working.
+	_ = st.SetTask(ctx, state.Task{Name: "import", Cron: "*/2 * * * *", Enabled: true})
+	_ = st.SetTask(ctx, state.Task{Name: "export", Cron: "1-59/2 * * * *", Enabled: true})
+	eng := engine.New(st, nil)
+	rep, err := eng.Import(ctx, engine.RunOptions{Trigger: "demo"})
+	if err != nil {
+		st.Close()
+		return err
+	}
+	printReport(c.stdout, rep)
+	st.Close()
+
+	// A household that keeps watching: now and then someone marks
+	// something on one of the servers.
+	go func() {
+		r := rand.New(rand.NewPCG(uint64(now.Unix()), 7))
+		names := []string{"plex", "jellyfin", "emby"}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(45 * time.Second):
+			}
+			m := cat.Media[r.IntN(len(cat.Media))]
+			servers[names[r.IntN(3)]].SetWatch(m.Key, simulate.Watch{Played: true, PlayCount: 1, LastPlayed: time.Now().UTC()})
+		}
+	}()
+
+	if *headless {
+		c.configDir = dir
+		fmt.Fprintln(c.stdout, "\nPreview of a sync (nothing written):")
+		if err := c.runCmd("sync", []string{"--dry-run", "--quiet"}); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, "\nThe sync itself:")
+		if err := c.runCmd("sync", []string{"--quiet", "--yes"}); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, "\nA second sync finds nothing left to do:")
+		return c.runCmd("sync", []string{"--quiet"})
+	}
+	fmt.Fprintln(c.stdout, "\nOpening Playmark. Try Preview, then Sync now, from the tray or the window; quit to end the demo.")
+	if code := runDesktop(dir, false, c.stderr); code != exitOK {
+		return failedError{"the desktop app ended with an error"}
+	}
+	return nil
+}
