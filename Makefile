@@ -1,10 +1,11 @@
 # Playmark: the two commands are `make run` and `make test`.
 GO      ?= go
 BIN     := bin/playmark
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The version lives in FyneApp.toml (the bundle, the .deb and --version agree).
+VERSION ?= $(shell sed -n 's/^Version = "\(.*\)"/\1/p' FyneApp.toml)
 LDFLAGS := -X playmark/app.Version=$(VERSION)
 
-.PHONY: run build test vet deps test-deps bench fuzz demo clean
+.PHONY: run build test vet deps test-deps bench fuzz demo package package-test clean
 
 ## run: install what is missing, build, start the desktop app
 run: deps build
@@ -28,6 +29,15 @@ vet:
 test: test-deps vet
 	LANG=$${LANG:-en_US.UTF-8} $(GO) test -count=1 -timeout 30m ./...
 
+## bench: the scale benchmarks against simulated servers over loopback (under
+## 15 minutes; BENCHFLAGS=--quick for a one-minute smoke run), then the engine's
+## go test benchmarks; the table is printed and saved in bench/results/
+bench: test-deps build
+	./$(BIN) bench --out bench/results $(BENCHFLAGS)
+	@echo "go test -bench ./sync/engine/ > bench/results/engine-latest.txt"
+	@$(GO) test -run '^$$' -bench . -benchmem -count 1 ./sync/engine/ > bench/results/engine-latest.txt; \
+	  status=$$?; cat bench/results/engine-latest.txt; exit $$status
+
 ## demo: three simulated servers and the app, in a throwaway config dir
 demo: deps build
 	./$(BIN) demo
@@ -40,6 +50,20 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+## package: the fyne bundle (dist/Playmark.tar.xz) and a .deb built with dpkg-deb
+FYNE ?= $(shell command -v fyne 2>/dev/null || echo $$($(GO) env GOPATH)/bin/fyne)
+package: deps
+	$(GO) build -ldflags "$(LDFLAGS) -s -w" -o $(BIN) .
+	@test -x "$(FYNE)" || GOFLAGS= $(GO) install fyne.io/tools/cmd/fyne@v1.7.4
+	mkdir -p dist
+	"$(FYNE)" package --os linux --release --name Playmark --app-id io.playmark.Playmark --icon assets/icon.png --app-version $(VERSION)
+	mv -f Playmark.tar.xz dist/
+	packaging/build-deb $(VERSION)
+
+## package-test: install the .deb, start it under Xvfb, remove it (root)
+package-test: package
+	.ci/package-test
 
 clean:
 	rm -rf bin dist
