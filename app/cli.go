@@ -71,6 +71,7 @@ Backends:
   backend list [--json]
   backend set NAME [--url URL] [--token TOKEN] [--user USER] [--import MODE] [--export on|off]
                    [--trust-cert SHA256|off]   trust a self-signed certificate (shown by backend test)
+                   [--live on|off]   keep the server's notification socket open: changes within seconds
   backend test NAME          connect; print the server's name, version, id and the user
   backend remove NAME
 
@@ -91,6 +92,9 @@ Schedules and history:
   tasks set import|export [--cron EXPR] [--on|--off]
   status [--json]
   history [--json] [--limit N] [--run ID]
+
+Changes within seconds (while the app or daemon runs):
+  webhooks [--listen ADDR | --off]   the webhook listener and each backend's URL to paste into its server
 
 Other:
   simulate --type plex|jellyfin|emby [--listen ADDR] [--items N] [--token T]
@@ -221,6 +225,8 @@ func (c *cli) dispatch(args []string) error {
 		return c.demoCmd(rest)
 	case "daemon":
 		return c.daemonCmd(rest)
+	case "webhooks", "webhook":
+		return c.webhooksCmd(rest)
 	case "help":
 		fmt.Fprint(c.stdout, usageText)
 		return nil
@@ -334,6 +340,7 @@ func (c *cli) backendCmd(args []string) error {
 
 type backendFlags struct {
 	kind, url, token, user, importMode, export, trustCert string
+	live                                                  string
 }
 
 func (f *backendFlags) register(fs *flag.FlagSet) {
@@ -344,6 +351,7 @@ func (f *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.importMode, "import", "", "")
 	fs.StringVar(&f.export, "export", "", "")
 	fs.StringVar(&f.trustCert, "trust-cert", "", "")
+	fs.StringVar(&f.live, "live", "", "")
 }
 
 // apply validates the given flags and applies them to b.
@@ -384,6 +392,13 @@ func (f *backendFlags) apply(b *state.Backend, set map[string]bool) error {
 			return usagef("--export %v", err)
 		}
 		b.Export = on
+	}
+	if set["live"] {
+		on, err := parseOnOff(f.live)
+		if err != nil {
+			return usagef("--live %v", err)
+		}
+		b.Options.Live = on
 	}
 	if set["trust-cert"] {
 		pin := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(f.trustCert))

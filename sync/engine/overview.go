@@ -17,6 +17,7 @@ type RunInfo struct {
 	Status   string    `json:"status,omitempty"`
 	Finished time.Time `json:"finished,omitzero"`
 	Changed  int       `json:"changed"`
+	Added    int       `json:"added,omitempty"` // items new to the local state (imports)
 	Message  string    `json:"message,omitempty"`
 }
 
@@ -25,7 +26,11 @@ func (r RunInfo) Describe(now time.Time) string {
 	if r.ID == 0 {
 		return "never"
 	}
-	s := fmt.Sprintf("%s, %d changes, %s", r.Status, r.Changed, Ago(r.Finished, now))
+	s := r.Status + ", "
+	if r.Added > 0 {
+		s += plural(r.Added, "new item", "new items") + ", "
+	}
+	s += plural(r.Changed, "change", "changes") + ", " + Ago(r.Finished, now)
 	if r.Message != "" {
 		s += ": " + r.Message
 	}
@@ -84,20 +89,21 @@ func (e *Engine) Overview(ctx context.Context, next map[string]time.Time) (Overv
 			continue
 		}
 		info := RunInfo{ID: r.ID, Kind: r.Kind, Status: r.Status, Finished: r.Finished, Message: r.Message}
-		var imp, exp int
+		var imp, exp, added int
 		for _, b := range r.Backends {
 			if b.Phase == "import" {
 				imp += b.Changed
+				added += b.Added
 			} else {
 				exp += b.Changed
 			}
 		}
 		if s.LastImport.ID == 0 && (r.Kind == "import" || r.Kind == "sync") {
-			info.Changed = imp
+			info.Changed, info.Added = imp, added
 			s.LastImport = info
 		}
 		if s.LastExport.ID == 0 && (r.Kind == "export" || r.Kind == "sync") {
-			info.Changed = exp
+			info.Changed, info.Added = exp, 0
 			s.LastExport = info
 		}
 	}
@@ -148,4 +154,12 @@ func Ago(t, now time.Time) string {
 		return strconv.Itoa(int(d.Hours())) + " h ago"
 	}
 	return strconv.Itoa(int(d.Hours()/24)) + " days ago"
+}
+
+// plural writes n with the singular or plural noun.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

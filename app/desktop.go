@@ -1,0 +1,160 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/systray"
+	"github.com/godbus/dbus/v5"
+
+	"playmark/ui"
+)
+
+// appID is the desktop app's id (FyneApp.toml, the desktop entry).
+const appID = "io.playmark.Playmark"
+
+// runDesktop runs the desktop app on the config dir dir until the user
+// quits: the window, the tray (when the session has one) and the
+// schedules. hidden starts it in the tray without the window (launch at
+// login). A second desktop Playmark on the same dir shows the first one's
+// window and exits.
+func runDesktop(dir string, hidden bool, stderr io.Writer) int {
+	inst, err := claimInstance(dir)
+	switch {
+	case errors.Is(err, errAlreadyRunning):
+		fmt.Fprintf(stderr, "playmark: already running on %s; showed its window\n", dir)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "playmark: warning: %v; a second Playmark on this dir would not be noticed\n", err)
+	}
+	if inst != nil {
+		defer inst.Close()
+	}
+
+	// ctx owns every background loop: the scheduler, the UI's refresh,
+	// runs started from the window or the tray, the instance listener.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	core, err := OpenCore(ctx, dir, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "playmark: %v\n", err)
+		return exitFailed
+	}
+	defer core.Close()
+
+	// Fyne reads the locale lazily and logs an error for the plain C
+	// locale; a C locale means "no preference", which is English.
+	if os.Getenv("LC_ALL") == "" && os.Getenv("LC_MESSAGES") == "" {
+		switch os.Getenv("LANG") {
+		case "", "C", "POSIX", "C.UTF-8", "C.utf8":
+			os.Setenv("LANG", "en_US.UTF-8")
+		}
+	}
+	fyneapp.SetMetadata(fyne.AppMetadata{ID: appID, Name: "Playmark", Version: Version, Build: 1, Icon: ui.AppIcon(),
+		Migrations: map[string]bool{"fyneDo": true}})
+	a := fyneapp.NewWithID(appID)
+	a.SetIcon(ui.AppIcon())
+	u := ui.New(ctx, a, ui.Deps{
+		Engine:       core.Engine,
+		Sched:        core.Sched,
+		Dir:          dir,
+		Version:      Version,
+		ValidateName: ValidateName,
+		ValidateURL:  ValidateURL,
+		Autostart:    newLoginEntry(dir),
+		Quit:         a.Quit,
+	})
+
+	var wg sync.WaitGroup
+	loop := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f()
+		}()
+	}
+	loop(func() { _ = core.Sched.Run(ctx) })
+	loop(func() { u.Run(ctx) })
+	// Webhooks and live connections: changes within seconds.
+	if err := core.StartEvents(ctx); err != nil {
+		core.Log.Warn("events", "err", err)
+		fmt.Fprintf(stderr, "playmark: warning: %v\n", err)
+	}
+	loop(func() {
+		if done := core.EventsDone(); done != nil {
+			<-done
+		}
+	})
+	if inst != nil {
+		loop(func() { inst.serve(ctx, func() { fyne.Do(u.ShowWindow) }) })
+	}
+
+	tray := false
+	if desk, ok := a.(desktop.App); ok {
+		// fyne.io/systray panics on quit without a session bus: probe first.
+		if conn, err := dbus.SessionBus(); err == nil {
+			tray = true
+			host := func() bool { return hasTrayHost(conn) }
+			u.AttachTray(desk, systray.SetTooltip, host)
+			if hidden {
+				// At login the tray may come up after us; if none has
+				// shown up after a while, show the window rather than
+				// run invisible.
+				loop(func() {
+					select {
+					case <-ctx.Done():
+					case <-time.After(10 * time.Second):
+						if !host() {
+							core.Log.Info("no tray host: showing the window")
+							fyne.Do(u.ShowWindow)
+						}
+					}
+				})
+			}
+		} else {
+			core.Log.Info("no session bus: running without a tray", "err", err)
+		}
+	}
+	if !tray {
+		u.NoTray()
+	}
+	if !hidden || !tray {
+		u.ShowWindow()
+	}
+	core.Log.Info("desktop app started", "dir", dir, "tray", tray, "hidden", hidden && tray)
+
+	a.Run()
+
+	// Quit: stop the loops and any run (a cancelled run rolls back the
+	// batch it was writing), then let them finish.
+	cancel()
+	core.Engine.Cancel()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		u.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		core.Log.Warn("quit: background work did not stop in time")
+	}
+	core.Log.Info("desktop app quit")
+	return exitOK
+}
+
+// hasTrayHost says whether a StatusNotifier host (a tray) is on the bus.
+func hasTrayHost(conn *dbus.Conn) bool {
+	var has bool
+	err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has)
+	return err == nil && has
+}

@@ -1,0 +1,323 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"playmark/sync/engine"
+	"playmark/sync/state"
+)
+
+// ActivityScreen shows the history: the runs (when, what, who started
+// it, how it went, how long, and per backend what was read, changed,
+// skipped and failed) with the changes of the selected run; the items
+// that could not be matched; and the exports the mass-change guard holds,
+// each with Apply and Discard.
+type ActivityScreen struct {
+	u       *UI
+	content fyne.CanvasObject
+	Tabs    *container.AppTabs
+
+	Runs     *widget.Table
+	runs     []state.Run
+	Selected int64 // the selected run's id; 0 for none
+	Detail   *widget.Label
+	Changes  *widget.List
+	changes  []state.Change
+
+	Unmatched *widget.List
+	unmatched []state.Unmatched
+	unmHelp   *widget.Label
+
+	HeldBox *fyne.Container
+	Held    []*HeldRow
+	heldSig string
+	confirm dialog.Dialog
+}
+
+// HeldRow is one held export.
+type HeldRow struct {
+	H       state.Held
+	Text    *widget.Label
+	Apply   *widget.Button
+	Discard *widget.Button
+}
+
+var runColumns = []string{"When", "What", "By", "Status", "Took", "Read", "New", "Changed", "Skipped", "Failed"}
+var runWidths = []float32{150, 120, 80, 80, 60, 65, 60, 75, 75, 65}
+
+func newActivityScreen(u *UI) *ActivityScreen {
+	s := &ActivityScreen{u: u}
+	s.Runs = widget.NewTableWithHeaders(
+		func() (int, int) { return len(s.runs), len(runColumns) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			if id.Row < len(s.runs) {
+				o.(*widget.Label).SetText(RunCells(s.runs[id.Row])[id.Col])
+			}
+		})
+	s.Runs.ShowHeaderColumn = false
+	s.Runs.CreateHeader = func() fyne.CanvasObject {
+		return widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	s.Runs.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		if id.Col >= 0 && id.Col < len(runColumns) {
+			o.(*widget.Label).SetText(runColumns[id.Col])
+		}
+	}
+	for i, w := range runWidths {
+		s.Runs.SetColumnWidth(i, w)
+	}
+	s.Runs.OnSelected = func(id widget.TableCellID) {
+		if id.Row >= 0 && id.Row < len(s.runs) {
+			s.selectRun(s.runs[id.Row])
+		}
+	}
+	s.Detail = widget.NewLabel("Select a run to see what it changed.")
+	s.Detail.Wrapping = fyne.TextWrapWord
+	s.Changes = widget.NewList(
+		func() int { return len(s.changes) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i < len(s.changes) {
+				o.(*widget.Label).SetText(ChangeText(s.changes[i]))
+			}
+		})
+	split := container.NewVSplit(s.Runs, container.NewBorder(s.Detail, nil, nil, nil, s.Changes))
+	split.Offset = 0.5
+
+	s.unmHelp = widget.NewLabel("")
+	s.unmHelp.Wrapping = fyne.TextWrapWord
+	s.Unmatched = widget.NewList(
+		func() int { return len(s.unmatched) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i < len(s.unmatched) {
+				o.(*widget.Label).SetText(UnmatchedText(s.unmatched[i]))
+			}
+		})
+
+	s.HeldBox = container.NewVBox()
+	s.Tabs = container.NewAppTabs(
+		container.NewTabItem("Runs", split),
+		container.NewTabItem("Unmatched", container.NewBorder(s.unmHelp, nil, nil, nil, s.Unmatched)),
+		container.NewTabItem("Held", container.NewVScroll(s.HeldBox)),
+	)
+	s.content = s.Tabs
+	return s
+}
+
+// RunCells is a run as the columns of the runs table.
+func RunCells(r state.Run) []string {
+	what := r.Kind
+	if r.DryRun {
+		what += " (dry run)"
+	}
+	took := "-"
+	if !r.Finished.IsZero() {
+		took = tookText(r.Finished.Sub(r.Started))
+	}
+	var read, added, changed, skipped, failed int
+	for _, b := range r.Backends {
+		read += b.Read
+		added += b.Added
+		changed += b.Changed
+		skipped += b.Skipped
+		failed += b.Failed
+	}
+	return []string{r.Started.Local().Format("Mon 02 Jan 15:04"), what, r.Trigger, r.Status, took,
+		commas(read), commas(added), commas(changed), commas(skipped), commas(failed)}
+}
+
+// RunDetail is a run's per-backend figures and message.
+func RunDetail(r state.Run) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run #%d, %s by %s, %s", r.ID, RunCells(r)[1], r.Trigger, r.Status)
+	if r.Message != "" {
+		b.WriteString(": " + r.Message)
+	}
+	for _, x := range r.Backends {
+		if x.Mode == "" {
+			x.Mode = "-"
+		}
+		fmt.Fprintf(&b, "\n%s %s (%s): %s read, %s new, %s changed, %d skipped, %d failed, %d unmatched, %d requests, %s",
+			x.Phase, x.Backend, x.Mode, commas(x.Read), commas(x.Added), commas(x.Changed), x.Skipped, x.Failed, x.Unmatched, x.Requests,
+			x.Duration.Round(time.Millisecond))
+		if x.Error != "" {
+			b.WriteString(": " + x.Error)
+		}
+	}
+	if r.DryRun {
+		b.WriteString("\nA dry run writes nothing, so it leaves no changes in the history.")
+	}
+	return b.String()
+}
+
+// UnmatchedText is an unmatched item: backend, label, path.
+func UnmatchedText(x state.Unmatched) string {
+	label := x.Title
+	if x.Type == "episode" {
+		label = fmt.Sprintf("%s S%02dE%02d %s", x.ShowTitle, x.Season, x.Episode, x.Title)
+	}
+	s := x.Backend + ": " + label
+	if x.Path != "" {
+		s += "  (" + x.Path + ")"
+	}
+	return s
+}
+
+func (s *ActivityScreen) apply(d viewData) {
+	s.runs = d.runs
+	s.Runs.Refresh()
+	if s.Selected != 0 {
+		for _, r := range d.runs {
+			if r.ID == s.Selected {
+				s.Detail.SetText(RunDetail(r))
+			}
+		}
+	}
+
+	s.unmatched = d.unmatched
+	switch n := d.snap.Overview.Unmatched; {
+	case n == 0:
+		s.unmHelp.SetText("Every item matched.")
+	default:
+		s.unmHelp.SetText(fmt.Sprintf("%s have no external id (IMDb, TMDB, TVDB…) that Playmark can match on, so they were left alone. "+
+			"Fix their metadata on the server (identify, or refresh metadata), then import again.", plural(n, "item")))
+	}
+	s.Unmatched.Refresh()
+	s.Tabs.Items[1].Text = "Unmatched"
+	if n := d.snap.Overview.Unmatched; n > 0 {
+		s.Tabs.Items[1].Text = "Unmatched (" + commas(n) + ")"
+	}
+	s.applyHeld(d.held, d.snap.Now)
+	s.Tabs.Refresh()
+}
+
+// SelectRun selects a run by id and shows its changes.
+func (s *ActivityScreen) SelectRun(id int64) {
+	for i, r := range s.runs {
+		if r.ID == id {
+			s.Runs.Select(widget.TableCellID{Row: i, Col: 0})
+			return
+		}
+	}
+}
+
+func (s *ActivityScreen) selectRun(r state.Run) {
+	s.Selected = r.ID
+	s.Detail.SetText(RunDetail(r))
+	changes, err := s.u.st.Changes(s.u.ctx, r.ID, 5000)
+	if err != nil {
+		s.Detail.SetText(RunDetail(r) + "\nCould not read its changes: " + err.Error())
+	}
+	s.changes = changes
+	s.Changes.Refresh()
+}
+
+func (s *ActivityScreen) applyHeld(held []state.Held, now time.Time) {
+	sig := fmt.Sprint(held, engine.Ago(time.Time{}, now))
+	if len(held) > 0 {
+		sig = fmt.Sprint(held, engine.Ago(held[0].Created, now))
+	}
+	if sig == s.heldSig {
+		return
+	}
+	s.heldSig = sig
+	s.Held = nil
+	s.HeldBox.Objects = nil
+	s.Tabs.Items[2].Text = "Held"
+	if len(held) == 0 {
+		s.HeldBox.Add(widget.NewLabel("No export is held. The mass-change guard holds an export that would mark many items unwatched at once, until you decide."))
+	} else {
+		s.Tabs.Items[2].Text = fmt.Sprintf("Held (%d)", len(held))
+		help := widget.NewLabel("These exports would mark many items unwatched at once, which is more often a mistake (a server reset, a replaced library) than what you did. " +
+			"Apply sends them; Discard drops them, and that backend keeps its watched marks.")
+		help.Wrapping = fyne.TextWrapWord
+		s.HeldBox.Add(help)
+	}
+	for _, h := range held {
+		r := &HeldRow{H: h}
+		r.Text = widget.NewLabel(fmt.Sprintf("%s: would mark %d of its %d watched items unwatched (run #%d, %s).",
+			h.Backend, h.Unwatches, h.Watched, h.RunID, engine.Ago(h.Created, now)))
+		r.Text.Wrapping = fyne.TextWrapWord
+		r.Apply = widget.NewButtonWithIcon("Apply…", theme.ConfirmIcon(), func() { s.confirmApply(r) })
+		r.Discard = widget.NewButtonWithIcon("Discard", theme.CancelIcon(), func() { s.discard(r) })
+		s.Held = append(s.Held, r)
+		s.HeldBox.Add(container.NewBorder(nil, nil, nil, container.NewHBox(r.Apply, r.Discard), r.Text))
+	}
+	s.HeldBox.Refresh()
+}
+
+func (s *ActivityScreen) confirmApply(r *HeldRow) {
+	h := r.H
+	d := dialog.NewConfirm("Apply the held export?",
+		fmt.Sprintf("This marks %d items unwatched on %s.", h.Unwatches, h.Backend),
+		func(ok bool) {
+			s.confirm = nil
+			if ok {
+				s.apply1(r)
+			}
+		}, s.u.Window.win)
+	d.SetConfirmText("Apply")
+	s.confirm = d
+	d.Show()
+}
+
+// apply1 runs the held export to one backend with the guard lifted.
+func (s *ActivityScreen) apply1(r *HeldRow) {
+	r.Apply.Disable()
+	r.Discard.Disable()
+	s.u.startRun("export", engine.RunOptions{Backends: []string{r.H.Backend}, Yes: true, Trigger: "window"}, func(*engine.Report, error) {
+		r.Apply.Enable()
+		r.Discard.Enable()
+	})
+}
+
+func (s *ActivityScreen) discard(r *HeldRow) {
+	name := r.H.Backend
+	r.Apply.Disable()
+	r.Discard.Disable()
+	var err error
+	s.u.goBg(func() {
+		err = s.u.d.Engine.DiscardHeld(s.u.ctx, name)
+	}, func() {
+		r.Apply.Enable()
+		r.Discard.Enable()
+		if err != nil {
+			s.u.Window.setMessage("Could not discard the held export to " + name + ": " + err.Error())
+			return
+		}
+		s.u.Window.setMessage("Discarded the held export to " + name + ": those un-watches will not be sent to it.")
+	})
+}
+
+// tookText is a run's duration, short.
+func tookText(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "<1 s"
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	}
+	return d.Round(time.Second).String()
+}

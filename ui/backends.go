@@ -1,0 +1,371 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"playmark/sync/backend"
+	"playmark/sync/engine"
+	"playmark/sync/state"
+)
+
+// Import mode labels, in the order the selector lists them.
+var importLabels = []string{"Off", "Metadata only", "Full"}
+
+func importLabel(m state.ImportMode) string {
+	switch m {
+	case state.ImportOff:
+		return importLabels[0]
+	case state.ImportMetadata:
+		return importLabels[1]
+	}
+	return importLabels[2]
+}
+
+func importMode(label string) state.ImportMode {
+	switch label {
+	case importLabels[0]:
+		return state.ImportOff
+	case importLabels[1]:
+		return state.ImportMetadata
+	}
+	return state.ImportFull
+}
+
+// BackendsScreen lists the backends, each with its import mode, its
+// export switch, how it last went (a rejected token shown on the row),
+// and Test, Edit and Remove; Add opens the add dialog.
+type BackendsScreen struct {
+	u       *UI
+	content fyne.CanvasObject
+	list    *fyne.Container
+	Add     *widget.Button
+	Rows    []*BackendRow
+	Editor  *BackendEditor // the open add or edit dialog, if any
+	editDlg dialog.Dialog
+	confirm dialog.Dialog // the open remove confirmation, if any
+	tested  map[string]string
+	sig     string
+}
+
+// BackendRow is one backend on the Backends tab.
+type BackendRow struct {
+	B       state.Backend
+	Title   *widget.Label
+	Detail  *widget.Label
+	Status  *widget.Label
+	Problem *widget.Label // the last error; hidden when there is none
+	Import  *widget.Select
+	Export  *widget.Check
+	Test    *widget.Button
+	Edit    *widget.Button
+	Remove  *widget.Button
+	Result  *widget.Label // the last Test's answer
+	Health  *widget.Icon  // ok, failing or never synced, as the tray shows it
+}
+
+func newBackendsScreen(u *UI) *BackendsScreen {
+	s := &BackendsScreen{u: u, tested: map[string]string{}}
+	s.Add = widget.NewButtonWithIcon("Add backend…", theme.ContentAddIcon(), func() { s.openEditor(nil) })
+	s.list = container.NewVBox()
+	help := widget.NewLabel("Import reads a server into Playmark; Export writes Playmark's watched marks and resume positions back to it. " +
+		"\"Metadata only\" refreshes ids without taking the server's play state.")
+	help.Wrapping = fyne.TextWrapWord
+	help.Importance = widget.LowImportance
+	s.content = container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, nil, s.Add, help)), nil, nil, nil,
+		container.NewVScroll(s.list))
+	return s
+}
+
+// Row returns the row of the backend named name, or nil.
+func (s *BackendsScreen) Row(name string) *BackendRow {
+	for _, r := range s.Rows {
+		if r.B.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+func (s *BackendsScreen) apply(d viewData) {
+	now := d.snap.Now
+	var sig strings.Builder
+	for _, b := range d.backends {
+		fmt.Fprintf(&sig, "%+v|%s|%s\n", b, statusText(b, now), s.tested[b.Name])
+	}
+	if sig.String() == s.sig && len(s.Rows) == len(d.backends) {
+		return
+	}
+	s.sig = sig.String()
+	s.Rows = s.Rows[:0]
+	s.list.Objects = nil
+	if len(d.backends) == 0 {
+		empty := widget.NewLabel("No backends yet. Add your Plex, Jellyfin or Emby server to start.")
+		s.list.Add(empty)
+	}
+	for _, b := range d.backends {
+		r := s.newRow(b, now)
+		s.Rows = append(s.Rows, r)
+		s.list.Add(r.card())
+	}
+	s.list.Refresh()
+}
+
+func (s *BackendsScreen) newRow(b state.Backend, now time.Time) *BackendRow {
+	r := &BackendRow{B: b}
+	r.Title = widget.NewLabelWithStyle(b.Name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	switch {
+	case b.LastError != "":
+		r.Health = widget.NewIcon(TrayIcon(StateError))
+	case b.LastImport.IsZero() && b.LastExport.IsZero():
+		r.Health = widget.NewIcon(TrayIcon(StatePaused))
+	default:
+		r.Health = widget.NewIcon(TrayIcon(StateOK))
+	}
+	r.Detail = widget.NewLabel(detailText(b))
+	r.Detail.Truncation = fyne.TextTruncateEllipsis
+	r.Status = widget.NewLabel(statusText(b, now))
+	r.Problem = widget.NewLabel(problemText(b, now))
+	r.Problem.Importance = widget.DangerImportance
+	r.Problem.Wrapping = fyne.TextWrapWord
+	if b.LastError == "" {
+		r.Problem.Hide()
+	}
+	r.Result = widget.NewLabel(s.tested[b.Name])
+	r.Result.Wrapping = fyne.TextWrapWord
+	if r.Result.Text == "" {
+		r.Result.Hide()
+	}
+	r.Import = widget.NewSelect(importLabels, nil)
+	r.Import.SetSelected(importLabel(b.Import))
+	r.Import.OnChanged = func(label string) { s.setImport(r, importMode(label)) }
+	r.Export = widget.NewCheck("Export to this server", nil)
+	r.Export.SetChecked(b.Export)
+	r.Export.OnChanged = func(on bool) { s.setExport(r, on) }
+	r.Test = widget.NewButtonWithIcon("Test", theme.MediaPlayIcon(), func() { s.test(r) })
+	r.Edit = widget.NewButtonWithIcon("Edit…", theme.DocumentCreateIcon(), func() { s.openEditor(&r.B) })
+	r.Remove = widget.NewButtonWithIcon("Remove…", theme.DeleteIcon(), func() { s.confirmRemove(r) })
+	return r
+}
+
+func (r *BackendRow) card() fyne.CanvasObject {
+	head := container.NewBorder(nil, nil, container.NewHBox(r.Health, r.Title), nil, r.Detail)
+	controls := container.NewHBox(widget.NewLabel("Import:"), r.Import, r.Export, widget.NewLabel(" "), r.Test, r.Edit, r.Remove)
+	return container.NewVBox(head, r.Status, r.Problem, controls, r.Result, widget.NewSeparator())
+}
+
+// detailText is a backend's kind, address, server and user.
+func detailText(b state.Backend) string {
+	parts := []string{kindTitle(b.Kind), b.URL}
+	if b.ServerName != "" {
+		parts = append(parts, "server “"+b.ServerName+"”")
+	}
+	user := b.UserName
+	if user == "" {
+		user = b.UserID
+	}
+	if user != "" {
+		parts = append(parts, "as "+user)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func kindTitle(k string) string {
+	switch backend.Kind(k) {
+	case backend.Plex:
+		return "Plex"
+	case backend.Jellyfin:
+		return "Jellyfin"
+	case backend.Emby:
+		return "Emby"
+	}
+	return k
+}
+
+// statusText is how a backend's last import and export went.
+func statusText(b state.Backend, now time.Time) string {
+	if b.LastImport.IsZero() && b.LastExport.IsZero() {
+		if b.LastError != "" {
+			return "Never synced: the last try failed."
+		}
+		return "Never synced."
+	}
+	imp := "imported " + engine.Ago(b.LastImport, now)
+	if b.LastImport.IsZero() {
+		imp = "never imported"
+	}
+	if b.Import == state.ImportOff {
+		imp += " (import off)"
+	}
+	exp := "export off"
+	switch {
+	case b.Export && b.LastExport.IsZero():
+		exp = "never exported"
+	case b.Export:
+		exp = "exported " + engine.Ago(b.LastExport, now)
+	case !b.LastExport.IsZero():
+		exp += " (last export " + engine.Ago(b.LastExport, now) + ")"
+	}
+	res := "last run ok"
+	if b.LastError != "" {
+		res = "last run failed"
+	}
+	s := imp + " · " + exp + " · " + res
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// problemText is a backend's last error, with what to do about it.
+func problemText(b state.Backend, now time.Time) string {
+	if b.LastError == "" {
+		return ""
+	}
+	msg := "⚠ " + b.LastError
+	if !b.LastErrorAt.IsZero() {
+		msg += " (" + engine.Ago(b.LastErrorAt, now) + ")"
+	}
+	if isRejected(b.LastError) {
+		msg += ". The server no longer accepts this token: use Edit to enter a new one."
+	}
+	return msg
+}
+
+// update re-reads a backend, changes it with fn and saves it, so that a
+// toggle never writes back a stale copy of the rest.
+func (s *BackendsScreen) update(name string, fn func(*state.Backend)) (state.Backend, error) {
+	ctx := s.u.ctx
+	b, err := s.u.st.Backend(ctx, name)
+	if err != nil {
+		return b, err
+	}
+	fn(&b)
+	if err := s.u.st.UpdateBackend(ctx, b); err != nil {
+		return b, err
+	}
+	s.u.d.Engine.Notify()
+	return b, nil
+}
+
+func (s *BackendsScreen) setImport(r *BackendRow, m state.ImportMode) {
+	if m == r.B.Import {
+		return
+	}
+	b, err := s.update(r.B.Name, func(b *state.Backend) { b.Import = m })
+	if err != nil {
+		s.u.Window.setMessage("Could not save " + r.B.Name + ": " + err.Error())
+		return
+	}
+	r.B = b
+	s.u.Window.setMessage(fmt.Sprintf("Import from %s: %s.", b.Name, strings.ToLower(importLabel(m))))
+}
+
+func (s *BackendsScreen) setExport(r *BackendRow, on bool) {
+	if on == r.B.Export {
+		return
+	}
+	b, err := s.update(r.B.Name, func(b *state.Backend) { b.Export = on })
+	if err != nil {
+		s.u.Window.setMessage("Could not save " + r.B.Name + ": " + err.Error())
+		r.Export.SetChecked(r.B.Export)
+		return
+	}
+	r.B = b
+	if on {
+		s.u.Window.setMessage("Export to " + b.Name + " is on: the next export writes watched marks and resume positions there (Preview shows what it would do).")
+	} else {
+		s.u.Window.setMessage("Export to " + b.Name + " is off: Playmark will not write to it.")
+	}
+}
+
+func (s *BackendsScreen) test(r *BackendRow) {
+	b := r.B
+	r.Result.SetText("Testing…")
+	r.Result.Show()
+	r.Test.Disable()
+	var info backend.ServerInfo
+	var err error
+	s.u.goBg(func() {
+		ctx, cancel := context.WithTimeout(s.u.ctx, 30*time.Second)
+		defer cancel()
+		info, err = s.u.d.Engine.Test(ctx, b)
+	}, func() {
+		msg := "✓ " + infoText(info)
+		if err != nil {
+			msg = "✗ " + err.Error()
+		} else if b.ServerID != "" && info.ServerID != b.ServerID {
+			msg = "✗ " + b.URL + " answers as another server than the one this backend was set up with."
+		}
+		s.tested[b.Name] = msg
+		r.Result.SetText(msg)
+		r.Test.Enable()
+	})
+}
+
+// infoText is what a connection test found.
+func infoText(info backend.ServerInfo) string {
+	s := info.Product
+	if info.Version != "" {
+		s += " " + info.Version
+	}
+	if info.Name != "" {
+		s += " “" + info.Name + "”"
+	}
+	if info.UserName != "" {
+		s += ", user " + info.UserName
+	} else if info.UserID != "" {
+		s += ", user " + info.UserID
+	}
+	return s
+}
+
+func (s *BackendsScreen) confirmRemove(r *BackendRow) {
+	name := r.B.Name
+	d := dialog.NewConfirm("Remove "+name+"?",
+		"Playmark forgets this backend. Its items stay in the local state for the other backends, and nothing changes on the server.",
+		func(ok bool) {
+			s.confirm = nil
+			if !ok {
+				return
+			}
+			if err := s.u.st.RemoveBackend(s.u.ctx, name); err != nil {
+				s.u.Window.setMessage("Could not remove " + name + ": " + err.Error())
+				return
+			}
+			delete(s.tested, name)
+			s.u.Window.setMessage("Removed " + name + ".")
+			s.u.d.Engine.Notify()
+		}, s.u.Window.win)
+	d.SetConfirmText("Remove")
+	s.confirm = d
+	d.Show()
+}
+
+// openEditor opens the add dialog (orig nil) or the edit dialog.
+func (s *BackendsScreen) openEditor(orig *state.Backend) {
+	title := "Add a backend"
+	if orig != nil {
+		title = "Edit " + orig.Name
+	}
+	var d *dialog.CustomDialog
+	ed := newBackendEditor(s.u, orig, func(b state.Backend) {
+		d.Hide()
+		s.Editor = nil
+	})
+	ed.Cancel = widget.NewButton("Cancel", func() {
+		d.Hide()
+		s.Editor = nil
+	})
+	d = dialog.NewCustomWithoutButtons(title, ed.content, s.u.Window.win)
+	d.SetButtons([]fyne.CanvasObject{ed.Cancel, ed.Save})
+	d.Resize(fyne.NewSize(620, 560))
+	s.Editor = ed
+	s.editDlg = d
+	d.Show()
+}

@@ -1,0 +1,195 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"playmark/sync/engine"
+	"playmark/sync/state"
+)
+
+// FirstRun is the guided setup shown while there is no backend: add a
+// server and test it; preview the first import as a dry run that shows
+// what it found before anything is written; then import for real. Export
+// stays off: the user turns it on per backend when happy.
+type FirstRun struct {
+	u       *UI
+	content *fyne.Container
+	Step    int // 1 add a server, 2 preview and import, 3 done
+	done    func()
+
+	Heading *widget.Label
+	Editor  *BackendEditor
+	Skip    *widget.Button
+
+	Added      []string
+	PreviewBtn *widget.Button
+	ImportBtn  *widget.Button
+	AddAnother *widget.Button
+	Finish     *widget.Button
+	Status     *widget.Label
+	Report     *ReportView
+	Previewed  *engine.Report
+	Imported   *engine.Report
+}
+
+func newFirstRun(u *UI, done func()) *FirstRun {
+	f := &FirstRun{u: u, done: done}
+	f.Heading = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	f.Skip = widget.NewButton("Skip the guided setup", f.finish)
+	f.Status = widget.NewLabel("")
+	f.Status.Wrapping = fyne.TextWrapWord
+	f.Report = newReportView()
+	f.PreviewBtn = widget.NewButtonWithIcon("Preview the first import", theme.VisibilityIcon(), f.preview)
+	f.PreviewBtn.Importance = widget.HighImportance
+	f.ImportBtn = widget.NewButtonWithIcon("Import for real", theme.DownloadIcon(), f.importNow)
+	f.ImportBtn.Disable()
+	f.AddAnother = widget.NewButtonWithIcon("Add another server", theme.ContentAddIcon(), f.stepAdd)
+	f.Finish = widget.NewButtonWithIcon("Open Playmark", theme.ConfirmIcon(), f.finish)
+	f.content = container.NewStack()
+	f.stepAdd()
+	return f
+}
+
+func (f *FirstRun) show(step int, body fyne.CanvasObject) {
+	f.Step = step
+	if step == 3 {
+		f.Skip.Hide() // done: Open Playmark is the way on
+	} else {
+		f.Skip.Show()
+	}
+	f.Heading.SetText(fmt.Sprintf("Set up Playmark: step %d of 3", step))
+	f.content.Objects = []fyne.CanvasObject{
+		container.NewBorder(container.NewVBox(f.Heading, widget.NewSeparator()), container.NewHBox(f.Skip), nil, nil, body),
+	}
+	f.content.Refresh()
+}
+
+// stepAdd is step 1: add a server and test it.
+func (f *FirstRun) stepAdd() {
+	f.Editor = newBackendEditor(f.u, nil, f.added)
+	f.Editor.Save.SetText("Save and continue")
+	intro := widget.NewLabel("Playmark keeps watched marks and resume positions in step across your Plex, Jellyfin and Emby servers. " +
+		"First, add a server: its address and a token. Test shows the server's name, version and the user Playmark acts as.")
+	intro.Wrapping = fyne.TextWrapWord
+	buttons := container.NewHBox(f.Editor.Save)
+	if len(f.Added) > 0 {
+		buttons.Add(widget.NewButton("Back", f.stepPreview))
+	}
+	body := container.NewVBox(intro, f.Editor.content, buttons)
+	f.show(1, container.NewVScroll(body))
+}
+
+func (f *FirstRun) added(b state.Backend) {
+	f.Added = append(f.Added, b.Name)
+	f.Previewed, f.Imported = nil, nil
+	f.stepPreview()
+}
+
+// stepPreview is step 2: a dry-run import, then the real one.
+func (f *FirstRun) stepPreview() {
+	intro := widget.NewLabel(fmt.Sprintf("Added %s. Now preview the first import: Playmark reads every item and shows what it found and what it would record. "+
+		"Nothing is written until you choose Import for real. Export (writing to your servers) stays off until you turn it on in Backends.",
+		strings.Join(f.Added, ", ")))
+	intro.Wrapping = fyne.TextWrapWord
+	f.ImportBtn.Disable()
+	f.Status.SetText("")
+	f.Report = newReportView()
+	buttons := container.NewHBox(f.PreviewBtn, f.ImportBtn, f.AddAnother)
+	f.show(2, container.NewBorder(container.NewVBox(intro, buttons, f.Status), nil, nil, nil, f.Report.content))
+}
+
+func (f *FirstRun) preview() {
+	f.PreviewBtn.Disable()
+	f.ImportBtn.Disable()
+	f.AddAnother.Disable()
+	f.Status.SetText("Reading your servers (a dry run: nothing is written)…")
+	f.u.startRun("import", engine.RunOptions{DryRun: true, Full: true, Trigger: "window"}, func(rep *engine.Report, err error) {
+		f.PreviewBtn.Enable()
+		f.AddAnother.Enable()
+		if err != nil || rep == nil {
+			f.Status.SetText(RunMessage("import", rep, err))
+			return
+		}
+		f.Previewed = rep
+		f.Report.set(rep)
+		f.Status.SetText(previewVerdict(rep))
+		if rep.Status != state.RunFailed || len(rep.Failed()) < len(rep.Backends) {
+			f.ImportBtn.Enable()
+		}
+	})
+}
+
+// previewVerdict says what to do after the preview.
+func previewVerdict(rep *engine.Report) string {
+	if failed := rep.Failed(); len(failed) > 0 {
+		var why []string
+		for _, b := range failed {
+			why = append(why, b.Error)
+		}
+		return "Some servers could not be read: " + strings.Join(why, "; ") + ". Fix them (Back, or Backends later) or import the others."
+	}
+	read, added := 0, 0
+	for _, b := range rep.Backends {
+		read += b.Read
+		added += b.Added
+	}
+	msg := fmt.Sprintf("Read %s from %s: %s new to Playmark, %s to play states", plural(read, "item"),
+		plural(len(rep.Backends), "server"), commas(added), plural(rep.Changed(), "change"))
+	if rep.Unmatched > 0 {
+		msg += fmt.Sprintf(", %s without usable ids (left alone)", commas(rep.Unmatched))
+	}
+	return msg + ". If that looks right, choose Import for real."
+}
+
+func (f *FirstRun) importNow() {
+	f.PreviewBtn.Disable()
+	f.ImportBtn.Disable()
+	f.AddAnother.Disable()
+	f.Status.SetText("Importing…")
+	f.u.startRun("import", engine.RunOptions{Full: true, Trigger: "window"}, func(rep *engine.Report, err error) {
+		f.PreviewBtn.Enable()
+		f.AddAnother.Enable()
+		if err != nil || rep == nil {
+			f.Status.SetText(RunMessage("import", rep, err))
+			if !errors.Is(err, engine.ErrBusy) {
+				f.ImportBtn.Enable()
+			}
+			return
+		}
+		f.Imported = rep
+		f.Report.set(rep)
+		f.stepDone(rep)
+	})
+}
+
+// stepDone is step 3: the import is in; what next.
+func (f *FirstRun) stepDone(rep *engine.Report) {
+	added := 0
+	for _, b := range rep.Backends {
+		added += b.Added
+	}
+	msg := fmt.Sprintf("The first import is done: %s new to Playmark, %s. ", plural(added, "item"), plural(rep.Changed(), "change"))
+	if rep.Unmatched > 0 {
+		msg += fmt.Sprintf("%s had no usable ids and were left alone (Activity → Unmatched). ", plural(rep.Unmatched, "item"))
+	}
+	msg += "Export is off for every server: when you are happy with what was imported, turn Export on for the servers " +
+		"Playmark may write to (Backends), and switch on the schedules (Tasks)."
+	l := widget.NewLabel(msg)
+	l.Wrapping = fyne.TextWrapWord
+	f.show(3, container.NewBorder(container.NewVBox(l, container.NewHBox(f.Finish)), nil, nil, nil, f.Report.content))
+}
+
+func (f *FirstRun) finish() {
+	if f.done != nil {
+		f.done()
+	}
+}
+
+func (f *FirstRun) apply(viewData) {}

@@ -1,0 +1,483 @@
+// Package ui is Playmark's desktop front end: the window (Backends, Tasks,
+// Activity, Settings, and a guided first run) and the tray menu. It drives
+// the engine, the store and the scheduler it is given, and keeps nothing
+// of its own on disk.
+//
+// Threading: the UI is touched on Fyne's thread only. Background work
+// (runs, connection tests, reading the store for a refresh) runs in
+// goroutines owned by the UI, which hand their results back through
+// fyne.Do. Wait blocks until that work is done (tests, shutdown).
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+
+	"playmark/sync/engine"
+	"playmark/sync/schedule"
+	"playmark/sync/state"
+)
+
+// Autostart is the "start at login" entry of the desktop session.
+type Autostart interface {
+	Enabled() bool
+	SetEnabled(on bool) error
+}
+
+// Deps is what the UI is built on. Engine is required; the rest may be
+// left zero, which hides or disables what depends on them.
+type Deps struct {
+	Engine  *engine.Engine
+	Sched   *schedule.Scheduler // nil: no schedule controls
+	Dir     string              // the data folder, shown in Settings
+	Version string
+
+	// ValidateName checks a backend name; ValidateURL checks a server URL
+	// and returns it normalised. (The CLI's rules, so both agree.)
+	ValidateName func(string) error
+	ValidateURL  func(string) (string, error)
+
+	Autostart  Autostart          // nil: start at login is not offered
+	OpenFolder func(string) error // nil: open it with the desktop's file manager
+	Quit       func()             // nil: fyne.App.Quit
+}
+
+// UI is the window and, when the desktop has one, the tray.
+type UI struct {
+	app fyne.App
+	d   Deps
+	st  *state.Store
+
+	ctx    context.Context // the owner's: cancelled at quit, ending runs
+	bg     sync.WaitGroup
+	Window *Window
+	tray   *tray
+	// trayHost says whether a tray host shows our icon right now.
+	trayHost func() bool
+
+	snap         Snapshot
+	lastNotified int64 // newest run already considered for a notification
+	notifiedInit bool
+
+	// queue, when set (tests), holds the UI-thread halves of background
+	// work until Wait runs them on the caller's goroutine; otherwise they
+	// go through fyne.DoAndWait.
+	queue *callQueue
+}
+
+// callQueue holds functions for the UI thread.
+type callQueue struct {
+	mu    sync.Mutex
+	calls []func()
+}
+
+func (q *callQueue) push(f func()) {
+	q.mu.Lock()
+	q.calls = append(q.calls, f)
+	q.mu.Unlock()
+}
+
+// run runs what is queued; it says whether there was anything.
+func (q *callQueue) run() bool {
+	q.mu.Lock()
+	calls := q.calls
+	q.calls = nil
+	q.mu.Unlock()
+	for _, f := range calls {
+		f()
+	}
+	return len(calls) > 0
+}
+
+// New builds the UI; ctx bounds every run it starts (cancel it to stop
+// them at quit). The window is built but not shown.
+func New(ctx context.Context, a fyne.App, d Deps) *UI {
+	if d.ValidateName == nil {
+		d.ValidateName = func(string) error { return nil }
+	}
+	if d.ValidateURL == nil {
+		d.ValidateURL = func(s string) (string, error) { return s, nil }
+	}
+	u := &UI{app: a, d: d, st: d.Engine.Store(), ctx: ctx}
+	u.Window = newWindow(u)
+	return u
+}
+
+// AttachTray puts Playmark in the system tray of desk. setTooltip, when
+// not nil, sets the icon's tooltip; host says whether a tray host is
+// there to show it (nil: assume so).
+func (u *UI) AttachTray(desk desktop.App, setTooltip func(string), host func() bool) {
+	u.tray = &tray{desk: desk, setTooltip: setTooltip}
+	u.trayHost = host
+	desk.SetSystemTrayWindow(u.Window.win)
+	u.Window.win.SetCloseIntercept(u.Window.closeRequested)
+	u.tray.apply(u.snap, u.trayActions())
+	if !u.hasTray() {
+		u.Window.noTray()
+	}
+}
+
+// hasTray says whether closing the window may hide it.
+func (u *UI) hasTray() bool {
+	return u.tray != nil && (u.trayHost == nil || u.trayHost())
+}
+
+// ShowWindow shows the window and brings it forward. UI thread.
+func (u *UI) ShowWindow() { u.Window.Show() }
+
+// Wait waits for the UI's background work (runs, tests, saves) and what
+// it hands back to the UI thread.
+func (u *UI) Wait() {
+	for {
+		u.bg.Wait()
+		if u.queue == nil || !u.queue.run() {
+			return
+		}
+	}
+}
+
+// goBg runs work in a goroutine the UI owns; done, when not nil, then
+// runs on the UI thread.
+func (u *UI) goBg(work func(), done func()) {
+	u.bg.Add(1)
+	go func() {
+		defer u.bg.Done()
+		work()
+		switch {
+		case done == nil || u.ctx.Err() != nil:
+			// Nothing to show, or the app is quitting.
+		case u.queue != nil:
+			u.queue.push(done)
+		default:
+			fyne.DoAndWait(done)
+		}
+	}()
+}
+
+// Run keeps the window and the tray up to date until ctx ends: it
+// rebuilds them from a fresh snapshot after every change the engine
+// announces (runs, their progress, edits), at most a few times a second,
+// and every half minute for the clocks ("2 min ago").
+func (u *UI) Run(ctx context.Context) {
+	ch, cancel := u.d.Engine.Subscribe()
+	defer cancel()
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	for {
+		if d, err := u.load(ctx); err == nil {
+			fyne.Do(func() { u.apply(d) })
+		} else if ctx.Err() == nil {
+			fyne.Do(func() { u.Window.setMessage("Could not read the status: " + err.Error()) })
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		case <-tick.C:
+		}
+		// Let a burst of changes coalesce into one rebuild.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Refresh reads everything and shows it, on the calling goroutine, which
+// must be the UI thread or a test. It returns the read error, if any.
+func (u *UI) Refresh() error {
+	d, err := u.load(u.ctx)
+	if err != nil {
+		return err
+	}
+	u.apply(d)
+	return nil
+}
+
+// viewData is one refresh's worth of data for the window and the tray.
+type viewData struct {
+	snap      Snapshot
+	backends  []state.Backend
+	runs      []state.Run
+	held      []state.Held
+	unmatched []state.Unmatched
+	settings  state.Settings
+}
+
+// load reads a viewData. Off the UI thread.
+func (u *UI) load(ctx context.Context) (viewData, error) {
+	var d viewData
+	var err error
+	if d.snap, err = u.snapshot(ctx); err != nil {
+		return d, err
+	}
+	if d.backends, err = u.st.Backends(ctx); err != nil {
+		return d, err
+	}
+	if d.runs, err = u.st.Runs(ctx, 200); err != nil {
+		return d, err
+	}
+	if d.held, err = u.st.HeldExports(ctx); err != nil {
+		return d, err
+	}
+	if d.unmatched, err = u.st.UnmatchedItems(ctx, 500); err != nil {
+		return d, err
+	}
+	if d.settings, err = u.st.Settings(ctx); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// apply shows d. UI thread.
+func (u *UI) apply(d viewData) {
+	u.snap = d.snap
+	u.Window.apply(d)
+	if u.tray != nil {
+		u.tray.apply(d.snap, u.trayActions())
+	}
+	u.notifyRuns(d)
+}
+
+// notifyRuns sends a notification for each run that finished since the
+// last look (whoever started it: the tray, the window, the schedule).
+func (u *UI) notifyRuns(d viewData) {
+	newest := int64(0)
+	for _, r := range d.runs {
+		if r.Status != state.RunRunning {
+			newest = max(newest, r.ID)
+		}
+	}
+	if !u.notifiedInit {
+		// Runs from before this start are old news.
+		u.notifiedInit, u.lastNotified = true, newest
+		return
+	}
+	runs := slices.Clone(d.runs)
+	slices.Reverse(runs) // oldest first
+	for _, r := range runs {
+		if r.ID <= u.lastNotified || r.Status == state.RunRunning {
+			continue
+		}
+		u.lastNotified = r.ID
+		if n := RunNotification(r, d.held, d.settings); n != nil {
+			u.app.SendNotification(n)
+		}
+	}
+}
+
+// trayActions are the tray menu's actions.
+func (u *UI) trayActions() TrayActions {
+	return TrayActions{
+		Sync:    func() { u.startRun("sync", engine.RunOptions{Trigger: "tray"}, nil) },
+		Import:  func() { u.startRun("import", engine.RunOptions{Trigger: "tray"}, nil) },
+		Export:  func() { u.startRun("export", engine.RunOptions{Trigger: "tray"}, nil) },
+		Preview: func() { u.preview("tray") },
+		Cancel:  func() { u.d.Engine.Cancel() },
+		Pause:   u.pause,
+		Resume:  u.resume,
+		Open:    u.ShowWindow,
+		ToggleStartAtLogin: func() {
+			u.setStartAtLogin(!u.snap.StartAtLogin)
+		},
+		Quit: u.quit,
+	}
+}
+
+func (u *UI) quit() {
+	if u.d.Quit != nil {
+		u.d.Quit()
+		return
+	}
+	u.app.Quit()
+}
+
+func (u *UI) pause(d time.Duration) {
+	if u.d.Sched == nil {
+		return
+	}
+	var until time.Time
+	if d > 0 {
+		until = time.Now().Add(d)
+	}
+	u.d.Sched.Pause(until)
+	u.d.Engine.Notify()
+}
+
+func (u *UI) resume() {
+	if u.d.Sched == nil {
+		return
+	}
+	u.d.Sched.Resume()
+	u.d.Engine.Notify()
+}
+
+// setStartAtLogin turns the login entry on or off; the error, if any,
+// is shown in the window and as a notification.
+func (u *UI) setStartAtLogin(on bool) error {
+	if u.d.Autostart == nil {
+		return errors.New("start at login is not available here")
+	}
+	err := u.d.Autostart.SetEnabled(on)
+	if err != nil {
+		u.Window.setMessage("Start at login: " + err.Error())
+		u.app.SendNotification(fyne.NewNotification("Playmark", "Could not change start at login: "+err.Error()))
+	}
+	u.d.Engine.Notify()
+	return err
+}
+
+// startRun starts an import, export or sync in the background. done, when
+// not nil, gets the result on the UI thread. A run refused because
+// another is in progress is said in a notification and in the window.
+func (u *UI) startRun(kind string, opt engine.RunOptions, done func(*engine.Report, error)) {
+	var rep *engine.Report
+	var err error
+	u.goBg(func() {
+		switch kind {
+		case "import":
+			rep, err = u.d.Engine.Import(u.ctx, opt)
+		case "export":
+			rep, err = u.d.Engine.Export(u.ctx, opt)
+		default:
+			rep, err = u.d.Engine.Sync(u.ctx, opt)
+		}
+	}, func() {
+		u.Window.setMessage(RunMessage(kind, rep, err))
+		if errors.Is(err, engine.ErrBusy) {
+			u.app.SendNotification(fyne.NewNotification("Playmark is busy",
+				"Another sync run is in progress; try again when it has finished."))
+		}
+		if done != nil {
+			done(rep, err)
+		}
+	})
+}
+
+// preview runs a dry-run sync and shows what it would do.
+func (u *UI) preview(trigger string) {
+	u.startRun("sync", engine.RunOptions{DryRun: true, Trigger: trigger}, func(rep *engine.Report, err error) {
+		if rep != nil && err == nil {
+			u.Window.Show()
+			u.Window.showReport("Preview: what a sync would do", rep)
+		}
+	})
+}
+
+// RunMessage is a run's result in one line, for the window's status bar.
+func RunMessage(kind string, rep *engine.Report, err error) string {
+	title := map[string]string{"import": "Import", "export": "Export", "sync": "Sync"}[kind]
+	switch {
+	case errors.Is(err, engine.ErrBusy):
+		return title + " not started: another sync run is in progress."
+	case errors.Is(err, context.Canceled) && rep != nil && rep.DryRun:
+		return "Preview of " + kind + " cancelled: nothing was written."
+	case errors.Is(err, context.Canceled):
+		return title + " cancelled: the batch being written was rolled back."
+	case err != nil:
+		return title + " failed: " + err.Error()
+	case rep == nil:
+		return ""
+	}
+	if rep.DryRun {
+		title = "Preview of " + kind
+	}
+	if len(rep.Backends) == 0 {
+		if kind == "export" {
+			return title + ": no backend has export on (turn it on in Backends)."
+		}
+		return title + ": no backend to work on (add one, or turn its import on)."
+	}
+	msg := fmt.Sprintf("%s #%d %s: %s", title, rep.RunID, rep.Status, plural(rep.Changed(), "change"))
+	if rep.DryRun {
+		msg = fmt.Sprintf("%s: %s planned, nothing written", title, plural(rep.Changed(), "change"))
+	}
+	if rep.FailedReason != "" {
+		msg += "; " + rep.FailedReason
+	}
+	if len(rep.Held) > 0 {
+		msg += "; an export was held for you to check (Activity → Held)"
+	}
+	return msg + "."
+}
+
+// RunNotification is the desktop notification for a finished run, or nil
+// when there is none to send: errors (a rejected token says so), held
+// mass changes, and a summary of a good run only when asked for.
+func RunNotification(r state.Run, held []state.Held, set state.Settings) *fyne.Notification {
+	if !set.Notifications || r.DryRun {
+		return nil
+	}
+	what := map[string]string{"import": "Import", "export": "Export", "sync": "Sync"}[r.Kind]
+	if what == "" {
+		return nil
+	}
+	switch r.Status {
+	case state.RunFailed:
+		for _, b := range r.Backends {
+			if isRejected(b.Error) {
+				return fyne.NewNotification("Playmark: "+b.Backend+" rejected its token",
+					"Open Playmark → Backends and edit "+b.Backend+" to enter a new token.")
+			}
+		}
+		msg := r.Message
+		if msg == "" {
+			msg = "See Activity in Playmark."
+		}
+		return fyne.NewNotification("Playmark: "+what+" failed", msg)
+	case state.RunHeld:
+		msg := "An export would mark many items unwatched. Open Playmark → Activity → Held to apply or discard it."
+		for _, h := range held {
+			if h.RunID == r.ID {
+				msg = fmt.Sprintf("The export to %s would mark %d of its %d watched items unwatched. Open Playmark → Activity → Held to apply or discard it.",
+					h.Backend, h.Unwatches, h.Watched)
+				break
+			}
+		}
+		return fyne.NewNotification("Playmark held an export", msg)
+	case state.RunOK:
+		if !set.NotifySuccess {
+			return nil
+		}
+		changed := 0
+		for _, b := range r.Backends {
+			changed += b.Changed
+		}
+		return fyne.NewNotification("Playmark: "+what+" done", plural(changed, "change")+".")
+	}
+	return nil
+}
+
+// isRejected says whether a backend error is a rejected token (the
+// backend package words ErrUnauthorized "token rejected").
+func isRejected(msg string) bool {
+	return msg != "" && containsFold(msg, "token rejected")
+}
+
+// openFolder opens a folder in the desktop's file manager.
+func (u *UI) openFolder(dir string) error {
+	if u.d.OpenFolder != nil {
+		return u.d.OpenFolder(dir)
+	}
+	return u.app.OpenURL(&url.URL{Scheme: "file", Path: dir})
+}
+
+// showText sets a label's text and shows it only when there is some.
+func showText(l *widget.Label, text string) {
+	l.SetText(text)
+	if text == "" {
+		l.Hide()
+	} else {
+		l.Show()
+	}
+}

@@ -1,0 +1,296 @@
+package ui
+
+import (
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"playmark/sync/engine"
+	"playmark/sync/state"
+)
+
+// Window is Playmark's main window: a summary line with Sync now and
+// Preview, the four tabs (or the guided first run while there is no
+// backend), the progress of a run with Cancel, and a status line.
+type Window struct {
+	u       *UI
+	win     fyne.Window
+	visible bool
+
+	summary *widget.Label
+	Sync    *widget.Button
+	Preview *widget.Button
+
+	banner     *fyne.Container
+	bannerText *widget.Label
+
+	Tabs     *container.AppTabs
+	Backends *BackendsScreen
+	Tasks    *TasksScreen
+	Activity *ActivityScreen
+	Settings *SettingsScreen
+	FirstRun *FirstRun // set while the guided setup shows
+
+	center *fyne.Container
+
+	Progress *ProgressView
+	Message  *widget.Label
+
+	loaded bool
+}
+
+func newWindow(u *UI) *Window {
+	w := &Window{u: u, win: u.app.NewWindow("Playmark")}
+	w.win.SetIcon(AppIcon())
+	w.summary = widget.NewLabel("")
+	w.summary.Truncation = fyne.TextTruncateEllipsis
+	w.Sync = widget.NewButtonWithIcon(LabelSync, theme.ViewRefreshIcon(), func() {
+		u.startRun("sync", engine.RunOptions{Trigger: "window"}, nil)
+	})
+	w.Sync.Importance = widget.HighImportance
+	w.Preview = widget.NewButtonWithIcon("Preview", theme.VisibilityIcon(), func() { u.preview("window") })
+	header := container.NewBorder(nil, nil, nil, container.NewHBox(w.Preview, w.Sync), w.summary)
+
+	w.bannerText = widget.NewLabel("")
+	w.bannerText.Wrapping = fyne.TextWrapWord
+	w.banner = container.NewBorder(nil, nil, widget.NewIcon(theme.InfoIcon()),
+		widget.NewButton("OK", func() { w.banner.Hide() }), w.bannerText)
+	w.banner.Hide()
+
+	w.Backends = newBackendsScreen(u)
+	w.Tasks = newTasksScreen(u)
+	w.Activity = newActivityScreen(u)
+	w.Settings = newSettingsScreen(u)
+	w.Tabs = container.NewAppTabs(
+		container.NewTabItemWithIcon("Backends", theme.StorageIcon(), w.Backends.content),
+		container.NewTabItemWithIcon("Tasks", theme.HistoryIcon(), w.Tasks.content),
+		container.NewTabItemWithIcon("Activity", theme.ListIcon(), w.Activity.content),
+		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), w.Settings.content),
+	)
+	w.center = container.NewStack(w.Tabs)
+
+	w.Progress = newProgressView(u)
+	w.Message = widget.NewLabel("")
+	w.Message.Truncation = fyne.TextTruncateEllipsis
+
+	top := container.NewVBox(header, w.banner, widget.NewSeparator())
+	bottom := container.NewVBox(w.Progress.content, widget.NewSeparator(), w.Message)
+	w.win.SetContent(container.NewBorder(top, bottom, nil, nil, w.center))
+	w.win.Resize(fyne.NewSize(940, 640))
+	w.win.SetCloseIntercept(w.closeRequested)
+
+	mod := fyne.KeyModifierShortcutDefault
+	w.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: mod}, func(fyne.Shortcut) { w.closeRequested() })
+	w.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: mod}, func(fyne.Shortcut) { u.quit() })
+	return w
+}
+
+// Win is the Fyne window.
+func (w *Window) Win() fyne.Window { return w.win }
+
+// Visible says whether the window is shown.
+func (w *Window) Visible() bool { return w.visible }
+
+// Show shows the window and brings it forward.
+func (w *Window) Show() {
+	w.win.Show()
+	w.win.RequestFocus()
+	w.visible = true
+}
+
+// Hide hides the window; the app lives on in the tray.
+func (w *Window) Hide() {
+	w.win.Hide()
+	w.visible = false
+}
+
+// closeRequested is the window's close button and Ctrl+W: hide to the
+// tray when there is one, else quit.
+func (w *Window) closeRequested() {
+	if w.u.hasTray() {
+		w.Hide()
+		return
+	}
+	w.u.quit()
+}
+
+// NoTray says, once, that there is no tray and what that means.
+func (u *UI) NoTray() { u.Window.noTray() }
+
+func (w *Window) noTray() {
+	w.bannerText.SetText("This desktop shows no system tray, so Playmark runs from this window: closing it quits Playmark, and schedules run only while it is open.")
+	w.banner.Show()
+}
+
+// setMessage shows a line in the status bar.
+func (w *Window) setMessage(msg string) {
+	w.Message.SetText(msg)
+}
+
+// apply shows a refresh's data.
+func (w *Window) apply(d viewData) {
+	if !w.loaded {
+		w.loaded = true
+		switch {
+		case len(d.backends) == 0:
+			w.startFirstRun()
+		case !hasRealRun(d.runs):
+			// Set up but never imported (the setup was left half way):
+			// go on from the preview.
+			w.startFirstRun()
+			for _, b := range d.backends {
+				w.FirstRun.Added = append(w.FirstRun.Added, b.Name)
+			}
+			w.FirstRun.stepPreview()
+		}
+	}
+	w.summary.SetText(summaryText(d.snap))
+	// The guided setup has its own preview and import.
+	idle := !d.snap.Status.Running && len(d.backends) > 0 && w.FirstRun == nil
+	setEnabled(w.Sync, idle)
+	setEnabled(w.Preview, idle)
+	w.Progress.set(d.snap.Status)
+	w.Backends.apply(d)
+	w.Tasks.apply(d)
+	w.Activity.apply(d)
+	w.Settings.apply(d)
+	if w.FirstRun != nil {
+		w.FirstRun.apply(d)
+	}
+	w.Tabs.Items[2].Text = "Activity"
+	if n := d.snap.Overview.Held; n > 0 {
+		w.Tabs.Items[2].Text = "Activity (" + plural(n, "held export") + ")"
+	}
+	w.Tabs.Refresh()
+}
+
+// hasRealRun says whether any run other than a dry run was recorded.
+func hasRealRun(runs []state.Run) bool {
+	for _, r := range runs {
+		if !r.DryRun {
+			return true
+		}
+	}
+	return false
+}
+
+// startFirstRun shows the guided setup in place of the tabs.
+func (w *Window) startFirstRun() {
+	w.FirstRun = newFirstRun(w.u, w.endFirstRun)
+	w.center.Objects = []fyne.CanvasObject{w.FirstRun.content}
+	w.center.Refresh()
+}
+
+// endFirstRun goes from the guided setup to the tabs.
+func (w *Window) endFirstRun() {
+	w.FirstRun = nil
+	w.center.Objects = []fyne.CanvasObject{w.Tabs}
+	w.center.Refresh()
+	w.Tabs.SelectIndex(0)
+	w.u.d.Engine.Notify() // refresh the header's buttons
+}
+
+// showReport shows what a run did (or, dry, would do) in a dialog.
+func (w *Window) showReport(title string, rep *engine.Report) {
+	rv := newReportView()
+	rv.set(rep)
+	d := dialog.NewCustom(title, "Close", rv.content, w.win)
+	d.Resize(fyne.NewSize(820, 520))
+	d.Show()
+}
+
+// summaryText is the window's one-line overview.
+func summaryText(s Snapshot) string {
+	o := s.Overview
+	parts := []string{
+		plural(o.Items, "item"),
+		humanize.Comma(int64(o.Watched)) + " watched",
+		humanize.Comma(int64(o.InProgress)) + " in progress",
+		"last import " + shortRun(o.LastImport, s.Now),
+	}
+	if s.Paused {
+		parts = append(parts, s.pauseText())
+	} else if n := s.nextRow(); !strings.Contains(n, "none") {
+		parts = append(parts, strings.ToLower(n[:1])+n[1:])
+	}
+	return strings.Join(parts, " · ")
+}
+
+// shortRun is a run's result and age: "ok 2 h ago", "never".
+func shortRun(r engine.RunInfo, now time.Time) string {
+	if r.ID == 0 {
+		return "never"
+	}
+	return r.Status + " " + engine.Ago(r.Finished, now)
+}
+
+func setEnabled(b interface {
+	Enable()
+	Disable()
+}, on bool) {
+	if on {
+		b.Enable()
+	} else {
+		b.Disable()
+	}
+}
+
+// ProgressView is the progress of the run in progress: a bar (a moving
+// one while the total is unknown), what it is doing, and Cancel.
+type ProgressView struct {
+	content  *fyne.Container
+	Bar      *widget.ProgressBar
+	Infinite *widget.ProgressBarInfinite
+	Label    *widget.Label
+	Cancel   *widget.Button
+}
+
+func newProgressView(u *UI) *ProgressView {
+	p := &ProgressView{
+		Bar:      widget.NewProgressBar(),
+		Infinite: widget.NewProgressBarInfinite(),
+		Label:    widget.NewLabel(""),
+	}
+	p.Cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
+		if u.d.Engine.Cancel() {
+			p.Label.SetText(p.Label.Text + " (cancelling…)")
+		}
+	})
+	p.Infinite.Stop()
+	p.Infinite.Hide()
+	bars := container.NewStack(p.Bar, p.Infinite)
+	p.content = container.NewBorder(nil, nil, nil, container.NewCenter(p.Cancel), container.NewVBox(p.Label, bars))
+	p.content.Hide()
+	return p
+}
+
+func (p *ProgressView) set(st engine.Status) {
+	if !st.Running {
+		if p.content.Visible() {
+			p.Infinite.Stop()
+			p.content.Hide()
+		}
+		return
+	}
+	p.Label.SetText(ProgressText(st))
+	if st.Total > 0 {
+		p.Infinite.Stop()
+		p.Infinite.Hide()
+		p.Bar.Show()
+		p.Bar.Max = float64(st.Total)
+		p.Bar.SetValue(float64(min(st.Done, st.Total)))
+	} else {
+		p.Bar.Hide()
+		p.Infinite.Show()
+		p.Infinite.Start()
+	}
+	p.content.Show()
+}
