@@ -21,6 +21,7 @@ type Core struct {
 	Engine *engine.Engine
 	Sched  *schedule.Scheduler
 	Log    *slog.Logger
+	events *eventLoops // StartEvents (events.go)
 }
 
 // OpenCore opens the store in dir and builds the engine and scheduler.
@@ -104,6 +105,10 @@ func (c *cli) daemonCmd(args []string) error {
 		return err
 	}
 	defer core.Close()
+	if err := core.StartEvents(ctx); err != nil {
+		fmt.Fprintf(c.stderr, "playmark: warning: %v\n", err)
+	}
+	defer func() { cancel(); <-core.EventsDone() }() // before the store closes
 	fmt.Fprintf(c.stdout, "Playmark daemon: schedules running from %s. Press Ctrl+C to stop.\n", c.configDir)
 	next, _ := core.Engine.Overview(ctx, nil)
 	for _, t := range next.Tasks {

@@ -69,15 +69,8 @@ func NewTransport(opt TransportOptions) *Transport {
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = opt.MaxInFlight
-		if pin := normalizePin(opt.PinnedCert); pin != "" {
-			t.TLSClientConfig = &tls.Config{
-				// Verification is done below: the pinned certificate, or
-				// the normal chain and name checks.
-				InsecureSkipVerify: true, //nolint:gosec // replaced by VerifyConnection
-				VerifyConnection: func(cs tls.ConnectionState) error {
-					return verifyPinned(cs, pin)
-				},
-			}
+		if cfg := PinnedTLSConfig(opt.PinnedCert); cfg != nil {
+			t.TLSClientConfig = cfg
 		}
 		base = t
 	}
@@ -267,6 +260,24 @@ func (b *limitedBody) Close() error { return b.r.Close() }
 func CertFingerprint(der []byte) string {
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])
+}
+
+// PinnedTLSConfig is the TLS configuration for a server whose certificate
+// the user pinned (hex SHA-256, colons allowed): that certificate is
+// accepted, any other must verify as usual. nil when pin is empty.
+func PinnedTLSConfig(pin string) *tls.Config {
+	pin = normalizePin(pin)
+	if pin == "" {
+		return nil
+	}
+	return &tls.Config{
+		// Verification is done by VerifyConnection: the pinned
+		// certificate, or the normal chain and name checks.
+		InsecureSkipVerify: true, //nolint:gosec // replaced by VerifyConnection
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			return verifyPinned(cs, pin)
+		},
+	}
 }
 
 func normalizePin(p string) string {

@@ -181,7 +181,12 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 	now := r.e.now().UTC().Truncate(time.Second)
 	for i := range items {
 		it := &items[i]
-		k := kind[it.ID]
+		k, ok := kind[it.ID]
+		if !ok {
+			// An id spelled differently from the event's: the safe reading
+			// is a playback event, which never flips the watched flag.
+			k = EventProgress
+		}
 		im := &importer{r: r, b: b, mode: b.Import, tx: tx, start: now, rep: &rep, tainted: k == EventProgress}
 		if k == EventUnplayed {
 			// The server just told us: the un-watch is now, not some time

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -35,6 +36,21 @@ import (
 //   - POST, DELETE /Users/{u}/PlayedItems/{id} (Emby also POST …/Delete),
 //     Jellyfin /UserPlayedItems/{id}
 //   - GET, POST /Users/{u}/Items/{id}/UserData, Jellyfin /UserItems/{id}/UserData
+//   - GET /socket (Jellyfin) or /embywebsocket (Emby): the notification
+//     websocket, with the usual token (header, ApiKey, or api_key where
+//     legacy auth is on). It greets with ForceKeepAlive (Data: seconds),
+//     answers each KeepAlive with one, closes a socket silent for longer,
+//     and pushes UserDataChanged {UserId, UserDataList:[UserItemDataDto]}
+//     whenever a user's play state changes, to that user's sockets and to
+//     API-key sockets.
+//
+// With Options.WebhookURL (or SetWebhookURL) set, every change of a
+// user's play state of a movie or episode is also posted there: Jellyfin
+// as the webhook plugin's Generic destination with "Send All Properties"
+// (one flat JSON object, UserDataSaved, text/plain); Emby as its native
+// webhook, multipart/form-data with the JSON in the "data" field
+// (item.markplayed, item.markunplayed, and playback.stop when SetWatch
+// moves a position).
 //
 // Paths and query keys are case-insensitive, as on the real servers; Emby
 // also answers under the /emby prefix. Each user has an own token and play
@@ -76,6 +92,9 @@ type MediaBrowserServer struct {
 	orders   map[int32]*mbOrder
 	provider map[string][]int32
 	cache    []mbCached
+
+	notify    *notifier
+	keepAlive atomic.Int64 // socket keep-alive (ForceKeepAlive) in seconds
 }
 
 // mbFlavor is how the simulated Jellyfin and Emby differ: data, not code.
@@ -254,6 +273,8 @@ func newMediaBrowser(c *Catalog, opt Options, fl mbFlavor) (*MediaBrowserServer,
 		return nil, fmt.Errorf("starting simulated %s: %w", fl.kind, err)
 	}
 	s.url = "http://" + ln.Addr().String()
+	s.notify = newNotifier(opt.WebhookURL)
+	s.keepAlive.Store(60)
 	inner := s.faults.Wrap(http.HandlerFunc(s.serve))
 	s.http = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -375,8 +396,36 @@ func (s *MediaBrowserServer) Faults() *Faults { return &s.faults }
 // Requests is the number of HTTP requests received, faulted ones included.
 func (s *MediaBrowserServer) Requests() int64 { return s.requests.Load() }
 
-// Close stops the server. It may be called more than once.
-func (s *MediaBrowserServer) Close() { s.closed.Do(func() { _ = s.http.Close() }) }
+// Close stops the server and its websockets. It may be called more than
+// once.
+func (s *MediaBrowserServer) Close() {
+	s.closed.Do(func() {
+		_ = s.http.Close()
+		s.notify.close()
+	})
+}
+
+// SetWebhookURL sets (or, with "", clears) where webhooks go.
+func (s *MediaBrowserServer) SetWebhookURL(u string) { s.notify.setWebhookURL(u) }
+
+// WebhooksDelivered is the number of webhooks the receiver answered 2xx.
+func (s *MediaBrowserServer) WebhooksDelivered() int64 { return s.notify.delivered.Load() }
+
+// Sockets is the number of notification websockets connected.
+func (s *MediaBrowserServer) Sockets() int { return s.notify.socketCount() }
+
+// DropSockets closes every notification websocket, as a network blip does.
+func (s *MediaBrowserServer) DropSockets() { s.notify.dropSockets() }
+
+// SetSocketKeepAlive sets the keep-alive announced to new websockets
+// (ForceKeepAlive, whole seconds, at least 1; default 60): clients send
+// KeepAlive at half of it, and a socket silent for longer is closed.
+func (s *MediaBrowserServer) SetSocketKeepAlive(d time.Duration) {
+	s.keepAlive.Store(max(1, int64(d/time.Second)))
+}
+
+// KeepAlives is the number of KeepAlive messages clients have sent.
+func (s *MediaBrowserServer) KeepAlives() int64 { return s.notify.keepAlives.Load() }
 
 // RemoteID is the server's id of media k, or "" when it does not have it.
 func (s *MediaBrowserServer) RemoteID(k string) string {
@@ -411,8 +460,10 @@ func (s *MediaBrowserServer) SetWatch(k string, w Watch) {
 	defer s.mu.Unlock()
 	if n, ok := s.nodeOf(k); ok {
 		u := s.users[0]
+		before := u.data[n]
 		u.data[n] = mbFromWatch(w)
 		u.version++
+		s.announceLocked(u, []int32{n}, []mbUserData{before}, mbByApp)
 	}
 }
 
@@ -912,6 +963,8 @@ func (s *MediaBrowserServer) route(r *http.Request, seg []string, is func(...str
 		return mbRoute{[]string{get, post}, false, func(w http.ResponseWriter, who mbCaller) {
 			s.withUser(w, who, seg[1], func(u *mbUser) { s.serveUserData(w, r, seg[3], u) })
 		}}
+	case (is("socket") && fl.kind == backend.Jellyfin) || (is("embywebsocket") && fl.kind == backend.Emby):
+		return mbRoute{[]string{get}, false, func(w http.ResponseWriter, who mbCaller) { s.serveSocket(w, r, who) }}
 	case is("useritems", "*", "userdata") && fl.newRoutes:
 		return mbRoute{[]string{get, post}, false, func(w http.ResponseWriter, who mbCaller) {
 			s.withUser(w, who, q.get("userid"), func(u *mbUser) { s.serveUserData(w, r, seg[1], u) })
@@ -1919,8 +1972,10 @@ func (s *MediaBrowserServer) servePlayed(w http.ResponseWriter, played bool, id 
 		})
 	}
 	now := s.now().UnixNano() / 100 * 100
-	for _, t := range targets {
+	befores := make([]mbUserData, len(targets))
+	for i, t := range targets {
 		d := &u.data[t]
+		befores[i] = *d
 		if !played {
 			*d = mbUserData{}
 			continue
@@ -1939,6 +1994,7 @@ func (s *MediaBrowserServer) servePlayed(w http.ResponseWriter, played bool, id 
 		d.played = true
 	}
 	u.version++
+	s.announceLocked(u, targets, befores, mbByPlayed)
 	out := s.userDataOut(n, u, false)
 	s.mu.Unlock()
 	s.writeJSON(w, out)
@@ -1995,6 +2051,7 @@ func (s *MediaBrowserServer) serveUserData(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	d := &u.data[n]
+	before := *d
 	if in.PlaybackPositionTicks != nil {
 		d.pos = max(*in.PlaybackPositionTicks, 0)
 	}
@@ -2008,6 +2065,7 @@ func (s *MediaBrowserServer) serveUserData(w http.ResponseWriter, r *http.Reques
 		d.last = last
 	}
 	u.version++
+	s.announceLocked(u, []int32{n}, []mbUserData{before}, mbByUserData)
 	out := s.userDataOut(n, u, false)
 	s.mu.Unlock()
 	if !s.fl.userDataBody {
@@ -2018,3 +2076,139 @@ func (s *MediaBrowserServer) serveUserData(w http.ResponseWriter, r *http.Reques
 }
 
 var _ Server = (*MediaBrowserServer)(nil)
+
+// --- Notifications: webhooks and the websocket ---------------------------
+
+// How a play state changed, which shapes what the servers announce.
+type mbChangeSource int
+
+const (
+	mbByApp      mbChangeSource = iota // SetWatch: the user, in the server's own app
+	mbByPlayed                         // the PlayedItems endpoints
+	mbByUserData                       // the UserData endpoint
+)
+
+// announceLocked tells websockets and webhooks that user u's play state
+// of nodes went from befores to what it is now. Unchanged nodes are left
+// out. Caller holds s.mu for writing.
+func (s *MediaBrowserServer) announceLocked(u *mbUser, nodes []int32, befores []mbUserData, src mbChangeSource) {
+	if !s.notify.listening() {
+		return // nobody listens: a benchmark's bulk writes stay cheap
+	}
+	hook := s.notify.webhookURL() != ""
+	var list []*mbUserDataOut
+	for i, n := range nodes {
+		before, after := befores[i], u.data[n]
+		if before == after {
+			continue
+		}
+		list = append(list, s.userDataOut(n, u, false))
+		if k := s.nodes[n].kind; hook && (k == mbMovie || k == mbEpisode) {
+			s.webhookLocked(u, n, before, after, src)
+		}
+	}
+	if len(list) == 0 {
+		return
+	}
+	msg, err := json.Marshal(map[string]any{
+		"MessageType": "UserDataChanged",
+		"Data":        map[string]any{"UserId": u.id, "UserDataList": list},
+		"MessageId":   mbRandomHex(),
+	})
+	if err != nil {
+		return
+	}
+	s.notify.broadcast(func(user string, admin bool) bool { return admin || user == u.id }, msg)
+}
+
+// webhookLocked queues the webhook the flavour sends for one change.
+func (s *MediaBrowserServer) webhookLocked(u *mbUser, n int32, before, after mbUserData, src mbChangeSource) {
+	now := s.now()
+	it := s.itemOut(n, u, mbFields{all: true}, false)
+	if s.fl.kind == backend.Jellyfin {
+		reason := "PlaybackFinished"
+		switch {
+		case before.played != after.played:
+			reason = "TogglePlayed"
+		case src == mbByUserData:
+			reason = "UpdateUserData"
+		}
+		p := map[string]any{
+			"ServerId": s.serverID, "ServerName": s.name, "ServerVersion": s.fl.version, "ServerUrl": s.url,
+			"NotificationType": "UserDataSaved",
+			"Timestamp":        now.Format("2006-01-02T15:04:05.0000000-07:00"),
+			"UtcTimestamp":     now.UTC().Format("2006-01-02T15:04:05.0000000Z"),
+			"Name":             it.Name, "ItemId": it.ID, "ItemType": it.Type, "RunTimeTicks": it.RunTimeTicks, "Year": it.ProductionYear,
+			"UserId": u.id, "NotificationUsername": u.name,
+			"Played": after.played, "PlayCount": after.count, "PlaybackPositionTicks": after.pos,
+			"Favorite": false, "SaveReason": reason,
+		}
+		if after.last != 0 {
+			p["LastPlayedDate"] = mbDate(after.last, false)
+		}
+		if it.SeriesName != "" {
+			p["SeriesName"] = it.SeriesName
+			p["SeasonNumber"] = *it.ParentIndexNumber
+			p["EpisodeNumber"] = *it.IndexNumber
+		}
+		if it.ProviderIDs != nil {
+			for k, v := range *it.ProviderIDs {
+				p["Provider_"+strings.ToLower(k)] = v
+			}
+		}
+		body, err := json.Marshal(p)
+		if err == nil {
+			s.notify.post("text/plain; charset=utf-8", "Jellyfin-Server/"+s.fl.version, body)
+		}
+		return
+	}
+	event, title := "", ""
+	switch {
+	case !before.played && after.played:
+		event, title = "item.markplayed", u.name+" marked "+it.Name+" as played"
+	case before.played && !after.played:
+		event, title = "item.markunplayed", u.name+" marked "+it.Name+" as unplayed"
+	case src == mbByApp && after.pos != before.pos:
+		event, title = "playback.stop", u.name+" has finished playing "+it.Name+" on Simulated Player"
+	default:
+		return // Emby has no event for other user-data writes
+	}
+	p := map[string]any{
+		"Title": title, "Date": mbDate(now.UnixNano()/100*100, false), "Event": event,
+		"User":   map[string]any{"Name": u.name, "Id": u.id},
+		"Item":   it,
+		"Server": map[string]any{"Name": s.name, "Id": s.serverID, "Version": s.fl.version},
+	}
+	if event == "playback.stop" {
+		p["Session"] = map[string]any{"RemoteEndPoint": "127.0.0.1", "Client": "Simulated Player", "DeviceName": "Simulator",
+			"DeviceId": "simulated-device", "ApplicationVersion": s.fl.version, "Id": mbRandomHex()}
+		p["PlaybackInfo"] = map[string]any{"PlayedToCompletion": false, "PositionTicks": after.pos, "PlaylistIndex": 0, "PlaylistLength": 1}
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("data", string(data))
+	_ = mw.Close()
+	s.notify.post(mw.FormDataContentType(), "Emby Server/"+s.fl.version, buf.Bytes())
+}
+
+// serveSocket serves the notification websocket for caller who.
+func (s *MediaBrowserServer) serveSocket(w http.ResponseWriter, r *http.Request, who mbCaller) {
+	user := ""
+	if who.user != nil {
+		user = who.user.id
+	}
+	secs := s.keepAlive.Load()
+	greeting, _ := json.Marshal(map[string]any{"MessageType": "ForceKeepAlive", "Data": secs, "MessageId": mbRandomHex()})
+	keepAlive, _ := json.Marshal(map[string]any{"MessageType": "KeepAlive", "MessageId": mbRandomHex()})
+	s.notify.serveSocket(w, r, user, who.apiKey, time.Duration(secs)*time.Second, greeting, func(msg []byte, reply func([]byte)) {
+		var m struct{ MessageType string }
+		if json.Unmarshal(msg, &m) == nil && m.MessageType == "KeepAlive" {
+			s.notify.keepAlives.Add(1)
+			reply(keepAlive)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -9,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"mime/multipart"
 	"net"
 	"net/http"
+	"net/textproto"
 	"path"
 	"slices"
 	"sort"
@@ -59,7 +62,24 @@ const (
 //     lastViewedAt>>= / <<= media query filters and sort=addedAt or
 //     lastViewedAt (each optionally :desc);
 //   - GET /library/metadata/{id,id,...};
-//   - GET|PUT /:/scrobble and /:/unscrobble, GET|POST /:/timeline.
+//   - GET|PUT /:/scrobble and /:/unscrobble, GET|POST /:/timeline;
+//   - GET /:/websockets/notifications (also /:/websocket/notifications,
+//     the official spec's spelling): the notification websocket. Playback
+//     (a timeline report, or SetWatch moving the position) is pushed as
+//     {"NotificationContainer":{"type":"playing","PlaySessionStateNotification":[…]}};
+//     a mark or un-mark only as a "timeline" entry, as PMS has no
+//     notification that says "watched". The owner's socket sees every
+//     account's sessions, another account's only its own.
+//
+// With Options.WebhookURL (or SetWebhookURL) set it posts the owner's
+// webhooks there: multipart/form-data with the JSON in the "payload" part
+// (and a thumbnail part for media.play), media.scrobble when an item gets
+// played (SetWatch, /:/scrobble, a timeline report past 90 %), media.play,
+// pause or stop for timeline reports and media.stop when SetWatch moves a
+// position. There is none for an un-watch, as on PMS. Every account's
+// plays are sent, as to an owner's webhook: Account.id is the plex.tv
+// account id (PlexTVAccountID for the owner, the local id for others),
+// "user" is true only for the owner's own plays and "owner" always.
 //
 // Answers are XML unless the request accepts application/json; errors are
 // the real server's small HTML pages. Watch state is kept per account:
@@ -92,6 +112,8 @@ type PlexServer struct {
 	accounts []*plexAccount
 	gen      uint64 // bumped on every change a listing can see
 	cache    map[plexListKey][]int32
+
+	notify *notifier
 }
 
 // plexObj is one metadata item: a movie, show, season or episode.
@@ -181,6 +203,7 @@ func NewPlex(c *Catalog, opt Options) (*PlexServer, error) {
 	s.url = "http://" + ln.Addr().String()
 	sum := sha1.Sum([]byte("plex|" + s.name + "|" + ln.Addr().String()))
 	s.machineID = hex.EncodeToString(sum[:])
+	s.notify = newNotifier(opt.WebhookURL)
 	s.srv = &http.Server{
 		Handler:           s.count(s.faults.Wrap(http.HandlerFunc(s.serve))),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -212,8 +235,27 @@ func (s *PlexServer) Faults() *Faults { return s.faults }
 // Requests is the number of HTTP requests received, faulted ones included.
 func (s *PlexServer) Requests() int64 { return s.requests.Load() }
 
-// Close stops the server and drops open connections.
-func (s *PlexServer) Close() { _ = s.srv.Close() }
+// Close stops the server and drops open connections, websockets included.
+func (s *PlexServer) Close() {
+	_ = s.srv.Close()
+	s.notify.close()
+}
+
+// SetWebhookURL sets (or, with "", clears) where the owner's webhooks go.
+func (s *PlexServer) SetWebhookURL(u string) { s.notify.setWebhookURL(u) }
+
+// WebhooksDelivered is the number of webhooks the receiver answered 2xx.
+func (s *PlexServer) WebhooksDelivered() int64 { return s.notify.delivered.Load() }
+
+// Sockets is the number of notification websockets connected.
+func (s *PlexServer) Sockets() int { return s.notify.socketCount() }
+
+// DropSockets closes every notification websocket, as a network blip does.
+func (s *PlexServer) DropSockets() { s.notify.dropSockets() }
+
+// PlexTVAccountID is the owner's plex.tv account id, which webhooks carry
+// as Account.id (the server-local id is 1).
+func (s *PlexServer) PlexTVAccountID() int { return plexOwnerPlexTV }
 
 // RemoteID is the current ratingKey of media k, or "" when the server
 // does not have it.
@@ -260,7 +302,10 @@ func (s *PlexServer) SetWatch(k string, w Watch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if oi, ok := s.objOfMedia(k); ok {
-		s.setWatchLocked(s.accounts[1], oi, w)
+		a := s.accounts[1]
+		before := a.watch[oi]
+		s.setWatchLocked(a, oi, w)
+		s.announceLocked(a, oi, before, a.watch[oi])
 	}
 }
 
@@ -462,6 +507,10 @@ func (s *PlexServer) serve(w http.ResponseWriter, r *http.Request) {
 	case p == "/:/timeline":
 		if plexMethod(w, r, http.MethodGet, http.MethodPost) {
 			s.timeline(w, r, a)
+		}
+	case p == "/:/websockets/notifications" || p == "/:/websocket/notifications":
+		if plexMethod(w, r, http.MethodGet) {
+			s.notify.serveSocket(w, r, strconv.Itoa(a.id), a.id == 1, 0, nil, nil)
 		}
 	default:
 		plexHTMLError(w, http.StatusNotFound)
@@ -1199,12 +1248,13 @@ func (s *PlexServer) scrobble(w http.ResponseWriter, r *http.Request, a *plexAcc
 			targets = s.kids[oi]
 		}
 		for _, t := range targets {
+			before := a.watch[t]
 			if played {
-				pw := a.watch[t]
-				a.watch[t] = plexWatch{viewCount: pw.viewCount + 1, lastViewedAt: now}
+				a.watch[t] = plexWatch{viewCount: before.viewCount + 1, lastViewedAt: now}
 			} else {
 				delete(a.watch, t)
 			}
+			s.announceLocked(a, t, before, a.watch[t])
 		}
 		s.gen++
 	}
@@ -1252,6 +1302,7 @@ func (s *PlexServer) timeline(w http.ResponseWriter, r *http.Request, a *plexAcc
 	if ok {
 		pw = a.watch[oi]
 		if apply {
+			before := pw
 			if tm*10 >= dur*9 {
 				pw = plexWatch{viewCount: pw.viewCount + 1, lastViewedAt: now}
 			} else {
@@ -1260,6 +1311,7 @@ func (s *PlexServer) timeline(w http.ResponseWriter, r *http.Request, a *plexAcc
 			}
 			a.watch[oi] = pw
 			s.gen++
+			s.playbackLocked(a, oi, state, tm, pw.viewCount > before.viewCount)
 		}
 	}
 	s.mu.Unlock()
@@ -1277,4 +1329,134 @@ func (s *PlexServer) timeline(w http.ResponseWriter, r *http.Request, a *plexAcc
 		ViewCount:     plexInt(int(pw.viewCount)),
 		ViewOffset:    &pw.viewOffset,
 	})
+}
+
+// --- Notifications: webhooks and the websocket ---------------------------
+
+// plexOwnerPlexTV is the owner's plex.tv account id. Webhooks carry
+// plex.tv ids; on the server the owner is account 1, and every other
+// account's local id is its plex.tv id.
+const plexOwnerPlexTV = 50310427
+
+// announceLocked tells webhooks and websockets that account a's play state
+// of obj oi went from before to after, as PMS would: a new play is
+// media.scrobble, a moved position is a stopped playback; an un-watch has
+// no webhook, only a timeline entry. Caller holds s.mu.
+func (s *PlexServer) announceLocked(a *plexAccount, oi int32, before, after plexWatch) {
+	if !s.notify.listening() {
+		return // nobody listens: a benchmark's bulk writes stay cheap
+	}
+	switch {
+	case after.viewCount > before.viewCount:
+		s.webhookLocked(a, oi, "media.scrobble")
+		s.timelineEntryLocked(oi)
+	case after.viewCount == 0 && before.viewCount > 0:
+		s.timelineEntryLocked(oi)
+	case after.viewOffset != before.viewOffset && after.viewOffset > 0:
+		s.webhookLocked(a, oi, "media.stop")
+		s.sessionLocked(a, oi, "stopped", after.viewOffset)
+	}
+}
+
+// playbackLocked announces a timeline report: the play session's state
+// on the websocket and media.play, pause or stop as a webhook, then
+// media.scrobble when the report made the item played.
+func (s *PlexServer) playbackLocked(a *plexAccount, oi int32, state string, offset int64, scrobbled bool) {
+	if !s.notify.listening() {
+		return
+	}
+	if event := map[string]string{"playing": "media.play", "paused": "media.pause", "stopped": "media.stop"}[state]; event != "" {
+		s.webhookLocked(a, oi, event)
+	}
+	s.sessionLocked(a, oi, state, offset)
+	if scrobbled {
+		s.webhookLocked(a, oi, "media.scrobble")
+		s.timelineEntryLocked(oi)
+	}
+}
+
+// webhookLocked queues one webhook in PMS's format: multipart/form-data
+// with the JSON in the "payload" part, and a JPEG thumbnail part for the
+// events that carry one.
+func (s *PlexServer) webhookLocked(a *plexAccount, oi int32, event string) {
+	if s.notify.webhookURL() == "" {
+		return
+	}
+	tvID := a.id
+	if a.id == 1 {
+		tvID = plexOwnerPlexTV
+	}
+	sectionType := "movie"
+	if s.objs[oi].typ != plexTypeMovie {
+		sectionType = "show"
+	}
+	payload := map[string]any{
+		"event": event,
+		"user":  a.id == 1, // the webhook is the owner's: "user" only for the owner's own plays
+		"owner": true,
+		"Account": map[string]any{
+			"id": tvID, "thumb": "https://plex.tv/users/" + plexHex("account", a.name) + "/avatar", "title": a.name,
+		},
+		"Server": map[string]any{"title": s.name, "uuid": s.machineID},
+		"Player": map[string]any{"local": true, "publicAddress": "127.0.0.1", "title": "Simulated player", "uuid": "simulated-player"},
+		"Metadata": struct {
+			LibrarySectionType string `json:"librarySectionType"`
+			plexMeta
+		}{sectionType, s.metaLocked(a, oi, true, true)},
+	}
+	js, err := json.Marshal(payload)
+	if err != nil {
+		return
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="payload"`)
+	h.Set("Content-Type", "application/json")
+	pw, _ := mw.CreatePart(h)
+	_, _ = pw.Write(js)
+	if event == "media.play" || event == "library.new" || event == "media.rate" {
+		th := textproto.MIMEHeader{}
+		th.Set("Content-Disposition", `form-data; name="thumb"; filename="thumb.jpg"`)
+		th.Set("Content-Type", "image/jpeg")
+		tw, _ := mw.CreatePart(th)
+		_, _ = tw.Write([]byte{0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00, 0xff, 0xd9})
+	}
+	_ = mw.Close()
+	s.notify.post(mw.FormDataContentType(), "PlexMediaServer/"+plexVersion, buf.Bytes())
+}
+
+// sessionLocked pushes a play session's state to the websockets that may
+// see account a's sessions.
+func (s *PlexServer) sessionLocked(a *plexAccount, oi int32, state string, offset int64) {
+	key := strconv.Itoa(int(s.objs[oi].key))
+	msg, err := json.Marshal(map[string]any{"NotificationContainer": map[string]any{
+		"type": "playing", "size": 1,
+		"PlaySessionStateNotification": []map[string]any{{
+			"sessionKey": "1", "clientIdentifier": "simulated-player", "guid": "", "ratingKey": key, "url": "",
+			"key": "/library/metadata/" + key, "viewOffset": offset, "playQueueItemID": 1, "state": state,
+		}},
+	}})
+	if err != nil {
+		return
+	}
+	me := strconv.Itoa(a.id)
+	s.notify.broadcast(func(user string, admin bool) bool { return admin || user == me }, msg)
+}
+
+// timelineEntryLocked pushes a library timeline entry for obj oi, which
+// is all PMS says about a mark.
+func (s *PlexServer) timelineEntryLocked(oi int32) {
+	o := &s.objs[oi]
+	msg, err := json.Marshal(map[string]any{"NotificationContainer": map[string]any{
+		"type": "timeline", "size": 1,
+		"TimelineEntry": []map[string]any{{
+			"identifier": plexLibraryIdent, "sectionID": strconv.Itoa(plexSectionOf(o.typ)), "itemID": strconv.Itoa(int(o.key)),
+			"type": int(o.typ), "state": 5, "updatedAt": s.now().Unix(),
+		}},
+	}})
+	if err != nil {
+		return
+	}
+	s.notify.broadcast(func(string, bool) bool { return true }, msg)
 }

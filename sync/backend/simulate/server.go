@@ -59,6 +59,11 @@ type Options struct {
 	// LegacyAuth (Jellyfin only) accepts the legacy X-Emby-Token and
 	// api_key forms, as 10.x does by default; false behaves like 12.0.
 	LegacyAuth bool
+	// WebhookURL, when set, receives the server's webhooks in its real
+	// format whenever a user's play state changes (Plex: multipart
+	// "payload"; Jellyfin: the webhook plugin's JSON; Emby: form field
+	// "data"), sent in the background, never blocking the API.
+	WebhookURL string
 }
 
 // FaultKind is a way for the server to misbehave.

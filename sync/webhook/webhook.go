@@ -1,0 +1,337 @@
+// Package webhook receives the notifications media servers push when
+// something happens (a play, a mark, a new item) and hands them to the
+// engine as events, so a change reaches the other servers within seconds
+// instead of at the next scheduled import.
+//
+// Each backend has its own URL, /webhook/<secret>, where secret is the
+// backend's Options.WebhookSecret (NewSecret). The URL says which backend
+// a request is for; the payload then has to agree: its server id must be
+// the backend's, and its user the backend's user (see Handler for the
+// Plex rule). Only the backend and the item's id are taken from a
+// payload: the engine re-reads the item from the server with the
+// backend's own token, so a forged or misattributed payload can at worst
+// cause a read.
+//
+// Answers: 401 for a missing or unknown secret, 405 for anything but
+// POST, 413 for a body over the limit, 429 when a source sends too fast,
+// 400 for a body that is not what the server sends, 503 when the backends
+// cannot be read, 200 otherwise (also for events that are ignored: the
+// server has nothing to retry).
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"playmark/sync/backend"
+	"playmark/sync/engine"
+	"playmark/sync/state"
+)
+
+// Path is the prefix of every backend's webhook URL.
+const Path = "/webhook/"
+
+// NewSecret returns a new webhook secret: 128 random bits as 32 hex digits.
+func NewSecret() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// validSecret says whether s looks like a secret NewSecret makes.
+func validSecret(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// Backends is where the handler finds the configured backends;
+// *state.Store is one. It is read on every request, so a new secret or a
+// removed backend takes effect at once.
+type Backends interface {
+	Backends(ctx context.Context) ([]state.Backend, error)
+}
+
+// Enqueuer takes accepted events; *engine.Engine is one. Enqueue must not
+// block.
+type Enqueuer interface {
+	Enqueue(engine.Event)
+}
+
+// Options tune a Handler. Zero values pick the defaults.
+type Options struct {
+	MaxBody int64        // largest body accepted; default 1 MiB
+	Rate    float64      // requests per second one source may keep up; default 10
+	Burst   int          // requests one source may send at once; default 60
+	Log     *slog.Logger // nil: discard
+	Now     func() time.Time
+}
+
+// Handler is the http.Handler for /webhook/<secret>. It is safe for
+// concurrent use.
+//
+// Matching a payload to its backend: the payload's server id (Plex
+// Server.uuid, Jellyfin ServerId, Emby Server.Id) must equal the
+// backend's recorded ServerID (recorded by its first import), and the user
+// must be the backend's:
+//
+//   - Jellyfin and Emby: UserId / User.Id equals the backend's UserID.
+//   - Plex: a webhook carries the plex.tv account id of whoever played
+//     (Account.id), and the server-local ids Playmark knows differ from it
+//     only for the server's owner (local id 1). So for a backend whose user
+//     is not the owner, Account.id must equal its UserID (a shared or home
+//     user's local id is their plex.tv id). For the owner's backend (UserID
+//     "1"), the event must carry both flags: user (the account that played
+//     is the one whose webhook this is) and owner (that account owns the
+//     server); a member of the household playing on the owner's server
+//     arrives with owner set and user not, and is ignored. A Plex backend
+//     whose user is unknown accepts nothing.
+//
+// New items (Added) need no user: no one's play state is involved.
+// Whatever slips through, the engine re-reads the item with the backend's
+// own token, so another user's play can never be synced as this user's.
+type Handler struct {
+	store   Backends
+	events  Enqueuer
+	log     *slog.Logger
+	maxBody int64
+	limit   *limiter
+}
+
+// New returns a handler that looks backends up in store and hands
+// accepted events to events.
+func New(store Backends, events Enqueuer, opt Options) *Handler {
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = 1 << 20
+	}
+	if opt.Rate <= 0 {
+		opt.Rate = 10
+	}
+	if opt.Burst <= 0 {
+		opt.Burst = 60
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Handler{
+		store:   store,
+		events:  events,
+		log:     opt.Log,
+		maxBody: opt.MaxBody,
+		limit:   &limiter{rate: opt.Rate, burst: float64(opt.Burst), now: opt.Now, buckets: map[string]*bucket{}},
+	}
+}
+
+func reply(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// ServeHTTP answers one webhook. It never panics on any input.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, Path) && r.URL.Path != strings.TrimSuffix(Path, "/") {
+		reply(w, http.StatusNotFound, "not found")
+		return
+	}
+	if !h.limit.allow(source(r)) {
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusTooManyRequests, "too many requests")
+		return
+	}
+	secret := strings.Trim(strings.TrimPrefix(r.URL.Path, Path), "/")
+	b, ok, err := h.lookup(r.Context(), secret)
+	if err != nil {
+		h.log.Warn("webhook: reading backends", "err", err)
+		reply(w, http.StatusServiceUnavailable, "try again later")
+		return
+	}
+	if !ok {
+		reply(w, http.StatusUnauthorized, "unknown webhook URL")
+		return
+	}
+	log := h.log.With("backend", b.Name)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		reply(w, http.StatusMethodNotAllowed, "POST only")
+		return
+	}
+	if r.ContentLength > h.maxBody {
+		reply(w, http.StatusRequestEntityTooLarge, "body too large")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			reply(w, http.StatusRequestEntityTooLarge, "body too large")
+			return
+		}
+		reply(w, http.StatusBadRequest, "could not read the body")
+		return
+	}
+	n, err := Parse(backend.Kind(b.Kind), r.Header.Get("Content-Type"), body)
+	if err != nil {
+		log.Debug("webhook refused", "err", err)
+		reply(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if n.Act {
+		if why := mismatch(b, n); why != "" {
+			n.Act, n.Reason = false, why
+		}
+	}
+	if !n.Act {
+		log.Debug("webhook ignored", "event", n.Event, "reason", n.Reason)
+		reply(w, http.StatusOK, "ignored: "+n.Reason)
+		return
+	}
+	h.events.Enqueue(engine.Event{Backend: b.Name, ItemID: n.ItemID, Kind: n.Kind, At: n.At})
+	log.Debug("webhook queued", "event", n.Event, "item", n.ItemID, "kind", n.Kind)
+	reply(w, http.StatusOK, "queued")
+}
+
+// Parse parses a webhook body sent by a server of kind k.
+func Parse(k backend.Kind, contentType string, body []byte) (Notice, error) {
+	switch k {
+	case backend.Plex:
+		return ParsePlex(contentType, body)
+	case backend.Jellyfin:
+		return ParseJellyfin(contentType, body)
+	case backend.Emby:
+		return ParseEmby(contentType, body)
+	}
+	return Notice{}, fmt.Errorf("%w: unknown backend type %q", ErrBadPayload, k)
+}
+
+// lookup finds the backend whose secret is s, comparing in constant time.
+func (h *Handler) lookup(ctx context.Context, s string) (state.Backend, bool, error) {
+	if !validSecret(s) {
+		return state.Backend{}, false, nil
+	}
+	bs, err := h.store.Backends(ctx)
+	if err != nil {
+		return state.Backend{}, false, err
+	}
+	var found state.Backend
+	ok := false
+	for _, b := range bs {
+		if b.Options.WebhookSecret != "" && subtle.ConstantTimeCompare([]byte(b.Options.WebhookSecret), []byte(s)) == 1 {
+			found, ok = b, true
+		}
+	}
+	return found, ok, nil
+}
+
+// mismatch says why a notice is not about backend b's server and user, or
+// "" when it is (see Handler).
+func mismatch(b state.Backend, n Notice) string {
+	if b.ServerID == "" {
+		return "the backend's server id is not known yet (it is recorded by the first import)"
+	}
+	if !strings.EqualFold(n.ServerID, b.ServerID) {
+		return "another server"
+	}
+	if n.Kind == engine.EventAdded {
+		return ""
+	}
+	switch backend.Kind(b.Kind) {
+	case backend.Plex:
+		switch b.UserID {
+		case "":
+			return "the backend's plex user is not known"
+		case "1":
+			if !n.PlexUser || !n.PlexOwner {
+				return "another plex account than the owner's"
+			}
+		default:
+			if n.UserID != b.UserID {
+				return "another plex account"
+			}
+		}
+	default:
+		if b.UserID == "" || n.UserID != normGUID(b.UserID) {
+			return "another user"
+		}
+	}
+	return ""
+}
+
+// source is who sent a request, for rate limiting: the peer's IP address
+// (a proxy in front makes everyone one source, which is still bounded).
+func source(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// limiter is a token bucket per source.
+type limiter struct {
+	rate, burst float64
+	now         func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// maxSources bounds the limiter's memory; idle buckets are dropped first.
+const maxSources = 4096
+
+func (l *limiter) allow(src string) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[src]
+	if !ok {
+		if len(l.buckets) >= maxSources {
+			l.prune(now)
+			if len(l.buckets) >= maxSources {
+				return false // a flood of sources: refuse newcomers until some go idle
+			}
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[src] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// prune drops buckets that have refilled completely (their source was
+// quiet long enough to be forgotten without changing any answer).
+func (l *limiter) prune(now time.Time) {
+	full := time.Duration(l.burst / l.rate * float64(time.Second))
+	for k, b := range l.buckets {
+		if now.Sub(b.last) >= full {
+			delete(l.buckets, k)
+		}
+	}
+}

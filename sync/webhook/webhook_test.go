@@ -1,0 +1,265 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"playmark/sync/engine"
+	"playmark/sync/state"
+)
+
+// recorder is an Enqueuer that keeps what it is given.
+type recorder struct {
+	mu  sync.Mutex
+	evs []engine.Event
+}
+
+func (r *recorder) Enqueue(ev engine.Event) {
+	r.mu.Lock()
+	r.evs = append(r.evs, ev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) take() []engine.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.evs
+	r.evs = nil
+	return out
+}
+
+type fixture struct {
+	store   *state.Store
+	h       *Handler
+	rec     *recorder
+	secrets map[string]string // backend name -> secret
+}
+
+// newFixture is a real store with four backends: the Plex owner, a Plex
+// home user (local id 5402), Jellyfin and Emby.
+func newFixture(t *testing.T, opt Options) *fixture {
+	t.Helper()
+	st, err := state.Open(context.Background(), filepath.Join(t.TempDir(), "cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{store: st, rec: &recorder{}, secrets: map[string]string{}}
+	for _, b := range []state.Backend{
+		{Name: "den", Kind: "plex", UserID: "1", ServerID: plexServer},
+		{Name: "kid", Kind: "plex", UserID: "5402", ServerID: plexServer},
+		{Name: "attic", Kind: "jellyfin", UserID: jfUser, ServerID: jfServer},
+		{Name: "cellar", Kind: "emby", UserID: embyUser, ServerID: embyServer},
+		{Name: "fresh", Kind: "jellyfin", UserID: jfUser}, // never imported: no server id yet
+	} {
+		b.URL, b.Token, b.Import, b.Export = "http://192.0.2.1", "t", state.ImportFull, true
+		b.Options.WebhookSecret = NewSecret()
+		f.secrets[b.Name] = b.Options.WebhookSecret
+		if _, err := st.AddBackend(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.h = New(st, f.rec, opt)
+	return f
+}
+
+func (f *fixture) post(path, ct string, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ct)
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, req)
+	return w
+}
+
+func TestNewSecret(t *testing.T) {
+	a, b := NewSecret(), NewSecret()
+	if !validSecret(a) || a == b || strings.ToLower(a) != a {
+		t.Errorf("secrets %q %q", a, b)
+	}
+}
+
+func TestHandlerRefusesAndIgnores(t *testing.T) {
+	f := newFixture(t, Options{})
+	url := func(name string) string { return Path + f.secrets[name] }
+	owner := plexArgs{event: "media.scrobble", account: 31000001, user: true, owner: true, server: plexServer, ratingKey: "1042"}
+	plex := func(a plexArgs) (string, []byte) { return plexMultipart(plexJSON(a), false) }
+	ctGood, good := plex(owner)
+	other := owner
+	other.server = "ffffffffffffffffffffffffffffffffffffffff"
+	ctOther, otherServer := plex(other)
+	member := owner
+	member.user, member.account = false, 5402 // a home member playing on the owner's server
+	ctMember, memberPlay := plex(member)
+	jfOtherUser := jellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": true, "UserId": "11111111111111111111111111111111"})
+	huge := bytes.Repeat([]byte("x"), 10<<20)
+
+	cases := []struct {
+		name   string
+		path   string
+		ct     string
+		body   []byte
+		status int
+		says   string
+	}{
+		{"no secret", Path, ctGood, good, 401, "unknown"},
+		{"no secret, no slash", "/webhook", ctGood, good, 401, "unknown"},
+		{"wrong secret", Path + NewSecret(), ctGood, good, 401, "unknown"},
+		{"not even a secret", Path + "admin", ctGood, good, 401, "unknown"},
+		{"a secret with a path after it", url("den") + "/x", ctGood, good, 401, "unknown"},
+		{"another path", "/metrics", ctGood, good, 404, "not found"},
+		{"unknown server", url("den"), ctOther, otherServer, 200, "another server"},
+		{"a household member on the owner's webhook", url("den"), ctMember, memberPlay, 200, "another plex account"},
+		{"the owner on the member's backend", url("kid"), ctGood, good, 200, "another plex account"},
+		{"another jellyfin user", url("attic"), "text/plain", jfOtherUser, 200, "another user"},
+		{"another emby user", url("cellar"), "application/json", embyJSON("item.markplayed", map[string]any{"User": map[string]any{"Id": jfUser}}), 200, "another user"},
+		{"a backend never imported", url("fresh"), "text/plain", jellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": true}), 200, "not known yet"},
+		{"truncated multipart", url("den"), ctGood, good[:len(good)/2], 400, "multipart"},
+		{"non-JSON", url("attic"), "text/plain", []byte("<html>502 Bad Gateway</html>"), 400, "JSON"},
+		{"a plex body on the jellyfin URL", url("attic"), ctGood, good, 400, "JSON"},
+		{"an event not used", url("cellar"), "application/json", embyJSON("item.rate", nil), 200, "not used"},
+		{"10 MB body", url("den"), ctGood, huge, 413, "too large"},
+	}
+	for _, c := range cases {
+		w := f.post(c.path, c.ct, c.body)
+		if w.Code != c.status || !strings.Contains(w.Body.String(), c.says) {
+			t.Errorf("%s: %d %q, want %d saying %q", c.name, w.Code, w.Body.String(), c.status, c.says)
+		}
+		if evs := f.rec.take(); len(evs) > 0 {
+			t.Errorf("%s: enqueued %+v", c.name, evs)
+		}
+	}
+
+	// A 10 MB body without a Content-Length (chunked) is cut off too.
+	req := httptest.NewRequest(http.MethodPost, url("den"), io.MultiReader(bytes.NewReader(huge)))
+	req.ContentLength = -1
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, req)
+	if w.Code != 413 || len(f.rec.take()) > 0 {
+		t.Errorf("chunked 10 MB: %d", w.Code)
+	}
+	// GET on a good URL.
+	w = httptest.NewRecorder()
+	f.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, url("den"), nil))
+	if w.Code != 405 {
+		t.Errorf("GET: %d", w.Code)
+	}
+}
+
+func TestHandlerAccepts(t *testing.T) {
+	f := newFixture(t, Options{})
+	url := func(name string) string { return Path + f.secrets[name] }
+	send := func(name, ct string, body []byte) {
+		t.Helper()
+		if w := f.post(url(name), ct, body); w.Code != 200 || !strings.Contains(w.Body.String(), "queued") {
+			t.Fatalf("%s: %d %q", name, w.Code, w.Body.String())
+		}
+	}
+	ct, body := plexMultipart(plexJSON(plexArgs{event: "media.scrobble", account: 31000001, user: true, owner: true, server: strings.ToUpper(plexServer), ratingKey: "1042"}), false)
+	send("den", ct, body)
+	// The home member's own play, on either webhook: Account.id is their id.
+	ct, body = plexMultipart(plexJSON(plexArgs{event: "media.pause", account: 5402, owner: true, server: plexServer, ratingKey: "1043"}), false)
+	send("kid", ct, body)
+	send("attic", "text/plain", jellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": false, "SaveReason": "TogglePlayed"}))
+	ct, body = embyMultipart(embyJSON("item.markplayed", nil))
+	send("cellar", ct, body)
+	// A new item is nobody's play: no user needed.
+	send("attic", "text/plain", jellyfinJSON(map[string]any{"NotificationType": "ItemAdded", "UserId": nil, "ItemId": "00112233445566778899aabbccddeeff"}))
+
+	got := f.rec.take()
+	want := []engine.Event{
+		{Backend: "den", ItemID: "1042", Kind: engine.EventPlayed},
+		{Backend: "kid", ItemID: "1043", Kind: engine.EventProgress},
+		{Backend: "attic", ItemID: "6f1d0a9c2b3e4d5f8a7b6c5d4e3f2a1b", Kind: engine.EventUnplayed, At: time.Date(2025, 3, 1, 12, 0, 0, 123456700, time.UTC)},
+		{Backend: "cellar", ItemID: "24017", Kind: engine.EventPlayed, At: time.Date(2025, 3, 1, 12, 0, 0, 123456700, time.UTC)},
+		{Backend: "attic", ItemID: "00112233445566778899aabbccddeeff", Kind: engine.EventAdded, At: time.Date(2025, 3, 1, 12, 0, 0, 123456700, time.UTC)},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("enqueued %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("event %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestHandlerRateLimitsEachSource(t *testing.T) {
+	clock := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	f := newFixture(t, Options{Rate: 2, Burst: 5, Now: now})
+	body := jellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": true})
+	from := func(addr string) int {
+		req := httptest.NewRequest(http.MethodPost, Path+f.secrets["attic"], bytes.NewReader(body))
+		req.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, req)
+		return w.Code
+	}
+	for i := range 5 {
+		if c := from("192.0.2.10:5000"); c != 200 {
+			t.Fatalf("request %d within the burst: %d", i, c)
+		}
+	}
+	if c := from("192.0.2.10:5001"); c != 429 {
+		t.Errorf("past the burst: %d, want 429", c)
+	}
+	if c := from("192.0.2.11:1"); c != 200 {
+		t.Errorf("another source is not limited: %d", c)
+	}
+	// A wrong secret costs a token too: guessing is as bounded as sending.
+	for range 5 {
+		req := httptest.NewRequest(http.MethodPost, Path+NewSecret(), bytes.NewReader(body))
+		req.RemoteAddr = "192.0.2.12:1"
+		f.h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	if c := from("192.0.2.12:1"); c != 429 {
+		t.Errorf("after 5 guesses: %d, want 429", c)
+	}
+	mu.Lock()
+	clock = clock.Add(time.Second) // two tokens back
+	mu.Unlock()
+	if a, b, c := from("192.0.2.10:5000"), from("192.0.2.10:5000"), from("192.0.2.10:5000"); a != 200 || b != 200 || c != 429 {
+		t.Errorf("after 1 s at 2/s: %d %d %d, want 200 200 429", a, b, c)
+	}
+	if n := len(f.rec.take()); n != 8 {
+		t.Errorf("enqueued %d, want 8 (the refused ones are not)", n)
+	}
+}
+
+// TestHandlerOverHTTP runs the handler behind a real listener, as the app
+// does, with the bodies a real client sends.
+func TestHandlerOverHTTP(t *testing.T) {
+	f := newFixture(t, Options{})
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	ct, body := embyMultipart(embyJSON("item.markunplayed", nil))
+	resp, err := http.Post(srv.URL+Path+f.secrets["cellar"], ct, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	resp, err = http.Post(srv.URL+Path+NewSecret(), ct, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("wrong secret: %d", resp.StatusCode)
+	}
+	got := f.rec.take()
+	if len(got) != 1 || got[0].Kind != engine.EventUnplayed || got[0].Backend != "cellar" {
+		t.Errorf("enqueued %+v", got)
+	}
+}
