@@ -78,7 +78,7 @@ Backends:
 Sync:
   import [--backend NAME]... [--full] [--dry-run]
   export [--backend NAME]... [--full] [--dry-run] [--yes]
-  sync [--dry-run] [--yes]   import, then export
+  sync [--full] [--dry-run] [--yes]   import, then export
   held                       exports held by the mass-change guard
   held apply|discard NAME    apply or drop a held export
   unmatched [--limit N]      items that could not be matched (no usable ids)
@@ -97,6 +97,7 @@ Changes within seconds (while the app or daemon runs):
   webhooks [--listen ADDR | --off]   the webhook listener and each backend's URL to paste into its server
 
 Other:
+  daemon [--verbose]         schedules, webhooks and live updates without a window or tray
   simulate --type plex|jellyfin|emby [--listen ADDR] [--items N] [--token T]
   demo [--items N] [--headless]   three simulated servers and the app, in a throwaway config dir
   --version
