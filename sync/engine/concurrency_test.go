@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -80,7 +81,7 @@ func TestConcurrentRunsAndEvents(t *testing.T) {
 	for _, k := range marked {
 		for _, s := range []string{"jellyfin", "emby"} {
 			if !w.watch(s, k).Played {
-				t.Errorf("%s: %s was marked on plex but never arrived", s, k)
+				t.Errorf("%s: %s was marked on plex but never arrived; %s", s, k, w.explain(k))
 			}
 		}
 	}
@@ -91,4 +92,34 @@ func TestConcurrentRunsAndEvents(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs, %d refused as busy", len(runs), busy)
+}
+
+// explain tells what the local state and the history know of media k, for
+// a failure message.
+func (w *world) explain(k string) string {
+	ctx := context.Background()
+	it := w.localItem(k)
+	out := fmt.Sprintf("local %+v;", it)
+	for _, name := range []string{"plex", "jellyfin", "emby"} {
+		b := w.backend(name)
+		tx, _ := w.store.Begin(ctx)
+		r, ok, _ := tx.Remote(b.ID, w.servers[name].RemoteID(k))
+		tx.Rollback()
+		out += fmt.Sprintf(" %s sub-record %v %+v, server %+v, export cursor %d;", name, ok, r, w.servers[name].Watch(k), b.ExportCursor)
+	}
+	runs, _ := w.store.Runs(ctx, 100)
+	for i := len(runs) - 1; i >= 0; i-- {
+		r := runs[i]
+		out += fmt.Sprintf(" run %d %s/%s %s:", r.ID, r.Kind, r.Trigger, r.Status)
+		for _, b := range r.Backends {
+			out += fmt.Sprintf(" [%s %s %s r%d c%d s%d]", b.Phase, b.Backend, b.Mode, b.Read, b.Changed, b.Skipped)
+		}
+		chs, _ := w.store.Changes(ctx, r.ID, 10000)
+		for _, c := range chs {
+			if c.ItemID == it.ID {
+				out += fmt.Sprintf(" {%s %s->%s %s}", c.Target, c.Before, c.After, c.Reason)
+			}
+		}
+	}
+	return out
 }

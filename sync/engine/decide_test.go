@@ -171,3 +171,15 @@ func TestHeld(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanNeverWritesAPositionServersCountAsWatched(t *testing.T) {
+	local := state.Item{Updated: time.Unix(0, 0), Progress: 43 * time.Minute, ProgressAt: time.Unix(100, 0)}
+	ops, _ := plan(local, nil, &backend.Item{ID: "1", Duration: 45 * time.Minute}, time.Minute)
+	if len(ops) != 0 {
+		t.Errorf("plan wrote a position at 96 %% of the runtime: %v", ops)
+	}
+	ops, _ = plan(local, nil, &backend.Item{ID: "1", Duration: 2 * time.Hour}, time.Minute)
+	if len(ops) != 1 || ops[0].kind != opProgress {
+		t.Errorf("plan = %v, want the position written on a long film", ops)
+	}
+}

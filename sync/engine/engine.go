@@ -441,3 +441,16 @@ func (e *Engine) DiscardHeld(ctx context.Context, name string) error {
 	e.Notify()
 	return nil
 }
+
+// finishPhase completes one backend's phase report: how long it took, how
+// many requests it sent, and its error in words (logged).
+func (r *run) finishPhase(rep *BackendReport, started time.Time, tr *backend.Transport, log *slog.Logger) {
+	rep.Duration = r.e.now().Sub(started)
+	if tr != nil {
+		rep.Requests = tr.Requests()
+	}
+	if rep.Err != nil {
+		rep.Error = backend.Describe(rep.Backend, rep.Err)
+		log.Warn(rep.Phase+" failed", "err", rep.Error)
+	}
+}

@@ -144,15 +144,7 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 	rep.Phase, rep.Backend, rep.Mode = "import", b.Name, "event"
 	started := r.e.now()
 	var tr *backend.Transport
-	defer func() {
-		rep.Duration = r.e.now().Sub(started)
-		if tr != nil {
-			rep.Requests = tr.Requests()
-		}
-		if rep.Err != nil {
-			rep.Error = backend.Describe(b.Name, rep.Err)
-		}
-	}()
+	defer func() { r.finishPhase(&rep, started, tr, r.e.log.With("backend", b.Name, "phase", "event")) }()
 	client, t, err := r.e.Open(ctx, b)
 	if err != nil {
 		rep.Err = err

@@ -87,11 +87,12 @@ func plan(local state.Item, prev *state.Remote, it *backend.Item, progressMin ti
 			return nil, "the server's play is newer"
 		}
 		ops = append(ops, mk(opUnplayed))
-		if local.Progress >= progressMin {
+		if local.Progress >= progressMin && !nearEnd(local.Progress, it.Duration) {
 			ops = append(ops, mk(opProgress))
 		}
 		return ops, ""
-	case !local.Watched && !it.Played && local.Progress >= progressMin && absDur(local.Progress-it.Progress) > progressJitter:
+	case !local.Watched && !it.Played && local.Progress >= progressMin && absDur(local.Progress-it.Progress) > progressJitter &&
+		!nearEnd(local.Progress, it.Duration):
 		if it.Progress > 0 && played.After(local.ProgressAt.Add(clockDrift)) {
 			return nil, "the server's position is newer"
 		}
@@ -117,16 +118,7 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	started := r.e.now()
 	log := r.e.log.With("backend", b.Name, "phase", "export")
 	var tr *backend.Transport
-	defer func() {
-		rep.Duration = r.e.now().Sub(started)
-		if tr != nil {
-			rep.Requests = tr.Requests()
-		}
-		if rep.Err != nil {
-			rep.Error = backend.Describe(b.Name, rep.Err)
-			log.Warn("export failed", "err", rep.Error)
-		}
-	}()
+	defer func() { r.finishPhase(&rep, started, tr, log) }()
 	if !b.Export {
 		rep.Mode = "off"
 		return rep
@@ -373,8 +365,8 @@ func (r *run) opChange(b state.Backend, o op, verb string) state.Change {
 // write performs the planned writes. A failure of one write is counted
 // and the others go on, unless the server is gone or the token rejected,
 // which stops this backend's export.
-func (r *run) write(ctx context.Context, client backend.Backend, b state.Backend, ops []op, rep *BackendReport) (failed int, written []string, err error) {
-	seen := map[string]bool{}
+func (r *run) write(ctx context.Context, client backend.Backend, b state.Backend, ops []op, rep *BackendReport) (failed int, written map[string][]op, err error) {
+	written = map[string][]op{}
 	for i, o := range ops {
 		if ctx.Err() != nil {
 			return failed, written, ctx.Err()
@@ -398,10 +390,7 @@ func (r *run) write(ctx context.Context, client backend.Backend, b state.Backend
 			continue
 		}
 		rep.Changed++
-		if !seen[o.remoteID] {
-			seen[o.remoteID] = true
-			written = append(written, o.remoteID)
-		}
+		written[o.remoteID] = append(written[o.remoteID], o)
 		c := r.opChange(b, o, o.kind.String())
 		r.addChange(c)
 		if err := r.recordOne(ctx, c); err != nil {
@@ -427,7 +416,14 @@ func (r *run) recordOne(ctx context.Context, c state.Change) error {
 // recordWritten re-reads written items and stores what the server now
 // holds as their sub-records. Plex stamps "now" on a scrobble: recording
 // that stamp is what keeps it from looking like a newer play next time.
-func (r *run) recordWritten(ctx context.Context, client backend.Backend, b state.Backend, ids []string) error {
+// An item whose live state is not what the writes should have left (the
+// user changed it meanwhile) is not recorded: the next import must see
+// that change, not mistake it for our own echo.
+func (r *run) recordWritten(ctx context.Context, client backend.Backend, b state.Backend, written map[string][]op) error {
+	ids := make([]string, 0, len(written))
+	for id := range written {
+		ids = append(ids, id)
+	}
 	live, err := client.Get(ctx, ids)
 	if err != nil {
 		return err
@@ -440,6 +436,10 @@ func (r *run) recordWritten(ctx context.Context, client backend.Backend, b state
 	now := r.e.now().UTC().Truncate(time.Second)
 	for i := range live {
 		it := &live[i]
+		if !asWritten(it, written[it.ID]) {
+			r.e.log.Info("changed on the server while we wrote it; left for the next import", "backend", b.Name, "item", it.ID)
+			continue
+		}
 		prev, ok, err := tx.Remote(b.ID, it.ID)
 		if err != nil {
 			return err
@@ -453,7 +453,10 @@ func (r *run) recordWritten(ctx context.Context, client backend.Backend, b state
 		}
 		prev.Watched, prev.PlayCount, prev.PlayedAt = it.Played, it.PlayCount, secs(it.LastPlayed)
 		prev.Progress, prev.AddedAt, prev.Duration = it.Progress.Truncate(time.Millisecond), secs(it.Added), it.Duration
-		prev.Library, prev.ShowID, prev.Path, prev.IDsHash = it.Library, it.ShowID, it.Path, idsHash(it)
+		if it.Library != "" {
+			prev.Library = it.Library
+		}
+		prev.ShowID, prev.Path, prev.IDsHash = it.ShowID, it.Path, idsHash(it)
 		if prev.Seen.IsZero() {
 			prev.Seen = now
 		}
@@ -462,4 +465,29 @@ func (r *run) recordWritten(ctx context.Context, client backend.Backend, b state
 		}
 	}
 	return tx.Commit()
+}
+
+// asWritten says whether a live item shows what the writes made to it
+// should have left.
+func asWritten(it *backend.Item, ops []op) bool {
+	if len(ops) == 0 {
+		return false
+	}
+	last := ops[len(ops)-1]
+	switch last.kind {
+	case opPlayed:
+		return it.Played
+	case opUnplayed:
+		return !it.Played && it.Progress <= progressJitter
+	case opProgress:
+		return !it.Played && absDur(it.Progress-last.pos) <= progressJitter
+	}
+	return false
+}
+
+// nearEnd says whether a position is so close to the end that servers
+// count it as watched (Plex, Jellyfin and Emby all do past 90 %): writing
+// it would turn a resume position into a play.
+func nearEnd(pos, duration time.Duration) bool {
+	return duration > 0 && pos*10 >= duration*9
 }

@@ -70,16 +70,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	started := r.e.now()
 	log := r.e.log.With("backend", b.Name, "phase", "import")
 	var tr *backend.Transport
-	defer func() {
-		rep.Duration = r.e.now().Sub(started)
-		if tr != nil {
-			rep.Requests = tr.Requests()
-		}
-		if rep.Err != nil {
-			rep.Error = backend.Describe(b.Name, rep.Err)
-			log.Warn("import failed", "err", rep.Error)
-		}
-	}()
+	defer func() { r.finishPhase(&rep, started, tr, log) }()
 	mode := b.Import
 	if mode == state.ImportOff {
 		// Named explicitly although its import is off: say so, do nothing.

@@ -288,29 +288,6 @@ func (t *Tx) Remote(backendID int64, remoteID string) (Remote, bool, error) {
 	return r, err == nil, err
 }
 
-// RemotesOfItem reads the sub-records a backend has for an item (usually
-// one; two when the same film sits in two libraries).
-func (t *Tx) RemotesOfItem(backendID, itemID int64) ([]Remote, error) {
-	st, err := t.prep(`SELECT ` + remoteCols + ` FROM remotes WHERE item_id=? AND backend_id=?`)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(t.ctx, itemID, backendID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Remote
-	for rows.Next() {
-		r, err := scanRemote(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
 // PutRemote inserts or replaces a sub-record.
 func (t *Tx) PutRemote(r Remote) error {
 	return t.exec(`INSERT INTO remotes (`+remoteCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -445,33 +422,6 @@ func (t *Tx) RollbackTo(name string) error {
 
 // Release keeps everything since the savepoint.
 func (t *Tx) Release(name string) error { return t.exec("RELEASE " + name) }
-
-// ItemByID reads one item outside a transaction.
-func (s *Store) ItemByID(ctx context.Context, id int64) (Item, error) {
-	it, err := scanItem(s.db.QueryRowContext(ctx, `SELECT `+itemCols+` FROM items WHERE id=?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return it, fmt.Errorf("item %d: %w", id, ErrNotFound)
-	}
-	return it, err
-}
-
-// RemotesOf reads every sub-record of an item, all backends.
-func (s *Store) RemotesOf(ctx context.Context, itemID int64) ([]Remote, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+remoteCols+` FROM remotes WHERE item_id=? ORDER BY backend_id`, itemID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Remote
-	for rows.Next() {
-		r, err := scanRemote(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
 
 // Counts are totals for the status line.
 type Counts struct {
