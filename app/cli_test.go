@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"playmark/sync/backend"
 	"playmark/sync/backend/simulate"
+	"playmark/sync/state"
 )
 
 // pm runs the command line in-process and returns exit code and output.
@@ -121,6 +123,21 @@ func TestCLIBackendLifecycleAgainstASimulatedServer(t *testing.T) {
 	code, _, stderr = pm(t, dir, "backend", "set", "jf", "--token", "revoked")
 	if code != exitFailed || !strings.Contains(stderr, "token rejected") {
 		t.Errorf("set to a bad token: %d %q", code, stderr)
+	}
+	// The server revokes the token after it was saved: backend test says so.
+	st, err := state.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := st.Backend(context.Background(), "jf")
+	b.Token = "revoked-later"
+	if err := st.UpdateBackend(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	code, _, stderr = pm(t, dir, "backend", "test", "jf")
+	if code != exitFailed || strings.TrimSpace(stderr) != "playmark: token rejected by jf" {
+		t.Errorf("test with a revoked token: exit %d, %q; want exit 1, token rejected by jf", code, stderr)
 	}
 	// The token in the log? Never.
 	log, _ := os.ReadFile(filepath.Join(dir, "playmark.log"))

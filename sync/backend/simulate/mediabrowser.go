@@ -1065,6 +1065,9 @@ type mbPolicyOut struct {
 	IsHidden         bool `json:"IsHidden"`
 	IsDisabled       bool `json:"IsDisabled"`
 	EnableAllFolders bool `json:"EnableAllFolders"`
+	// Jellyfin's UserPolicy requires these; it names its default providers.
+	AuthenticationProviderID string `json:"AuthenticationProviderId,omitempty"`
+	PasswordResetProviderID  string `json:"PasswordResetProviderId,omitempty"`
 }
 
 type mbConfigOut struct {
@@ -1082,6 +1085,10 @@ func (s *MediaBrowserServer) userOut(u *mbUser) mbUserOut {
 			PlayDefaultAudioTrack: true,
 			HidePlayedInLatest:    true,
 		},
+	}
+	if s.fl.kind == backend.Jellyfin {
+		o.Policy.AuthenticationProviderID = "Jellyfin.Server.Implementations.Users.DefaultAuthenticationProvider"
+		o.Policy.PasswordResetProviderID = "Jellyfin.Server.Implementations.Users.DefaultPasswordResetProvider"
 	}
 	if s.fl.kind == backend.Emby {
 		o.DateCreated = "2024-01-01T00:00:00.0000000Z"
@@ -1123,7 +1130,6 @@ type mbItemOut struct {
 	ServerID          string             `json:"ServerId"`
 	ID                string             `json:"Id"`
 	DateCreated       string             `json:"DateCreated,omitempty"`
-	DateLastSaved     string             `json:"DateLastSaved,omitempty"`
 	SortName          string             `json:"SortName,omitempty"`
 	Path              string             `json:"Path,omitempty"`
 	ProviderIDs       *map[string]string `json:"ProviderIds,omitempty"`
@@ -1350,9 +1356,6 @@ func (s *MediaBrowserServer) itemOut(n int32, u *mbUser, f mbFields, listing boo
 	}
 	if f.all || f.created {
 		o.DateCreated = mbDate(node.added, false)
-	}
-	if f.all || f.saved {
-		o.DateLastSaved = mbDate(node.added, false)
 	}
 	if f.all || f.sortName {
 		o.SortName = strings.ToLower(o.Name)
