@@ -103,6 +103,8 @@ Other:
   --version
 
 The config dir defaults to $PLAYMARK_CONFIG_DIR, else the user's config dir + /playmark.
+Tokens are kept in the system keyring (Secret Service) when there is one, else in the config dir;
+PLAYMARK_KEYRING=off keeps them in the config dir.
 Exit codes: 0 success, 1 a run failed on at least one backend, 2 usage or configuration error.
 `
 
@@ -195,6 +197,9 @@ func (c *cli) open() error {
 	}
 	c.store = st
 	c.log = newLogger(c.configDir, c.stderr, false)
+	if err := useKeyring(context.Background(), st, c.configDir, c.log); err != nil {
+		fmt.Fprintf(c.stderr, "playmark: warning: %v\n", err)
+	}
 	c.engine = engine.New(st, c.log)
 	return nil
 }
@@ -553,6 +558,10 @@ func (c *cli) backendSet(args []string) error {
 	}
 	ctx := context.Background()
 	b, err := c.store.Backend(ctx, pos[0])
+	if errors.Is(err, state.ErrTokenUnavailable) && set["token"] {
+		// The old token cannot be read; the new one replaces it anyway.
+		err = nil
+	}
 	if err != nil {
 		return err
 	}
@@ -602,11 +611,12 @@ func (c *cli) backendList(args []string) error {
 			LastImport string `json:"last_import,omitempty"`
 			LastExport string `json:"last_export,omitempty"`
 			LastError  string `json:"last_error,omitempty"`
+			InKeyring  bool   `json:"token_in_keyring"`
 		}
 		out := []row{}
 		for _, b := range bs {
 			out = append(out, row{b.Name, b.Kind, b.URL, b.MaskedToken(), b.UserID, b.UserName, b.ServerName, b.ServerID,
-				string(b.Import), b.Export, rfc(b.LastImport), rfc(b.LastExport), b.LastError})
+				string(b.Import), b.Export, rfc(b.LastImport), rfc(b.LastExport), b.LastError, b.TokenInKeyring})
 		}
 		return writeJSON(c.stdout, out)
 	}
@@ -627,7 +637,11 @@ func (c *cli) backendList(args []string) error {
 		if user == "" {
 			user = b.UserID
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Kind, b.URL, dash(user), b.MaskedToken(), b.Import, onOff(b.Export), ago(b.LastImport), status)
+		token := b.MaskedToken()
+		if b.TokenInKeyring {
+			token += " (keyring)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Kind, b.URL, dash(user), token, b.Import, onOff(b.Export), ago(b.LastImport), status)
 	}
 	return tw.Flush()
 }

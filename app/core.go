@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"playmark/sync/engine"
 	"playmark/sync/schedule"
+	"playmark/sync/secret"
 	"playmark/sync/state"
 )
 
@@ -32,6 +35,9 @@ func OpenCore(ctx context.Context, dir string, verboseTo io.Writer) (*Core, erro
 		return nil, err
 	}
 	log := newLogger(dir, verboseTo, verboseTo != nil)
+	if err := useKeyring(ctx, st, dir, log); err != nil {
+		log.Warn("system keyring", "err", err)
+	}
 	c := &Core{Dir: dir, Store: st, Engine: engine.New(st, log), Log: log}
 	c.Sched = schedule.New(c.loadTasks, c.runTask)
 	c.Sched.OnEvent = c.onScheduleEvent
@@ -40,6 +46,26 @@ func OpenCore(ctx context.Context, dir string, verboseTo io.Writer) (*Core, erro
 
 // Close closes the store.
 func (c *Core) Close() error { return c.Store.Close() }
+
+// useKeyring keeps st's tokens in the system keyring (the Secret Service)
+// when there is one and PLAYMARK_KEYRING is not "off" (tests, headless
+// servers); otherwise they stay in the database. The error is a token the
+// keyring would not take: it stays in the database, and st stays usable.
+func useKeyring(ctx context.Context, st *state.Store, dir string, log *slog.Logger) error {
+	if strings.EqualFold(os.Getenv("PLAYMARK_KEYRING"), "off") {
+		return nil
+	}
+	open, cancel := context.WithTimeout(ctx, 5*time.Second)
+	k, err := secret.OpenSecretService(open, dir)
+	cancel()
+	if err != nil {
+		log.Info("tokens stay in the database", "reason", err)
+		return nil
+	}
+	ctx, cancel = context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return st.SetKeyring(ctx, k)
+}
 
 func (c *Core) loadTasks(ctx context.Context) ([]schedule.Task, error) {
 	ts, err := c.Store.Tasks(ctx)

@@ -20,6 +20,12 @@ import (
 // TestMain lets the test binary stand in for the playmark binary: a child
 // started with PLAYMARK_TEST_MAIN=1 runs the command line.
 func TestMain(m *testing.M) {
+	// The tests never use the keyring of whoever runs them, nor wait on
+	// one that a test's session bus starts (children inherit this). A
+	// test that wants a keyring sets PLAYMARK_KEYRING itself.
+	if _, ok := os.LookupEnv("PLAYMARK_KEYRING"); !ok {
+		os.Setenv("PLAYMARK_KEYRING", "off")
+	}
 	if os.Getenv("PLAYMARK_TEST_MAIN") == "1" {
 		os.Exit(Main(os.Args[1:]))
 	}

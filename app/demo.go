@@ -41,6 +41,8 @@ func (c *cli) demoCmd(args []string) error {
 	// Fyne keeps its own preferences under XDG_CONFIG_HOME: keep them in
 	// the throwaway dir too.
 	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "xdg"))
+	// The demo's throwaway tokens must not land in the user's keyring.
+	os.Setenv("PLAYMARK_KEYRING", "off")
 	ctx, cancel := signalContext()
 	defer cancel()
 

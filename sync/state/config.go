@@ -52,7 +52,7 @@ type Backend struct {
 	Name       string
 	Kind       string // plex, jellyfin, emby
 	URL        string
-	Token      string
+	Token      string // also when kept in the system keyring: the store reads it from there
 	UserID     string
 	UserName   string
 	ServerID   string
@@ -60,6 +60,10 @@ type Backend struct {
 	Import     ImportMode
 	Export     bool
 	Options    BackendOptions
+
+	// TokenInKeyring says the token is kept in the system keyring, not in
+	// the database (for display; set by the store, ignored when saving).
+	TokenInKeyring bool
 
 	ImportCursor   time.Time // remote time the last good import covered
 	LastFullImport time.Time // when a full listing last succeeded
@@ -103,16 +107,27 @@ func scanBackend(row interface{ Scan(...any) error }) (Backend, error) {
 }
 
 // AddBackend stores a new backend and returns it with its id. A backend
-// with the same name fails with ErrExists.
+// with the same name fails with ErrExists. With a keyring (SetKeyring) the
+// token goes there; when the keyring refuses it, it stays in the database
+// (TokenInKeyring false) until the next SetKeyring moves it.
 func (s *Store) AddBackend(ctx context.Context, b Backend) (Backend, error) {
+	if isMarker(b.Token) {
+		return b, fmt.Errorf("adding backend %q: the token is a keyring marker, not a token", b.Name)
+	}
 	opts, _ := json.Marshal(b.Options)
 	if b.Import == "" {
 		b.Import = ImportFull
 	}
 	b.Created = s.now().UTC().Truncate(time.Second)
-	res, err := s.db.ExecContext(ctx, `INSERT INTO backends (name, kind, url, token, user_id, user_name, server_id, server_name, import_mode, export, options, created)
+	col, put := s.tokenColumn(b, "", "")
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return b, fmt.Errorf("adding backend %q: %w", b.Name, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO backends (name, kind, url, token, user_id, user_name, server_id, server_name, import_mode, export, options, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		b.Name, b.Kind, b.URL, b.Token, b.UserID, b.UserName, b.ServerID, b.ServerName, b.Import, b.Export, string(opts), b.Created.Unix())
+		b.Name, b.Kind, b.URL, col, b.UserID, b.UserName, b.ServerID, b.ServerName, b.Import, b.Export, string(opts), b.Created.Unix())
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return b, fmt.Errorf("backend %q: %w", b.Name, ErrExists)
@@ -120,37 +135,82 @@ func (s *Store) AddBackend(ctx context.Context, b Backend) (Backend, error) {
 		return b, fmt.Errorf("adding backend %q: %w", b.Name, err)
 	}
 	b.ID, _ = res.LastInsertId()
+	// The keyring is written last, inside the transaction: a name taken
+	// already never gets its secret overwritten.
+	if put {
+		if col, err = s.putToken(ctx, tx, b.ID, b.Name, b.Token, col); err != nil {
+			return b, fmt.Errorf("adding backend %q: %w", b.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		if isMarker(col) {
+			_ = s.keyring.Delete(ctx, b.Name)
+		}
+		return b, fmt.Errorf("adding backend %q: %w", b.Name, err)
+	}
+	if isMarker(col) {
+		s.cachePut(b.Name, cachedToken{col, b.Token})
+	}
+	b.TokenInKeyring = isMarker(col)
 	return b, nil
 }
 
 // UpdateBackend saves b's configuration (not its cursors or results).
+// With a keyring a changed token goes there (or, when the keyring refuses
+// it, stays in the database, as AddBackend); a renamed backend's old
+// secret is deleted.
 func (s *Store) UpdateBackend(ctx context.Context, b Backend) error {
+	if isMarker(b.Token) {
+		return fmt.Errorf("saving backend %q: the token is a keyring marker, not a token", b.Name)
+	}
 	opts, _ := json.Marshal(b.Options)
-	res, err := s.db.ExecContext(ctx, `UPDATE backends SET name=?, kind=?, url=?, token=?, user_id=?, user_name=?, server_id=?, server_name=?,
-		import_mode=?, export=?, options=? WHERE id=?`,
-		b.Name, b.Kind, b.URL, b.Token, b.UserID, b.UserName, b.ServerID, b.ServerName, b.Import, b.Export, string(opts), b.ID)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
+		return fmt.Errorf("saving backend %q: %w", b.Name, err)
+	}
+	defer tx.Rollback()
+	oldName, oldCol, err := rowToken(ctx, tx, b.ID, b.Name)
+	if err != nil {
+		return err
+	}
+	col, put := s.tokenColumn(b, oldName, oldCol)
+	if _, err := tx.ExecContext(ctx, `UPDATE backends SET name=?, kind=?, url=?, token=?, user_id=?, user_name=?, server_id=?, server_name=?,
+		import_mode=?, export=?, options=? WHERE id=?`,
+		b.Name, b.Kind, b.URL, col, b.UserID, b.UserName, b.ServerID, b.ServerName, b.Import, b.Export, string(opts), b.ID); err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return fmt.Errorf("backend %q: %w", b.Name, ErrExists)
 		}
 		return fmt.Errorf("saving backend %q: %w", b.Name, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("backend %q: %w", b.Name, ErrNotFound)
+	if put {
+		if col, err = s.putToken(ctx, tx, b.ID, b.Name, b.Token, col); err != nil {
+			return fmt.Errorf("saving backend %q: %w", b.Name, err)
+		}
 	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("saving backend %q: %w", b.Name, err)
+	}
+	s.afterTokenSave(ctx, oldName, oldCol, b.Name, col, b.Token)
 	return nil
 }
 
-// Backend returns the backend named name, or ErrNotFound.
+// Backend returns the backend named name, or ErrNotFound. A token kept in
+// the system keyring is read from there; when it cannot be, the error
+// wraps ErrTokenUnavailable and names the backend.
 func (s *Store) Backend(ctx context.Context, name string) (Backend, error) {
 	b, err := scanBackend(s.db.QueryRowContext(ctx, `SELECT `+backendCols+` FROM backends WHERE name=?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, fmt.Errorf("backend %q: %w", name, ErrNotFound)
 	}
-	return b, err
+	if err != nil {
+		return b, err
+	}
+	return b, s.resolveToken(ctx, &b)
 }
 
-// Backends lists every backend by name.
+// Backends lists every backend by name. Tokens are resolved as by
+// Backend; one that cannot be fails the list, with one error per such
+// backend.
 func (s *Store) Backends(ctx context.Context) ([]Backend, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+backendCols+` FROM backends ORDER BY name`)
 	if err != nil {
@@ -165,18 +225,50 @@ func (s *Store) Backends(ctx context.Context) ([]Backend, error) {
 		}
 		out = append(out, b)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close() // before any keyring call
+	var errs []error
+	for i := range out {
+		if err := s.resolveToken(ctx, &out[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
 }
 
 // RemoveBackend deletes a backend and everything it knows (sub-records,
-// unmatched items). Items stay: other backends may know them.
+// unmatched items). Items stay: other backends may know them. Its token
+// is deleted from the system keyring, as far as the keyring lets it (a
+// locked keyring, or a store without one, keeps it: removing a backend
+// never depends on the keyring).
 func (s *Store) RemoveBackend(ctx context.Context, name string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM backends WHERE name=?`, name)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("removing backend %q: %w", name, err)
+	}
+	defer tx.Rollback()
+	_, col, err := rowToken(ctx, tx, 0, name)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM backends WHERE name=?`, name)
 	if err != nil {
 		return fmt.Errorf("removing backend %q: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("backend %q: %w", name, ErrNotFound)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("removing backend %q: %w", name, err)
+	}
+	s.cacheDrop(name)
+	if isMarker(col) && s.keyring != nil {
+		_ = s.keyring.Delete(ctx, name)
 	}
 	return nil
 }

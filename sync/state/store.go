@@ -8,8 +8,13 @@
 // newer Playmark is refused, never touched. The file is opened in WAL mode
 // with foreign keys on and a busy timeout, readable by the user alone.
 //
+// Backend tokens live in the operating system's keyring when the store is
+// given one (SetKeyring), else in the database (secrets.go).
+//
 // Errors: ErrNotFound and ErrExists classify look-ups and inserts;
-// ErrTooNew is returned by Open for a database from a newer version.
+// ErrTooNew is returned by Open for a database from a newer version;
+// ErrTokenUnavailable says a backend's token is in a keyring that cannot
+// be read.
 package state
 
 import (
@@ -24,7 +29,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"playmark/sync/secret"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -48,6 +56,10 @@ type Store struct {
 	db   *sql.DB
 	path string
 	now  func() time.Time
+
+	keyring secret.Keyring         // nil: tokens in the database (secrets.go)
+	tokMu   sync.Mutex             // guards tokens
+	tokens  map[string]cachedToken // resolved keyring tokens by backend name
 }
 
 // Open opens (creating if needed) the database in dir, applying pending
@@ -87,8 +99,11 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 // Path is the database file's path.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database, and the keyring given to SetKeyring.
+func (s *Store) Close() error {
+	s.closeKeyring()
+	return s.db.Close()
+}
 
 // DB exposes the handle for read-only diagnostics (integrity checks,
 // tests). Callers must not write through it.
