@@ -195,10 +195,11 @@ func BenchmarkImportQuick(b *testing.B) {
 }
 
 // BenchmarkSyncPush is 100 plays made on Plex, imported quickly and
-// pushed to Jellyfin and Emby.
+// pushed to Jellyfin and Emby: a sync, so requests/op counts the import's
+// requests too.
 func BenchmarkSyncPush(b *testing.B) {
 	const changes = 100
-	cat := benchCatalog(max(*benchItems, 4*changes))
+	cat := benchCatalog(max(*benchItems, 5000))
 	servers := map[string]simulate.Server{}
 	for _, kind := range benchKinds {
 		servers[kind] = benchServer(b, kind, cat, 7) // the same play states: the first sync writes nothing
@@ -207,11 +208,12 @@ func BenchmarkSyncPush(b *testing.B) {
 	ctx := context.Background()
 	benchRun(b, func() (*Report, error) { return e.Sync(ctx, RunOptions{Full: true, Yes: true}) })
 	var reps []*Report
-	round := 0
+	next := 0
 	for b.Loop() {
 		b.StopTimer()
-		changeWatches(servers["plex"], cat, round, changes, time.Now().UTC())
-		round++
+		if got := changeWatches(servers["plex"], cat, &next, changes, time.Now().UTC()); got < changes {
+			b.Fatalf("only %d unplayed items left to play: use a larger -bench.items", got)
+		}
 		b.StartTimer()
 		rep := benchRun(b, func() (*Report, error) { return e.Sync(ctx, RunOptions{}) })
 		pushed := 0
@@ -223,28 +225,30 @@ func BenchmarkSyncPush(b *testing.B) {
 				pushed += br.Changed
 			}
 		}
-		if pushed < changes {
-			b.Fatalf("pushed %d writes, want at least %d", pushed, changes)
+		if pushed != 2*changes {
+			b.Fatalf("pushed %d writes, want %d (%d to each of Jellyfin and Emby)", pushed, 2*changes, changes)
 		}
 		reps = append(reps, rep)
 	}
 	reportFigures(b, reps, 0)
 }
 
-// changeWatches plays n items of the catalog on srv now (round picks a
-// different slice of the catalog each time).
-func changeWatches(srv simulate.Server, cat *simulate.Catalog, round, n int, now time.Time) {
-	step := max(1, len(cat.Media)/(n*4))
-	for i := range n {
-		m := cat.Media[((round*n+i)*step+round)%len(cat.Media)]
-		w := srv.Watch(m.Key)
-		if w.Played {
-			w = simulate.Watch{Played: false, LastPlayed: now, Position: m.Duration / 3}
-		} else {
-			w = simulate.Watch{Played: true, PlayCount: w.PlayCount + 1, LastPlayed: now}
+// changeWatches plays n items of the catalog on srv now: items unplayed
+// there (the servers share their play states here, so unplayed
+// everywhere) and matchable, so that each is a change to sync. *next is
+// where the walk through the catalog goes on from.
+func changeWatches(srv simulate.Server, cat *simulate.Catalog, next *int, n int, now time.Time) int {
+	done := 0
+	for tries := 0; done < n && tries < len(cat.Media); tries++ {
+		m := cat.Media[(*next*7919)%len(cat.Media)]
+		*next++
+		if srv.Watch(m.Key).Played || (m.Type == backend.Movie && len(m.GUIDs) == 0) {
+			continue
 		}
-		srv.SetWatch(m.Key, w)
+		srv.SetWatch(m.Key, simulate.Watch{Played: true, PlayCount: 1, LastPlayed: now})
+		done++
 	}
+	return done
 }
 
 // BenchmarkIDsHash and BenchmarkDecide are the engine's per-item pure work.

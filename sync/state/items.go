@@ -108,7 +108,11 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting transaction: %w", err)
 	}
-	return &Tx{tx: tx, ctx: ctx, now: s.now, stmt: map[string]*sql.Stmt{}}, nil
+	// Statements run without the caller's cancellation: a cancelled
+	// context already rolls the whole transaction back (database/sql),
+	// and a cancellable context costs the driver a goroutine per
+	// statement (a profile showed ~8 % of an import).
+	return &Tx{tx: tx, ctx: context.WithoutCancel(ctx), now: s.now, stmt: map[string]*sql.Stmt{}}, nil
 }
 
 // Commit makes the transaction's changes durable.
@@ -351,7 +355,7 @@ type Changed struct {
 func (t *Tx) ChangedSince(backendID, after, upTo int64) ([]Changed, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+prefixed("i.", itemCols)+`, r.remote_id IS NOT NULL, `+
 		coalesced("r.", remoteCols)+`
-		FROM items i LEFT JOIN remotes r ON r.item_id=i.id AND r.backend_id=?
+		FROM items i LEFT JOIN remotes r INDEXED BY remotes_item ON r.item_id=i.id AND r.backend_id=?
 		WHERE i.seq>? AND i.seq<=? ORDER BY i.id`, backendID, after, upTo)
 	if err != nil {
 		return nil, fmt.Errorf("listing changed items: %w", err)
