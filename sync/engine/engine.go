@@ -212,6 +212,9 @@ type run struct {
 	set    state.Settings
 	// backedUp is set once this run has made its automatic backup.
 	backedUp bool
+	// known is the run's filter of recorded ids (full imports), kept up
+	// to date as the run records ids.
+	known *idFilter
 }
 
 func (r *run) addChange(c state.Change) {

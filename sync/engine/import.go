@@ -63,6 +63,10 @@ type importer struct {
 	start   time.Time // listing start: the seen stamp and the next cursor
 	rep     *BackendReport
 	tainted bool // events that may not change the watched flag
+	// known and remotes speed up a full import (see matchKnown); a nil
+	// known and remotes true are always correct.
+	known   *idFilter
+	remotes bool
 }
 
 func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendReport) {
@@ -95,13 +99,30 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		rep.Mode = "quick"
 		opt.Since = b.ImportCursor.Add(-quickOverlap)
 	}
-	im := &importer{r: r, b: b, mode: mode, start: r.e.now().UTC().Truncate(time.Second), rep: &rep}
+	im := &importer{r: r, b: b, mode: mode, start: r.e.now().UTC().Truncate(time.Second), rep: &rep, remotes: true}
 	tx, finish, err := r.begin(ctx, "import_"+fmt.Sprint(b.ID))
 	if err != nil {
 		rep.Err = err
 		return rep
 	}
 	im.tx = tx
+	if full {
+		// A full listing touches every item: answer the look-ups that
+		// must miss from memory.
+		if r.known == nil {
+			if r.known, err = loadIDFilter(tx); err != nil {
+				_ = finish(false)
+				rep.Err = err
+				return rep
+			}
+		}
+		im.known = r.known
+		if im.remotes, err = tx.HasRemotes(b.ID); err != nil {
+			_ = finish(false)
+			rep.Err = err
+			return rep
+		}
+	}
 	pending := 0
 	err = client.Items(ctx, opt, func(page []backend.Item) error {
 		for i := range page {
@@ -193,19 +214,34 @@ func idsHash(it *backend.Item) uint32 {
 // id, then (episodes) by show id + season + episode, then by a typed
 // external id. Never by title or file name.
 func match(tx *state.Tx, backendID int64, it *backend.Item) (id int64, prev *state.Remote, err error) {
-	if r, ok, err := tx.Remote(backendID, it.ID); err != nil {
-		return 0, nil, err
-	} else if ok {
-		return r.ItemID, &r, nil
+	return matchKnown(tx, backendID, it, nil, true)
+}
+
+// matchKnown is match with short cuts for a large import: known, when
+// set, answers id look-ups that must miss; remotes false says the backend
+// has no sub-records yet, so its remote id cannot be known.
+func matchKnown(tx *state.Tx, backendID int64, it *backend.Item, known *idFilter, remotes bool) (id int64, prev *state.Remote, err error) {
+	if remotes {
+		if r, ok, err := tx.Remote(backendID, it.ID); err != nil {
+			return 0, nil, err
+		} else if ok {
+			return r.ItemID, &r, nil
+		}
 	}
 	if it.Type == backend.Episode && it.Episode > 0 {
 		for _, g := range it.ShowGUIDs {
+			if known != nil && !known.has(episodeKey(g.Kind, g.Value, it.Season, it.Episode)) {
+				continue
+			}
 			if id, ok, err := tx.ItemByEpisode(g.Kind, g.Value, it.Season, it.Episode); err != nil || ok {
 				return id, nil, err
 			}
 		}
 	}
 	for _, g := range it.GUIDs {
+		if known != nil && !known.has(guidKey(string(it.Type), g.Kind, g.Value)) {
+			continue
+		}
 		if id, ok, err := tx.ItemByGUID(string(it.Type), g.Kind, g.Value); err != nil || ok {
 			return id, nil, err
 		}
@@ -241,7 +277,7 @@ func secs(t time.Time) time.Time {
 func (im *importer) item(it *backend.Item) error {
 	im.rep.Read++
 	tx := im.tx
-	id, prev, err := match(tx, im.b.ID, it)
+	id, prev, err := matchKnown(tx, im.b.ID, it, im.known, im.remotes)
 	if err != nil {
 		return fmt.Errorf("matching %s: %w", it.ID, err)
 	}
@@ -264,6 +300,9 @@ func (im *importer) item(it *backend.Item) error {
 		if err := indexIDs(tx, local.ID, it); err != nil {
 			return err
 		}
+		if im.known != nil {
+			im.known.addItem(it)
+		}
 		// New items are counted, not listed one by one: a first import
 		// of a large library would otherwise bury the real changes.
 		im.rep.Added++
@@ -276,6 +315,9 @@ func (im *importer) item(it *backend.Item) error {
 	if prev == nil || prev.IDsHash != hash {
 		if err := indexIDs(tx, id, it); err != nil {
 			return err
+		}
+		if im.known != nil {
+			im.known.addItem(it)
 		}
 	}
 	if im.mode == state.ImportFull {

@@ -588,3 +588,56 @@ func slicesContains(s []IDPair, p IDPair) bool {
 	}
 	return false
 }
+
+// CountIDs is the number of external and relative ids recorded.
+func (t *Tx) CountIDs() (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, `SELECT (SELECT COUNT(*) FROM guids) + (SELECT COUNT(*) FROM episode_ids)`).Scan(&n)
+	return n, err
+}
+
+// EachID calls fn for every recorded external id (isEpisode false: type,
+// kind, value) and relative episode id (isEpisode true: kind, value,
+// season, episode).
+func (t *Tx) EachID(fn func(typ, kind, value string, season, episode int, isEpisode bool)) error {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT type, kind, value FROM guids`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var typ, kind, value string
+		if err := rows.Scan(&typ, &kind, &value); err != nil {
+			rows.Close()
+			return err
+		}
+		fn(typ, kind, value, 0, 0, false)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = t.tx.QueryContext(t.ctx, `SELECT kind, value, season, episode FROM episode_ids`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, value string
+		var season, episode int
+		if err := rows.Scan(&kind, &value, &season, &episode); err != nil {
+			return err
+		}
+		fn("", kind, value, season, episode, true)
+	}
+	return rows.Err()
+}
+
+// HasRemotes says whether backend id has any sub-record yet.
+func (t *Tx) HasRemotes(backendID int64) (bool, error) {
+	var one int
+	err := t.tx.QueryRowContext(t.ctx, `SELECT 1 FROM remotes WHERE backend_id=? LIMIT 1`, backendID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
