@@ -477,7 +477,7 @@ func (m *Manager) mbSession(ctx context.Context, b state.Backend, clientID strin
 	}
 	onOpen()
 	keepAlive := make(chan time.Duration, 1)
-	user := normID(b.UserID)
+	user := backend.NormalizeID(b.UserID)
 	guid := backend.Kind(b.Kind) == backend.Jellyfin
 	log := m.log.With("backend", b.Name)
 	return m.serve(ctx, c, func(msg []byte, send func([]byte)) {
@@ -510,16 +510,16 @@ func (m *Manager) mbSession(ctx context.Context, b state.Backend, clientID strin
 			if json.Unmarshal(env.Data, &d) != nil {
 				return
 			}
-			if user == "" || normID(d.UserID) != user {
+			if user == "" || backend.NormalizeID(d.UserID) != user {
 				log.Debug("live: another user's change ignored")
 				return
 			}
 			for _, e := range d.UserDataList {
 				id := strings.TrimSpace(e.ItemID)
 				if guid {
-					id = normID(id)
+					id = backend.NormalizeID(id)
 				}
-				if !validID(id) {
+				if !backend.ValidItemID(id) {
 					continue
 				}
 				kind := userDataKind(e.Played, e.PlaybackPositionTicks)
@@ -568,7 +568,7 @@ func (m *Manager) plexSession(ctx context.Context, b state.Backend, clientID str
 			return // timeline, activity, status…: nothing about this user's play state
 		}
 		for _, p := range n.NotificationContainer.PlaySessionStateNotification {
-			if !validID(p.RatingKey) {
+			if !backend.ValidItemID(p.RatingKey) {
 				continue
 			}
 			final := p.State == "paused" || p.State == "stopped"
@@ -578,30 +578,6 @@ func (m *Manager) plexSession(ctx context.Context, b state.Backend, clientID str
 }
 
 // --- Helpers -------------------------------------------------------------
-
-// normID writes a Jellyfin/Emby GUID as their clients do: lower case, no
-// dashes.
-func normID(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if len(s) == 36 && strings.Count(s, "-") == 4 {
-		s = strings.ReplaceAll(s, "-", "")
-	}
-	return s
-}
-
-// validID: 1-64 characters from [A-Za-z0-9._-]; ids go into request paths.
-func validID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
 
 // throttle passes events on, holding back repeated positions of one item:
 // at most one Progress per item per every, with a trailing one so the

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"playmark/sync/backend"
 	"playmark/sync/engine"
 )
 
@@ -164,8 +165,8 @@ func ParseJellyfin(contentType string, body []byte) (Notice, error) {
 	}
 	n := Notice{
 		Event: p.NotificationType, Act: true, Kind: kind,
-		ServerID: normGUID(string(p.ServerID)),
-		UserID:   normGUID(string(p.UserID)),
+		ServerID: backend.NormalizeID(string(p.ServerID)),
+		UserID:   backend.NormalizeID(string(p.UserID)),
 		At:       parseTime(p.UtcTimestamp),
 	}
 	var err error
@@ -232,8 +233,8 @@ func ParseEmby(contentType string, body []byte) (Notice, error) {
 	}
 	n := Notice{
 		Event: p.Event, Act: true, Kind: kind,
-		ServerID: normGUID(string(p.Server.ID)),
-		UserID:   normGUID(string(p.User.ID)),
+		ServerID: backend.NormalizeID(string(p.Server.ID)),
+		UserID:   backend.NormalizeID(string(p.User.ID)),
 		At:       parseTime(p.Date),
 	}
 	if n.ItemID, err = itemID(string(p.Item.ID), false); err != nil {
@@ -278,37 +279,12 @@ func mediaType(t string) bool {
 func itemID(id string, guid bool) (string, error) {
 	id = strings.TrimSpace(id)
 	if guid {
-		id = normGUID(id)
+		id = backend.NormalizeID(id)
 	}
-	if !ValidID(id) {
+	if !backend.ValidItemID(id) {
 		return "", bad("no usable item id")
 	}
 	return id, nil
-}
-
-// ValidID says whether id can be an item id: 1-64 characters from
-// [A-Za-z0-9._-].
-func ValidID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// normGUID writes a Jellyfin/Emby GUID as their clients do: lower case,
-// no dashes. Other strings are only trimmed and lower-cased.
-func normGUID(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if len(s) == 36 && strings.Count(s, "-") == 4 {
-		s = strings.ReplaceAll(s, "-", "")
-	}
-	return s
 }
 
 func parseTime(s string) time.Time {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"playmark/sync/backend"
 	"playmark/sync/engine"
 )
 
@@ -203,7 +204,7 @@ func checkNotice(t *testing.T, n Notice, err error) {
 		}
 		return
 	}
-	if n.Act && !ValidID(n.ItemID) {
+	if n.Act && !backend.ValidItemID(n.ItemID) {
 		t.Fatalf("accepted a notice with item id %q", n.ItemID)
 	}
 	if n.Act && strings.ContainsAny(n.ItemID, "/,?#") {

@@ -267,7 +267,7 @@ func mismatch(b state.Backend, n Notice) string {
 			}
 		}
 	default:
-		if b.UserID == "" || n.UserID != normGUID(b.UserID) {
+		if b.UserID == "" || n.UserID != backend.NormalizeID(b.UserID) {
 			return "another user"
 		}
 	}
