@@ -231,3 +231,13 @@ func TestVersion(t *testing.T) {
 		t.Errorf("--version: %d %q", code, out.String())
 	}
 }
+
+func TestDesktopWithoutADisplaySaysWhatToDo(t *testing.T) {
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	var out, errb bytes.Buffer
+	code := run([]string{"--config-dir", t.TempDir()}, &out, &errb)
+	if code != exitUsage || !strings.Contains(errb.String(), "no graphical display") || !strings.Contains(errb.String(), "playmark daemon") {
+		t.Errorf("no display: exit %d, stderr %q", code, errb.String())
+	}
+}

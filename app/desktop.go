@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -27,6 +28,11 @@ const appID = "io.playmark.Playmark"
 // login). A second desktop Playmark on the same dir shows the first one's
 // window and exits.
 func runDesktop(dir string, hidden bool, stderr io.Writer) int {
+	if noDisplay() {
+		// GLFW would panic; say what to do instead.
+		fmt.Fprintln(stderr, "playmark: no graphical display (DISPLAY and WAYLAND_DISPLAY are not set): use the commands (playmark help), or playmark daemon for schedules without a window")
+		return exitUsage
+	}
 	inst, err := claimInstance(dir)
 	switch {
 	case errors.Is(err, errAlreadyRunning):
@@ -157,4 +163,14 @@ func hasTrayHost(conn *dbus.Conn) bool {
 	var has bool
 	err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has)
 	return err == nil && has
+}
+
+// noDisplay says whether this is an X11/Wayland system with no display to
+// open a window on (a server, an SSH session).
+func noDisplay() bool {
+	switch runtime.GOOS {
+	case "windows", "darwin", "android", "ios":
+		return false
+	}
+	return os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == ""
 }
