@@ -46,16 +46,7 @@ func newCrashWorld(t *testing.T, items int) *crashWorld {
 	base := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
 	for i, k := range []backend.Kind{backend.Plex, backend.Jellyfin, backend.Emby} {
 		opt := simulate.Options{Watches: simulate.GenerateWatches(w.cat, uint64(40+i), base)}
-		var srv simulate.Server
-		var err error
-		switch k {
-		case backend.Plex:
-			srv, err = simulate.NewPlex(w.cat, opt)
-		case backend.Jellyfin:
-			srv, err = simulate.NewJellyfin(w.cat, opt)
-		default:
-			srv, err = simulate.NewEmby(w.cat, opt)
-		}
+		srv, err := simulate.New(k, w.cat, opt)
 		if err != nil {
 			t.Fatal(err)
 		}

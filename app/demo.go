@@ -57,15 +57,7 @@ func (c *cli) demoCmd(args []string) error {
 	for i, k := range []backend.Kind{backend.Plex, backend.Jellyfin, backend.Emby} {
 		name := map[backend.Kind]string{backend.Plex: "Living room Plex", backend.Jellyfin: "Basement Jellyfin", backend.Emby: "Cabin Emby"}[k]
 		opt := simulate.Options{Name: name, Watches: simulate.GenerateWatches(cat, uint64(100+i), now.Add(-time.Duration(i+1)*time.Hour))}
-		var srv simulate.Server
-		switch k {
-		case backend.Plex:
-			srv, err = simulate.NewPlex(cat, opt)
-		case backend.Jellyfin:
-			srv, err = simulate.NewJellyfin(cat, opt)
-		default:
-			srv, err = simulate.NewEmby(cat, opt)
-		}
+		srv, err := simulate.New(k, cat, opt)
 		if err != nil {
 			st.Close()
 			return err

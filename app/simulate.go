@@ -69,14 +69,7 @@ func StartSimulator(k backend.Kind, o SimOptions) (simulate.Server, error) {
 	}
 	opt := simulate.Options{Listen: o.Listen, Token: o.Token, Name: o.Name,
 		Watches: simulate.GenerateWatches(cat, ws, time.Now().UTC().Add(-time.Hour))}
-	switch k {
-	case backend.Plex:
-		return simulate.NewPlex(cat, opt)
-	case backend.Jellyfin:
-		opt.LegacyAuth = true
-		return simulate.NewJellyfin(cat, opt)
-	case backend.Emby:
-		return simulate.NewEmby(cat, opt)
-	}
-	return nil, fmt.Errorf("unknown backend type %q", k)
+	// Jellyfin 10.x as people run it today: the legacy token forms on.
+	opt.LegacyAuth = k == backend.Jellyfin
+	return simulate.New(k, cat, opt)
 }

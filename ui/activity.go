@@ -86,35 +86,13 @@ func newActivityScreen(u *UI) *ActivityScreen {
 	}
 	s.Detail = widget.NewLabel("Select a run to see what it changed.")
 	s.Detail.Wrapping = fyne.TextWrapWord
-	s.Changes = widget.NewList(
-		func() int { return len(s.changes) },
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return l
-		},
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			if i < len(s.changes) {
-				o.(*widget.Label).SetText(ChangeText(s.changes[i]))
-			}
-		})
+	s.Changes = textList(func() int { return len(s.changes) }, func(i int) string { return ChangeText(s.changes[i]) })
 	split := container.NewVSplit(s.Runs, container.NewBorder(s.Detail, nil, nil, nil, s.Changes))
 	split.Offset = 0.5
 
 	s.unmHelp = widget.NewLabel("")
 	s.unmHelp.Wrapping = fyne.TextWrapWord
-	s.Unmatched = widget.NewList(
-		func() int { return len(s.unmatched) },
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return l
-		},
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			if i < len(s.unmatched) {
-				o.(*widget.Label).SetText(UnmatchedText(s.unmatched[i]))
-			}
-		})
+	s.Unmatched = textList(func() int { return len(s.unmatched) }, func(i int) string { return UnmatchedText(s.unmatched[i]) })
 
 	s.HeldBox = container.NewVBox()
 	s.Tabs = container.NewAppTabs(

@@ -25,18 +25,7 @@ type ReportView struct {
 func newReportView() *ReportView {
 	r := &ReportView{Summary: widget.NewLabel("")}
 	r.Summary.Wrapping = fyne.TextWrapWord
-	r.Changes = widget.NewList(
-		func() int { return len(r.changes) },
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return l
-		},
-		func(i widget.ListItemID, o fyne.CanvasObject) {
-			if i < len(r.changes) {
-				o.(*widget.Label).SetText(ChangeText(r.changes[i]))
-			}
-		})
+	r.Changes = textList(func() int { return len(r.changes) }, func(i int) string { return ChangeText(r.changes[i]) })
 	r.content = container.NewBorder(r.Summary, nil, nil, nil, r.Changes)
 	return r
 }
@@ -113,4 +102,20 @@ func ChangeText(c state.Change) string {
 		s += " (" + c.Reason + ")"
 	}
 	return s
+}
+
+// textList is a list of one-line labels, cut with an ellipsis: n is the
+// row count, text the row's words.
+func textList(n func() int, text func(i int) string) *widget.List {
+	return widget.NewList(n,
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i < n() {
+				o.(*widget.Label).SetText(text(i))
+			}
+		})
 }

@@ -31,16 +31,7 @@ func benchServer(b *testing.B, kind string, cat *simulate.Catalog, watchSeed uin
 	b.Helper()
 	opt := simulate.Options{Name: kind + " bench",
 		Watches: simulate.GenerateWatches(cat, watchSeed, time.Now().UTC().Add(-time.Hour))}
-	var srv simulate.Server
-	var err error
-	switch kind {
-	case "plex":
-		srv, err = simulate.NewPlex(cat, opt)
-	case "jellyfin":
-		srv, err = simulate.NewJellyfin(cat, opt)
-	case "emby":
-		srv, err = simulate.NewEmby(cat, opt)
-	}
+	srv, err := simulate.New(backend.Kind(kind), cat, opt)
 	if err != nil {
 		b.Fatal(err)
 	}

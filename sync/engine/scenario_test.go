@@ -86,15 +86,7 @@ func newWorld(t *testing.T, cat *simulate.Catalog, s seed) *world {
 	w.eng.SetTransportOptions(backend.TransportOptions{Timeout: 10 * time.Second, MaxRetryWait: 10 * time.Millisecond})
 	for _, name := range []string{"plex", "jellyfin", "emby"} {
 		opt := simulate.Options{Name: name + " server", Watches: s[name], Now: w.clock.now}
-		var srv simulate.Server
-		switch name {
-		case "plex":
-			srv, err = simulate.NewPlex(cat, opt)
-		case "jellyfin":
-			srv, err = simulate.NewJellyfin(cat, opt)
-		case "emby":
-			srv, err = simulate.NewEmby(cat, opt)
-		}
+		srv, err := simulate.New(backend.Kind(name), cat, opt)
 		if err != nil {
 			t.Fatal(err)
 		}

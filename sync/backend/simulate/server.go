@@ -1,11 +1,14 @@
 package simulate
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"playmark/sync/backend"
 )
 
 // Server is what every simulated server offers to tests, the demo and the
@@ -305,3 +308,17 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) WriteHeader(s int)           { r.status = s }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// New starts a simulated server of kind k: the one switch on the kind
+// that tests, the demo and the benchmarks share.
+func New(k backend.Kind, c *Catalog, opt Options) (Server, error) {
+	switch k {
+	case backend.Plex:
+		return NewPlex(c, opt)
+	case backend.Jellyfin:
+		return NewJellyfin(c, opt)
+	case backend.Emby:
+		return NewEmby(c, opt)
+	}
+	return nil, fmt.Errorf("unknown backend type %q", k)
+}
