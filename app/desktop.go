@@ -110,6 +110,20 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 			tray = true
 			host := func() bool { return hasTrayHost(conn) }
 			u.AttachTray(desk, systray.SetTooltip, host)
+			// Fyne sets the tray's title once, when the item registers;
+			// if that lands while systray is still exporting the item, the
+			// title is lost (seen in CI: an empty Title for good). Set it
+			// again a few times early on; the value never changes.
+			loop(func() {
+				for _, d := range []time.Duration{500 * time.Millisecond, 1500 * time.Millisecond, 4 * time.Second} {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(d):
+						systray.SetTitle("Playmark")
+					}
+				}
+			})
 			if hidden {
 				// At login the tray may come up after us; if none has
 				// shown up after a while, show the window rather than
