@@ -119,8 +119,8 @@ type ListOptions struct {
 	Libraries []string
 	// Since, when not zero, asks only for items whose play state can have
 	// changed since then: every item whose LastPlayed is at or after Since
-	// must be listed; a backend may list more (Jellyfin/Emby add every
-	// resumable item) but never needs the whole library to answer. An
+	// must be listed; a backend may list more but never needs the whole
+	// library to answer. An
 	// un-watch is NOT visible this way (servers forget the play date on
 	// un-watch); only a full listing (zero Since) sees it.
 	Since time.Time

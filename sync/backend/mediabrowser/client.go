@@ -537,16 +537,32 @@ func (l *lister) all(ctx context.Context, lib backend.Library, size int) error {
 }
 
 // since lists a library's items played at or after t, newest first, then
-// its resumable items, each item once.
+// its resumable items played at or after t, newest first, each item once.
+//
+// Resumable items stop at t too: a real playback session stamps
+// LastPlayedDate when it starts, so a position that moved since t comes
+// with a date at or after t. A position changed through the UserData
+// endpoint alone keeps the old date (only non-null fields are applied);
+// the import's progress rule would not take such a change anyway (its
+// date is not newer than the one recorded), except on an item with no
+// date at all, which sorts last and is left to the full reconcile.
 func (l *lister) since(ctx context.Context, lib backend.Library, size int, t time.Time) error {
 	seen := map[string]bool{}
-	path, q := l.query(lib, url.Values{
-		"IsPlayed":  {"true"},
-		"SortBy":    {"DatePlayed,SortName"},
-		"SortOrder": {"Descending"},
-	})
+	if err := l.newest(ctx, lib, size, t, url.Values{"IsPlayed": {"true"}}, seen); err != nil {
+		return err
+	}
+	return l.newest(ctx, lib, size, t, url.Values{"Filters": {"IsResumable"}}, seen)
+}
+
+// newest lists a library's items matching filter sorted by DatePlayed,
+// newest first, up to the first one played before t.
+func (l *lister) newest(ctx context.Context, lib backend.Library, size int, t time.Time, filter url.Values, seen map[string]bool) error {
+	filter.Set("SortBy", "DatePlayed,SortName")
+	filter.Set("SortOrder", "Descending")
+	path, q := l.query(lib, filter)
 	var prev time.Time // the last date seen, to check the order
-	err := l.c.pages(ctx, path, q, size, func(dtos []itemDTO) (bool, error) {
+	first := true
+	return l.c.pages(ctx, path, q, size, func(dtos []itemDTO) (bool, error) {
 		// The early stop relies on the order, so check all of each page,
 		// not only the part before the stop.
 		n := -1
@@ -555,13 +571,11 @@ func (l *lister) since(ctx context.Context, lib backend.Library, size int, t tim
 			if err != nil {
 				return false, fmt.Errorf("listing %s items: %w: %v", l.c.fl.Kind, backend.ErrBadResponse, err)
 			}
-			if i > 0 || !prev.IsZero() {
-				if at.After(prev) {
-					return false, fmt.Errorf("listing %s items: %w: not sorted by DatePlayed, newest first (%s after %s)",
-						l.c.fl.Kind, backend.ErrBadResponse, at.Format(time.RFC3339), prev.Format(time.RFC3339))
-				}
+			if !first && at.After(prev) {
+				return false, fmt.Errorf("listing %s items: %w: not sorted by DatePlayed, newest first (%s after %s)",
+					l.c.fl.Kind, backend.ErrBadResponse, at.Format(time.RFC3339), prev.Format(time.RFC3339))
 			}
-			prev = at
+			first, prev = false, at
 			if n < 0 && at.Before(t) {
 				n = i // older than Since, and so is everything after it
 			}
@@ -570,17 +584,6 @@ func (l *lister) since(ctx context.Context, lib backend.Library, size int, t tim
 			return false, l.emit(ctx, lib, dtos, seen)
 		}
 		return true, l.emit(ctx, lib, dtos[:n], seen)
-	})
-	if err != nil {
-		return err
-	}
-	path, q = l.query(lib, url.Values{
-		"Filters":   {"IsResumable"},
-		"SortBy":    {"DateCreated,SortName"},
-		"SortOrder": {"Ascending"},
-	})
-	return l.c.pages(ctx, path, q, size, func(dtos []itemDTO) (bool, error) {
-		return false, l.emit(ctx, lib, dtos, seen)
 	})
 }
 

@@ -588,15 +588,45 @@ func TestSinceReadsLittle(t *testing.T) {
 					}
 				}
 			}
-			var pages int
+			var pages, resumable, resumableItems int
 			for _, r := range f.proxy.requests() {
 				if r.URL.Query().Get("IsPlayed") == "true" {
 					pages++
+				}
+				if r.URL.Query().Get("Filters") == "IsResumable" {
+					resumable++
+				}
+			}
+			for _, w := range watches {
+				if !w.Played && w.Position > 0 {
+					resumableItems++
 				}
 			}
 			// 1200 played items are 12 pages; one per library must do.
 			if pages > 2 || want == 0 {
 				t.Errorf("%d pages of played items for %d recent plays", pages, want)
+			}
+			// The resumable items stop at Since too: one page per library,
+			// however many there are. Pages of 20 make the old way (every
+			// resumable item) several pages per library.
+			since = base.Add(-2 * time.Hour)
+			if _, err := listAll(t, c, backend.ListOptions{Since: since, PageSize: 20}); err != nil {
+				t.Fatal(err)
+			}
+			recentResumable := 0
+			for _, w := range watches {
+				if !w.Played && w.Position > 0 && !w.LastPlayed.Before(since) {
+					recentResumable++
+				}
+			}
+			resumable = 0
+			for _, r := range f.proxy.requests() {
+				if r.URL.Query().Get("Filters") == "IsResumable" && (r.URL.Query().Get("Limit") == "20" || r.URL.Query().Get("Limit") == "21") {
+					resumable++
+				}
+			}
+			if resumable > 2 || resumableItems < 4*20 || recentResumable > 20 {
+				t.Errorf("%d pages of 20 resumable items for %d resumable items (%d recent)", resumable, resumableItems, recentResumable)
 			}
 		})
 	}
