@@ -123,8 +123,12 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 			return rep
 		}
 	}
+	// The listing and the writes overlap: the client fetches and decodes
+	// the next page while this one is written (two cores do both at
+	// once; a profile showed them taking turns). A failed write stops
+	// the listing.
 	pending := 0
-	err = client.Items(ctx, opt, func(page []backend.Item) error {
+	write := func(page []backend.Item) error {
 		for i := range page {
 			if err := im.item(&page[i]); err != nil {
 				return err
@@ -145,7 +149,10 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 			}
 		}
 		return nil
-	})
+	}
+	err = pipeline(ctx, func(ctx context.Context, page func([]backend.Item) error) error {
+		return client.Items(ctx, opt, page)
+	}, write)
 	if err == nil && full {
 		// A complete listing: what it did not show is gone from the server.
 		_, err = im.tx.ForgetUnseen(b.ID, im.start)
@@ -166,6 +173,41 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	}
 	log.Info("import done", "mode", rep.Mode, "read", rep.Read, "changed", rep.Changed, "unmatched", rep.Unmatched)
 	return rep
+}
+
+// pipeline runs list, handing each page to write on another goroutine, one
+// page ahead at most. It returns write's first error (which also stops
+// the listing), else list's. The pages are copied: a client may reuse
+// its page slice (not the items' own slices) once the callback returns.
+func pipeline(ctx context.Context, list func(context.Context, func([]backend.Item) error) error, write func([]backend.Item) error) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	pages := make(chan []backend.Item, 1)
+	wrote := make(chan error, 1)
+	go func() {
+		var err error
+		for p := range pages {
+			if err == nil {
+				if err = write(p); err != nil {
+					stop()
+				}
+			}
+		}
+		wrote <- err
+	}()
+	err := list(ctx, func(p []backend.Item) error {
+		select {
+		case pages <- slices.Clone(p):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(pages)
+	if werr := <-wrote; werr != nil {
+		return werr
+	}
+	return err
 }
 
 // checkIdentity makes sure the URL still points at the server the backend
@@ -194,20 +236,33 @@ func hasIDs(it *backend.Item) bool {
 }
 
 // idsHash summarises an item's external ids, so that unchanged ids are
-// not re-indexed on every import.
+// not re-indexed on every import. It does not depend on the order of the
+// ids, so that two servers listing the same ids hash alike.
 func idsHash(it *backend.Item) uint32 {
-	h := fnv.New32a()
+	var sum uint32
 	for _, g := range it.GUIDs {
-		h.Write([]byte(g.Kind + ":" + g.Value + ","))
+		sum += guidHash("g", g)
 	}
-	h.Write([]byte("|"))
 	if it.Type == backend.Episode {
 		for _, g := range it.ShowGUIDs {
-			h.Write([]byte(g.Kind + ":" + g.Value + ","))
+			sum += guidHash("s", g)
 		}
-		fmt.Fprintf(h, "|%d|%d", it.Season, it.Episode)
+		h := fnv.New32a()
+		fmt.Fprintf(h, "|%d|%d|%d", sum, it.Season, it.Episode)
+		return h.Sum32()
 	}
-	return h.Sum32()
+	return sum
+}
+
+// guidHash is the FNV-1a hash of one external id with a role prefix.
+func guidHash(role string, g backend.GUID) uint32 {
+	h := uint32(2166136261)
+	for _, s := range [...]string{role, ":", g.Kind, ":", g.Value} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+	}
+	return h
 }
 
 // match finds the local item for a remote one: by this backend's remote
@@ -294,6 +349,7 @@ func (im *importer) item(it *backend.Item) error {
 			return nil
 		}
 		local := im.newItem(it)
+		local.IDsHash = hash
 		if err := tx.CreateItem(&local); err != nil {
 			return err
 		}
@@ -312,19 +368,32 @@ func (im *importer) item(it *backend.Item) error {
 	if err != nil {
 		return err
 	}
+	// New ids from this backend go to the index, unless the item's ids
+	// were last indexed from the very same set (another backend of the
+	// same library): offering them again would change nothing.
+	saveHash := false
 	if prev == nil || prev.IDsHash != hash {
-		if err := indexIDs(tx, id, it); err != nil {
-			return err
+		if local.IDsHash != hash {
+			if err := indexIDs(tx, id, it); err != nil {
+				return err
+			}
+			local.IDsHash, saveHash = hash, true
 		}
 		if im.known != nil {
 			im.known.addItem(it)
 		}
 	}
+	changed := false
 	if im.mode == state.ImportFull {
-		if changed, err := im.apply(&local, prev, it); err != nil {
+		if changed, err = im.apply(&local, prev, it); err != nil {
 			return err
 		} else if changed {
 			im.rep.Changed++
+		}
+	}
+	if saveHash && !changed { // a changed item was saved whole
+		if err := tx.SetItemIDsHash(id, hash); err != nil {
+			return err
 		}
 	}
 	return im.putRemote(id, it, hash)

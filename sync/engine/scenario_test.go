@@ -486,3 +486,34 @@ func TestScenarioEventsReachTheOthersWithinSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestScenarioIDsFromEveryServerAreIndexed: Plex's legacy agent knows The
+// Matrix by its IMDb id only; Jellyfin adds its TMDB id. An import that
+// skips ids already indexed from the same set must still index the new
+// one, so that a server knowing only the TMDB id matches the same item.
+func TestScenarioIDsFromEveryServerAreIndexed(t *testing.T) {
+	w := newWorld(t, scenarioCatalog(), nil)
+	for _, name := range []string{"plex", "jellyfin"} { // Plex creates the item
+		rep, err := w.eng.Import(context.Background(), RunOptions{Backends: []string{name}})
+		if err != nil || len(rep.Failed()) > 0 {
+			t.Fatalf("import %s: %v %v", name, err, failedBackends(rep))
+		}
+	}
+	tx, err := w.store.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	byIMDb, ok1, err1 := tx.ItemByGUID("movie", "imdb", "tt0133093")
+	byTMDB, ok2, err2 := tx.ItemByGUID("movie", "tmdb", "603")
+	if err1 != nil || err2 != nil || !ok1 || !ok2 || byIMDb != byTMDB {
+		t.Fatalf("The Matrix by IMDb: %d %v %v; by TMDB: %d %v %v; want the same item", byIMDb, ok1, err1, byTMDB, ok2, err2)
+	}
+	it, err := tx.Item(byIMDb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.IDsHash == 0 {
+		t.Errorf("the item's ids hash was not recorded")
+	}
+}

@@ -32,6 +32,9 @@ type Item struct {
 	Duration   time.Duration
 	Created    time.Time
 	Seq        int64 // change sequence of the last play-state change
+	// IDsHash is the hash of the external ids last indexed for it, from
+	// any backend (0: none recorded).
+	IDsHash uint32
 }
 
 // Label is how the item is named to a person: "Title (Year)" or
@@ -194,13 +197,13 @@ func (t *Tx) ItemByGUID(typ, kind, value string) (int64, bool, error) {
 	return t.lookupID(`SELECT item_id FROM guids WHERE type=? AND kind=? AND value=?`, typ, kind, value)
 }
 
-const itemCols = `id, type, title, year, show_title, season, episode, watched, updated, via, explicit, progress, progress_at, duration, created, seq`
+const itemCols = `id, type, title, year, show_title, season, episode, watched, updated, via, explicit, progress, progress_at, duration, created, seq, ids_hash`
 
 func scanItem(row interface{ Scan(...any) error }) (Item, error) {
 	var it Item
 	var upd, pat, cr, prog, dur int64
 	err := row.Scan(&it.ID, &it.Type, &it.Title, &it.Year, &it.ShowTitle, &it.Season, &it.Episode, &it.Watched,
-		&upd, &it.Via, &it.Explicit, &prog, &pat, &dur, &cr, &it.Seq)
+		&upd, &it.Via, &it.Explicit, &prog, &pat, &dur, &cr, &it.Seq, &it.IDsHash)
 	it.Updated, it.ProgressAt, it.Created = fromUnix(upd), fromUnix(pat), fromUnix(cr)
 	it.Progress, it.Duration = time.Duration(prog)*time.Millisecond, time.Duration(dur)*time.Millisecond
 	return it, err
@@ -230,13 +233,13 @@ func (t *Tx) CreateItem(it *Item) error {
 	if it.Created.IsZero() {
 		it.Created = t.now().UTC().Truncate(time.Second)
 	}
-	st, err := t.prep(`INSERT INTO items (type, title, year, show_title, season, episode, watched, updated, via, explicit, progress, progress_at, duration, created, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	st, err := t.prep(`INSERT INTO items (type, title, year, show_title, season, episode, watched, updated, via, explicit, progress, progress_at, duration, created, seq, ids_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		return err
 	}
 	return st.QueryRowContext(t.ctx, it.Type, it.Title, it.Year, it.ShowTitle, it.Season, it.Episode, it.Watched,
-		unix(it.Updated), it.Via, it.Explicit, it.Progress.Milliseconds(), unix(it.ProgressAt), it.Duration.Milliseconds(), unix(it.Created), seq).Scan(&it.ID)
+		unix(it.Updated), it.Via, it.Explicit, it.Progress.Milliseconds(), unix(it.ProgressAt), it.Duration.Milliseconds(), unix(it.Created), seq, it.IDsHash).Scan(&it.ID)
 }
 
 // SaveItem writes it. When playState is true the play state or progress
@@ -250,9 +253,15 @@ func (t *Tx) SaveItem(it *Item, playState bool) error {
 		}
 		it.Seq = seq
 	}
-	return t.exec(`UPDATE items SET title=?, year=?, show_title=?, season=?, episode=?, watched=?, updated=?, via=?, explicit=?, progress=?, progress_at=?, duration=?, seq=? WHERE id=?`,
+	return t.exec(`UPDATE items SET title=?, year=?, show_title=?, season=?, episode=?, watched=?, updated=?, via=?, explicit=?, progress=?, progress_at=?, duration=?, seq=?, ids_hash=? WHERE id=?`,
 		it.Title, it.Year, it.ShowTitle, it.Season, it.Episode, it.Watched, unix(it.Updated), it.Via, it.Explicit,
-		it.Progress.Milliseconds(), unix(it.ProgressAt), it.Duration.Milliseconds(), it.Seq, it.ID)
+		it.Progress.Milliseconds(), unix(it.ProgressAt), it.Duration.Milliseconds(), it.Seq, it.IDsHash, it.ID)
+}
+
+// SetItemIDsHash records the hash of the external ids last indexed for
+// item id (Item.IDsHash).
+func (t *Tx) SetItemIDsHash(id int64, hash uint32) error {
+	return t.exec(`UPDATE items SET ids_hash=? WHERE id=?`, hash, id)
 }
 
 // AddGUID claims an external id for item id. An id another item already
@@ -369,7 +378,7 @@ func (t *Tx) ChangedSince(backendID, after, upTo int64) ([]Changed, error) {
 		var r Remote
 		var pa, aa, rprog, rdur, seen int64
 		if err := rows.Scan(&it.ID, &it.Type, &it.Title, &it.Year, &it.ShowTitle, &it.Season, &it.Episode, &it.Watched,
-			&upd, &it.Via, &it.Explicit, &prog, &pat, &dur, &cr, &it.Seq, &has,
+			&upd, &it.Via, &it.Explicit, &prog, &pat, &dur, &cr, &it.Seq, &it.IDsHash, &has,
 			&r.BackendID, &r.RemoteID, &r.ItemID, &r.Watched, &r.PlayCount, &pa, &aa, &rprog, &rdur, &r.Library, &r.ShowID, &r.Path, &r.IDsHash, &seen); err != nil {
 			return nil, err
 		}
