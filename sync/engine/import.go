@@ -269,18 +269,23 @@ func guidHash(role string, g backend.GUID) uint32 {
 // id, then (episodes) by show id + season + episode, then by a typed
 // external id. Never by title or file name.
 func match(tx *state.Tx, backendID int64, it *backend.Item) (id int64, prev *state.Remote, err error) {
-	return matchKnown(tx, backendID, it, nil, true)
+	local, prev, err := matchKnown(tx, backendID, it, nil, true)
+	if local == nil {
+		return 0, nil, err
+	}
+	return local.ID, prev, err
 }
 
-// matchKnown is match with short cuts for a large import: known, when
-// set, answers id look-ups that must miss; remotes false says the backend
-// has no sub-records yet, so its remote id cannot be known.
-func matchKnown(tx *state.Tx, backendID int64, it *backend.Item, known *idFilter, remotes bool) (id int64, prev *state.Remote, err error) {
+// matchKnown is match with short cuts for a large import, which also
+// reads the item (nil when none matched): known, when set, answers id
+// look-ups that must miss; remotes false says the backend has no
+// sub-records yet, so its remote id cannot be known.
+func matchKnown(tx *state.Tx, backendID int64, it *backend.Item, known *idFilter, remotes bool) (local *state.Item, prev *state.Remote, err error) {
 	if remotes {
-		if r, ok, err := tx.Remote(backendID, it.ID); err != nil {
-			return 0, nil, err
+		if r, item, ok, err := tx.RemoteItem(backendID, it.ID); err != nil {
+			return nil, nil, err
 		} else if ok {
-			return r.ItemID, &r, nil
+			return &item, &r, nil
 		}
 	}
 	if it.Type == backend.Episode && it.Episode > 0 {
@@ -288,8 +293,10 @@ func matchKnown(tx *state.Tx, backendID int64, it *backend.Item, known *idFilter
 			if known != nil && !known.has(episodeKey(g.Kind, g.Value, it.Season, it.Episode)) {
 				continue
 			}
-			if id, ok, err := tx.ItemByEpisode(g.Kind, g.Value, it.Season, it.Episode); err != nil || ok {
-				return id, nil, err
+			if item, ok, err := tx.EpisodeItem(g.Kind, g.Value, it.Season, it.Episode); err != nil {
+				return nil, nil, err
+			} else if ok {
+				return &item, nil, nil
 			}
 		}
 	}
@@ -297,11 +304,13 @@ func matchKnown(tx *state.Tx, backendID int64, it *backend.Item, known *idFilter
 		if known != nil && !known.has(guidKey(string(it.Type), g.Kind, g.Value)) {
 			continue
 		}
-		if id, ok, err := tx.ItemByGUID(string(it.Type), g.Kind, g.Value); err != nil || ok {
-			return id, nil, err
+		if item, ok, err := tx.GUIDItem(string(it.Type), g.Kind, g.Value); err != nil {
+			return nil, nil, err
+		} else if ok {
+			return &item, nil, nil
 		}
 	}
-	return 0, nil, nil
+	return nil, nil, nil
 }
 
 // indexIDs records an item's external ids and relative id.
@@ -332,12 +341,12 @@ func secs(t time.Time) time.Time {
 func (im *importer) item(it *backend.Item) error {
 	im.rep.Read++
 	tx := im.tx
-	id, prev, err := matchKnown(tx, im.b.ID, it, im.known, im.remotes)
+	found, prev, err := matchKnown(tx, im.b.ID, it, im.known, im.remotes)
 	if err != nil {
 		return fmt.Errorf("matching %s: %w", it.ID, err)
 	}
 	hash := idsHash(it)
-	if id == 0 {
+	if found == nil {
 		if !hasIDs(it) {
 			im.rep.Unmatched++
 			return tx.PutUnmatched(im.b.ID, state.Unmatched{RemoteID: it.ID, Type: string(it.Type), Title: it.Title,
@@ -364,10 +373,7 @@ func (im *importer) item(it *backend.Item) error {
 		im.rep.Added++
 		return im.putRemote(local.ID, it, hash)
 	}
-	local, err := tx.Item(id)
-	if err != nil {
-		return err
-	}
+	local, id := *found, found.ID
 	// New ids from this backend go to the index, unless the item's ids
 	// were last indexed from the very same set (another backend of the
 	// same library): offering them again would change nothing.
