@@ -20,7 +20,7 @@ const (
 	// progressJitter is how far a resume position must move to count.
 	progressJitter = 5 * time.Second
 	// commitEvery bounds a write transaction during import (items).
-	commitEvery = 5000
+	commitEvery = 20000
 )
 
 func (r *run) importAll(ctx context.Context) error {
