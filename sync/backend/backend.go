@@ -156,7 +156,8 @@ type Backend interface {
 	// left out.
 	Libraries(ctx context.Context) ([]Library, error)
 	// Items pages through movies and episodes, calling page for each page in
-	// server order. The page slice is only valid during the call. If page
+	// server order. The page slice is only valid during the call; the
+	// items in it (and the slices they hold) may be kept. If page
 	// returns an error, Items stops and returns it. A server that ignores
 	// the paging request, or answers a page inconsistent with the total it
 	// announced, fails with ErrBadResponse rather than looping or silently

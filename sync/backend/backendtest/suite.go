@@ -8,6 +8,7 @@ package backendtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -180,6 +181,7 @@ func (h Harness) testUsersAndLibraries(t *testing.T) {
 func (h Harness) listAll(t *testing.T, b backend.Backend, opt backend.ListOptions) map[string]backend.Item {
 	t.Helper()
 	got := map[string]backend.Item{}
+	seen := map[string]string{} // each item as it was handed over
 	pages := 0
 	err := b.Items(context.Background(), opt, func(page []backend.Item) error {
 		pages++
@@ -188,11 +190,20 @@ func (h Harness) listAll(t *testing.T, b backend.Backend, opt backend.ListOption
 				t.Errorf("item %s listed twice", it.ID)
 			}
 			got[it.ID] = it
+			seen[it.ID] = fmt.Sprintf("%+v", it)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("Items(%+v): %v", opt, err)
+	}
+	// The engine keeps items past their page (it writes one page while
+	// the next is fetched): a client may reuse the page slice, never the
+	// items' own slices.
+	for id, it := range got {
+		if now := fmt.Sprintf("%+v", it); now != seen[id] {
+			t.Errorf("item %s changed after its page was handed over:\n was %s\n now %s", id, seen[id], now)
+		}
 	}
 	return got
 }
