@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
-	"fyne.io/fyne/v2/driver/desktop"
-	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
 
 	"playmark/ui"
@@ -68,6 +68,28 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 		Migrations: map[string]bool{"fyneDo": true}})
 	a := fyneapp.NewWithID(appID)
 	a.SetIcon(ui.AppIcon())
+
+	// The UI thread is the main goroutine. Started in the tray (light
+	// mode), the app does not run Fyne's loop, which ticks 60 times a
+	// second and, with Fyne's tray, keeps a GL context: the main goroutine
+	// serves the UI's calls itself (ut.serve) until the window is first
+	// wanted, then hands the UI thread to Fyne and runs its loop. The
+	// variables below are the UI thread's.
+	ut := newUIThread()
+	fyneStarted := false // Fyne's loop runs: its Quit quits
+	quitting := false    // quit before Fyne's loop ran
+	quit := func() {
+		if !fyneStarted {
+			quitting = true
+			return
+		}
+		// The driver's Quit, as Fyne's own tray and SIGTERM do: a.Quit
+		// closes the windows first, and a pointer event on a closed
+		// window before the loop ends crashes Fyne (seen in the tray
+		// tests, quitting just after the window opened).
+		a.Driver().Quit()
+	}
+	a.Lifecycle().SetOnStarted(func() { fyneStarted = true })
 	u := ui.New(ctx, a, ui.Deps{
 		Engine:       core.Engine,
 		Sched:        core.Sched,
@@ -76,7 +98,9 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 		ValidateName: ValidateName,
 		ValidateURL:  ValidateURL,
 		Autostart:    newLoginEntry(dir),
-		Quit:         a.Quit,
+		Quit:         quit,
+		Dispatch:     ut.do,
+		LazyWindow:   true,
 	})
 
 	var wg sync.WaitGroup
@@ -100,61 +124,74 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 		}
 	})
 	if inst != nil {
-		loop(func() { inst.serve(ctx, func() { fyne.Do(u.ShowWindow) }) })
+		loop(func() { inst.serve(ctx, func() { ut.do(u.ShowWindow, false) }) })
 	}
+	// Ctrl+C and SIGTERM quit cleanly, in either mode (Fyne's loop
+	// catches them too once it runs).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	loop(func() {
+		select {
+		case <-ctx.Done():
+		case <-sigs:
+			ut.do(quit, false)
+		}
+	})
 
-	tray := false
-	if desk, ok := a.(desktop.App); ok {
-		// fyne.io/systray panics on quit without a session bus: probe first.
-		if conn, err := dbus.SessionBus(); err == nil {
-			tray = true
-			host := func() bool { return hasTrayHost(conn) }
-			u.AttachTray(desk, systray.SetTooltip, host)
-			// Fyne sets the tray's title once, when the item registers;
-			// if that lands while systray is still exporting the item, the
-			// title is lost (seen in CI: an empty Title for good). Set it
-			// again a few times early on; the value never changes.
+	// The tray: our own over fyne.io/systray (Fyne's would start its
+	// loop's GL window), when there is a session bus (systray panics on
+	// quit without one).
+	var st *ui.SystemTray
+	if conn, err := dbus.SessionBus(); err == nil {
+		host := func() bool { return hasTrayHost(conn) }
+		st = ui.NewSystemTray("Playmark", ut.do)
+		u.AttachTray(st, st.SetTooltip, host)
+		st.Start()
+		if hidden {
+			// At login the tray may come up after us; if none has
+			// shown up after a while, show the window rather than
+			// run invisible.
 			loop(func() {
-				for _, d := range []time.Duration{500 * time.Millisecond, 1500 * time.Millisecond, 4 * time.Second} {
-					select {
-					case <-ctx.Done():
-						return
-					case <-time.After(d):
-						systray.SetTitle("Playmark")
+				select {
+				case <-ctx.Done():
+				case <-time.After(10 * time.Second):
+					if !host() {
+						core.Log.Info("no tray host: showing the window")
+						ut.do(u.ShowWindow, false)
 					}
 				}
 			})
-			if hidden {
-				// At login the tray may come up after us; if none has
-				// shown up after a while, show the window rather than
-				// run invisible.
-				loop(func() {
-					select {
-					case <-ctx.Done():
-					case <-time.After(10 * time.Second):
-						if !host() {
-							core.Log.Info("no tray host: showing the window")
-							fyne.Do(u.ShowWindow)
-						}
-					}
-				})
-			}
-		} else {
-			core.Log.Info("no session bus: running without a tray", "err", err)
 		}
-	}
-	if !tray {
+	} else {
+		core.Log.Info("no session bus: running without a tray", "err", err)
 		u.NoTray()
 	}
-	if !hidden || !tray {
+	light := hidden && st != nil
+	core.Log.Info("desktop app started", "dir", dir, "tray", st != nil, "hidden", light)
+
+	if light {
+		// In the tray until the window is wanted or the user quits.
+		ut.serve(func() bool { return quitting || u.Window.Visible() })
+		if !quitting {
+			core.Log.Info("window opened: starting the window's loop")
+		}
+	} else {
 		u.ShowWindow()
 	}
-	core.Log.Info("desktop app started", "dir", dir, "tray", tray, "hidden", hidden && tray)
+	if !quitting {
+		ut.handOff() // may run a quit that was queued
+	}
+	if !quitting {
+		a.Run()
+	}
 
-	a.Run()
-
-	// Quit: stop the loops and any run (a cancelled run rolls back the
-	// batch it was writing), then let them finish.
+	// Quit: stop the tray, the loops and any run (a cancelled run rolls
+	// back the batch it was writing), then let them finish.
+	ut.close()
+	if st != nil {
+		st.Stop()
+	}
 	cancel()
 	core.Engine.Cancel()
 	done := make(chan struct{})

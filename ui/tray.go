@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/driver/desktop"
 
 	"playmark/assets"
 )
@@ -148,9 +147,22 @@ func TrayIcon(s TrayState) fyne.Resource {
 // AppIcon is the application icon.
 func AppIcon() fyne.Resource { return fyne.NewStaticResource("icon.png", assets.Icon) }
 
-// tray drives the system tray of a desktop.App from snapshots.
+// TrayDesk is the system tray the UI drives: its menu and its icon
+// (SystemTray in the app, a fake in tests). When it also has
+// SetOnTapped(func()), a click on the icon opens the window.
+type TrayDesk interface {
+	SetSystemTrayMenu(m *fyne.Menu)
+	SetSystemTrayIcon(r fyne.Resource)
+}
+
+// trayTapper is a tray that says when its icon is clicked.
+type trayTapper interface {
+	SetOnTapped(f func())
+}
+
+// tray drives a system tray from snapshots.
 type tray struct {
-	desk       desktop.App
+	desk       TrayDesk
 	setTooltip func(string) // nil when the toolkit cannot
 	menu       string
 	state      TrayState

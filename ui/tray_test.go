@@ -226,12 +226,12 @@ func TestSnapshotStateAndTooltip(t *testing.T) {
 type fakeDesk struct {
 	menus  []*fyne.Menu
 	icons  []fyne.Resource
-	window fyne.Window
+	tapped func() // a click on the icon
 }
 
 func (f *fakeDesk) SetSystemTrayMenu(m *fyne.Menu)    { f.menus = append(f.menus, m) }
 func (f *fakeDesk) SetSystemTrayIcon(r fyne.Resource) { f.icons = append(f.icons, r) }
-func (f *fakeDesk) SetSystemTrayWindow(w fyne.Window) { f.window = w }
+func (f *fakeDesk) SetOnTapped(fn func())             { f.tapped = fn }
 
 func (f *fakeDesk) prefixed(t *testing.T, prefix string) *fyne.MenuItem {
 	t.Helper()
@@ -268,8 +268,10 @@ func TestTrayDrivesEngine(t *testing.T) {
 	var tips []string
 	e.u.AttachTray(desk, func(s string) { tips = append(tips, s) }, func() bool { return true })
 	e.refresh()
-	if desk.window != e.u.Window.win {
-		t.Error("the tray does not control the window")
+	if desk.tapped == nil {
+		t.Error("a click on the tray icon does nothing")
+	} else if desk.tapped(); !e.u.Window.Visible() {
+		t.Error("a click on the tray icon did not show the window")
 	}
 	before := len(desk.menus)
 	e.refresh()

@@ -3,10 +3,13 @@
 // the engine, the store and the scheduler it is given, and keeps nothing
 // of its own on disk.
 //
-// Threading: the UI is touched on Fyne's thread only. Background work
-// (runs, connection tests, reading the store for a refresh) runs in
-// goroutines owned by the UI, which hand their results back through
-// fyne.Do. Wait blocks until that work is done (tests, shutdown).
+// Threading: the UI is touched on the UI thread only: Fyne's thread, or,
+// in an app that starts in the tray, whatever Deps.Dispatch says (the
+// main goroutine before Fyne's loop runs). Background work (runs,
+// connection tests, reading the store for a refresh) runs in goroutines
+// owned by the UI, which hand their results back through Deps.Dispatch
+// (fyne.Do by default). Wait blocks until that work is done (tests,
+// shutdown).
 package ui
 
 import (
@@ -19,7 +22,6 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
 
 	"playmark/sync/engine"
@@ -49,6 +51,16 @@ type Deps struct {
 	Autostart  Autostart          // nil: start at login is not offered
 	OpenFolder func(string) error // nil: open it with the desktop's file manager
 	Quit       func()             // nil: fyne.App.Quit
+
+	// Dispatch runs f on the UI thread, waiting for it to return when
+	// wait is set; it is called from background goroutines, never from
+	// the UI thread. nil: fyne.Do and fyne.DoAndWait.
+	Dispatch func(f func(), wait bool)
+	// LazyWindow builds the window's contents only when it is first
+	// shown (an app started in the tray, which may never show it):
+	// until then refreshes keep only the latest data, for that first
+	// Show. The tray and the notifications do not wait for it.
+	LazyWindow bool
 }
 
 // UI is the window and, when the desktop has one, the tray.
@@ -70,7 +82,7 @@ type UI struct {
 
 	// queue, when set (tests), holds the UI-thread halves of background
 	// work until Wait runs them on the caller's goroutine; otherwise they
-	// go through fyne.DoAndWait.
+	// go through do.
 	queue *callQueue
 }
 
@@ -112,14 +124,16 @@ func New(ctx context.Context, a fyne.App, d Deps) *UI {
 	return u
 }
 
-// AttachTray puts Playmark in the system tray of desk. setTooltip, when
+// AttachTray puts Playmark in the system tray desk. setTooltip, when
 // not nil, sets the icon's tooltip; host says whether a tray host is
-// there to show it (nil: assume so).
-func (u *UI) AttachTray(desk desktop.App, setTooltip func(string), host func() bool) {
+// there to show it (nil: assume so). A click on the icon opens the
+// window, when desk can tell (SetOnTapped). UI thread.
+func (u *UI) AttachTray(desk TrayDesk, setTooltip func(string), host func() bool) {
 	u.tray = &tray{desk: desk, setTooltip: setTooltip}
 	u.trayHost = host
-	desk.SetSystemTrayWindow(u.Window.win)
-	u.Window.win.SetCloseIntercept(u.Window.closeRequested)
+	if t, ok := desk.(trayTapper); ok {
+		t.SetOnTapped(u.ShowWindow)
+	}
 	u.tray.apply(u.snap, u.trayActions())
 	if !u.hasTray() {
 		u.Window.noTray()
@@ -131,7 +145,8 @@ func (u *UI) hasTray() bool {
 	return u.tray != nil && (u.trayHost == nil || u.trayHost())
 }
 
-// ShowWindow shows the window and brings it forward. UI thread.
+// ShowWindow shows the window and brings it forward. UI thread. (Before
+// Fyne's loop runs, the window shows once the owner starts it.)
 func (u *UI) ShowWindow() { u.Window.Show() }
 
 // Wait waits for the UI's background work (runs, tests, saves) and what
@@ -142,6 +157,19 @@ func (u *UI) Wait() {
 		if u.queue == nil || !u.queue.run() {
 			return
 		}
+	}
+}
+
+// do runs f on the UI thread (Deps.Dispatch, by default fyne.Do or
+// fyne.DoAndWait). From background goroutines only.
+func (u *UI) do(f func(), wait bool) {
+	switch {
+	case u.d.Dispatch != nil:
+		u.d.Dispatch(f, wait)
+	case wait:
+		fyne.DoAndWait(f)
+	default:
+		fyne.Do(f)
 	}
 }
 
@@ -158,7 +186,7 @@ func (u *UI) goBg(work func(), done func()) {
 		case u.queue != nil:
 			u.queue.push(done)
 		default:
-			fyne.DoAndWait(done)
+			u.do(done, true)
 		}
 	}()
 }
@@ -174,9 +202,9 @@ func (u *UI) Run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		if d, err := u.load(ctx); err == nil {
-			fyne.Do(func() { u.apply(d) })
+			u.do(func() { u.apply(d) }, false)
 		} else if ctx.Err() == nil {
-			fyne.Do(func() { u.Window.setMessage("Could not read the status: " + err.Error()) })
+			u.do(func() { u.Window.setMessage("Could not read the status: " + err.Error()) }, false)
 		}
 		select {
 		case <-ctx.Done():

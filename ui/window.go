@@ -45,11 +45,35 @@ type Window struct {
 	Message  *widget.Label
 
 	loaded bool
+	// built says whether the contents above exist. With
+	// Deps.LazyWindow they are built when the window is first shown
+	// (laying them out loads the fonts, a good part of an idle app's
+	// memory); until then pending holds the latest refresh's data,
+	// message the status line and noTrayPending the banner.
+	built         bool
+	pending       *viewData
+	message       string
+	noTrayPending bool
 }
 
+// newWindow makes the window, with its contents unless Deps.LazyWindow.
 func newWindow(u *UI) *Window {
 	w := &Window{u: u, win: u.app.NewWindow("Playmark")}
 	w.win.SetIcon(AppIcon())
+	w.win.SetCloseIntercept(w.closeRequested)
+	mod := fyne.KeyModifierShortcutDefault
+	w.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: mod}, func(fyne.Shortcut) { w.closeRequested() })
+	w.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: mod}, func(fyne.Shortcut) { u.quit() })
+	if !u.d.LazyWindow {
+		w.build()
+	}
+	return w
+}
+
+// build makes the window's contents, then shows what was left for them.
+func (w *Window) build() {
+	u := w.u
+	w.built = true
 	w.summary = widget.NewLabel("")
 	w.summary.Truncation = fyne.TextTruncateEllipsis
 	w.Sync = widget.NewButtonWithIcon(LabelSync, theme.ViewRefreshIcon(), func() {
@@ -78,19 +102,21 @@ func newWindow(u *UI) *Window {
 	w.center = container.NewStack(w.Tabs)
 
 	w.Progress = newProgressView(u)
-	w.Message = widget.NewLabel("")
+	w.Message = widget.NewLabel(w.message)
 	w.Message.Truncation = fyne.TextTruncateEllipsis
 
 	top := container.NewVBox(header, w.banner, widget.NewSeparator())
 	bottom := container.NewVBox(w.Progress.content, widget.NewSeparator(), w.Message)
 	w.win.SetContent(container.NewBorder(top, bottom, nil, nil, w.center))
 	w.win.Resize(fyne.NewSize(940, 640))
-	w.win.SetCloseIntercept(w.closeRequested)
 
-	mod := fyne.KeyModifierShortcutDefault
-	w.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: mod}, func(fyne.Shortcut) { w.closeRequested() })
-	w.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: mod}, func(fyne.Shortcut) { u.quit() })
-	return w
+	if w.noTrayPending {
+		w.noTray()
+	}
+	if d := w.pending; d != nil {
+		w.pending = nil
+		w.apply(*d)
+	}
 }
 
 // Win is the Fyne window.
@@ -99,8 +125,12 @@ func (w *Window) Win() fyne.Window { return w.win }
 // Visible says whether the window is shown.
 func (w *Window) Visible() bool { return w.visible }
 
-// Show shows the window and brings it forward.
+// Show shows the window and brings it forward; with Deps.LazyWindow,
+// the first time, it builds the contents from the latest data.
 func (w *Window) Show() {
+	if !w.built {
+		w.build()
+	}
 	w.win.Show()
 	w.win.RequestFocus()
 	w.visible = true
@@ -126,17 +156,30 @@ func (w *Window) closeRequested() {
 func (u *UI) NoTray() { u.Window.noTray() }
 
 func (w *Window) noTray() {
+	if !w.built {
+		w.noTrayPending = true
+		return
+	}
 	w.bannerText.SetText("This desktop shows no system tray, so Playmark runs from this window: closing it quits Playmark, and schedules run only while it is open.")
 	w.banner.Show()
 }
 
 // setMessage shows a line in the status bar.
 func (w *Window) setMessage(msg string) {
+	if !w.built {
+		w.message = msg
+		return
+	}
 	w.Message.SetText(msg)
 }
 
-// apply shows a refresh's data.
+// apply shows a refresh's data (kept for build until the contents
+// exist).
 func (w *Window) apply(d viewData) {
+	if !w.built {
+		w.pending = &d
+		return
+	}
 	if !w.loaded {
 		w.loaded = true
 		switch {
