@@ -322,23 +322,23 @@ func (r *run) planPush(ctx context.Context, client backend.Backend, changed []st
 // planFull pages through the whole backend and compares every item.
 func (r *run) planFull(ctx context.Context, tx *state.Tx, client backend.Backend, b state.Backend, rep *BackendReport) ([]op, error) {
 	var ops []op
-	err := client.Items(ctx, backend.ListOptions{Libraries: b.Options.Libraries, PageSize: r.e.pageSize}, func(page []backend.Item) error {
+	opt := backend.ListOptions{Libraries: b.Options.Libraries, PageSize: r.e.pageSize}
+	// As in import, the next page is fetched while this one is compared.
+	err := pipeline(ctx, func(ctx context.Context, page func([]backend.Item) error) error {
+		return client.Items(ctx, opt, page)
+	}, func(page []backend.Item) error {
 		for i := range page {
 			it := &page[i]
 			rep.Read++
-			id, prev, err := match(tx, b.ID, it)
+			local, prev, err := matchKnown(tx, b.ID, it, nil, true)
 			if err != nil {
 				return err
 			}
-			if id == 0 {
+			if local == nil {
 				rep.Skipped++
 				continue
 			}
-			local, err := tx.Item(id)
-			if err != nil {
-				return err
-			}
-			o, _ := plan(local, prev, it, r.set.ProgressMin)
+			o, _ := plan(*local, prev, it, r.set.ProgressMin)
 			if len(o) == 0 {
 				rep.Skipped++
 			}
