@@ -5,7 +5,7 @@ go 1.26.8
 // Direct dependencies, each for a reason (README, Development):
 require (
 	fyne.io/fyne/v2 v2.7.1 // the window and the tray (desktop.App)
-	fyne.io/systray v1.12.2 // Fyne's tray on Linux; pinned (the proxy refuses @latest)
+	fyne.io/systray v1.12.2 // the tray, driven directly (Fyne's own tray keeps a GL window open); pinned (the proxy refuses @latest)
 	github.com/adhocore/gronx v1.20.4 // cron parsing, validation and next run times
 	github.com/coder/websocket v1.8.15 // live notification sockets; small, context-aware
 	github.com/dustin/go-humanize v1.1.0 // "1,240" and "2 hours ago" in the window
