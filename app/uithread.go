@@ -119,12 +119,7 @@ func (c uiCall) run() {
 // those still queued run now, on the calling goroutine (the main one,
 // right before Fyne's loop starts), in order.
 func (t *uiThread) handOff() {
-	t.mu.Lock()
-	t.fyne = true
-	q := t.queue
-	t.queue = nil
-	t.mu.Unlock()
-	for _, c := range q {
+	for _, c := range t.take(&t.fyne) {
 		c.run()
 	}
 }
@@ -132,14 +127,19 @@ func (t *uiThread) handOff() {
 // close drops the calls still queued (releasing their waiters) and any
 // later one: the app is quitting.
 func (t *uiThread) close() {
-	t.mu.Lock()
-	t.closed = true
-	q := t.queue
-	t.queue = nil
-	t.mu.Unlock()
-	for _, c := range q {
+	for _, c := range t.take(&t.closed) {
 		if c.done != nil {
 			close(c.done)
 		}
 	}
+}
+
+// take sets the flag and takes the queued calls, in one step.
+func (t *uiThread) take(flag *bool) []uiCall {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	*flag = true
+	q := t.queue
+	t.queue = nil
+	return q
 }

@@ -188,3 +188,13 @@ func mustContain(t *testing.T, what, got string, want ...string) {
 		}
 	}
 }
+
+// revokeToken gives backend b a token its server rejects, as when the
+// user revoked it on the server.
+func (e *env) revokeToken(b state.Backend) {
+	e.t.Helper()
+	b.Token = "revoked"
+	if err := e.st.UpdateBackend(context.Background(), b); err != nil {
+		e.t.Fatal(err)
+	}
+}

@@ -130,10 +130,7 @@ func TestLazyWindowNotifies(t *testing.T) {
 	e := newEnv(t)
 	srv := plexServer(t, 5)
 	b := e.addBackend("plex", backend.Plex, srv, false)
-	b.Token = "revoked"
-	if err := e.st.UpdateBackend(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
+	e.revokeToken(b)
 	d := e.u.d
 	d.LazyWindow = true
 	u := New(context.Background(), e.app, d)

@@ -123,10 +123,7 @@ func TestBackendRejectedTokenOnRow(t *testing.T) {
 		t.Fatalf("a problem shown for a healthy backend: %q", row.Problem.Text)
 	}
 	// A real rejected token: the server no longer accepts it.
-	b.Token = "revoked"
-	if err := e.st.UpdateBackend(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
+	e.revokeToken(b)
 	if _, err := e.eng.Import(context.Background(), engine.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -622,10 +619,7 @@ func TestNotifiesNewFailedRuns(t *testing.T) {
 	e := newEnv(t)
 	srv := plexServer(t, 5)
 	b := e.addBackend("plex", backend.Plex, srv, false)
-	b.Token = "revoked"
-	if err := e.st.UpdateBackend(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
+	e.revokeToken(b)
 	run := func() {
 		if _, err := e.eng.Import(context.Background(), engine.RunOptions{Trigger: "schedule"}); err != nil {
 			t.Fatal(err)
