@@ -199,14 +199,31 @@ func (t *Tx) ItemByGUID(typ, kind, value string) (int64, bool, error) {
 
 const itemCols = `id, type, title, year, show_title, season, episode, watched, updated, via, explicit, progress, progress_at, duration, created, seq, ids_hash`
 
+// itemRow receives the columns itemCols names, in a Scan of its own or
+// of a wider row.
+type itemRow struct {
+	it                      Item
+	upd, pat, cr, prog, dur int64
+}
+
+func (r *itemRow) dest() []any {
+	it := &r.it
+	return []any{&it.ID, &it.Type, &it.Title, &it.Year, &it.ShowTitle, &it.Season, &it.Episode, &it.Watched,
+		&r.upd, &it.Via, &it.Explicit, &r.prog, &r.pat, &r.dur, &r.cr, &it.Seq, &it.IDsHash}
+}
+
+// item is the scanned item, its times and durations converted.
+func (r *itemRow) item() Item {
+	it := r.it
+	it.Updated, it.ProgressAt, it.Created = fromUnix(r.upd), fromUnix(r.pat), fromUnix(r.cr)
+	it.Progress, it.Duration = time.Duration(r.prog)*time.Millisecond, time.Duration(r.dur)*time.Millisecond
+	return it
+}
+
 func scanItem(row interface{ Scan(...any) error }) (Item, error) {
-	var it Item
-	var upd, pat, cr, prog, dur int64
-	err := row.Scan(&it.ID, &it.Type, &it.Title, &it.Year, &it.ShowTitle, &it.Season, &it.Episode, &it.Watched,
-		&upd, &it.Via, &it.Explicit, &prog, &pat, &dur, &cr, &it.Seq, &it.IDsHash)
-	it.Updated, it.ProgressAt, it.Created = fromUnix(upd), fromUnix(pat), fromUnix(cr)
-	it.Progress, it.Duration = time.Duration(prog)*time.Millisecond, time.Duration(dur)*time.Millisecond
-	return it, err
+	var r itemRow
+	err := row.Scan(r.dest()...)
+	return r.item(), err
 }
 
 // itemQuery runs a query selecting itemCols and reads
@@ -247,25 +264,16 @@ func (t *Tx) RemoteItem(backendID int64, remoteID string) (Remote, Item, bool, e
 	if err != nil {
 		return Remote{}, Item{}, false, err
 	}
-	var r Remote
-	var it Item
-	var pa, aa, prog, dur, seen int64
-	var upd, pat, cr, iprog, idur int64
-	err = st.QueryRowContext(t.ctx, backendID, remoteID).Scan(
-		&r.BackendID, &r.RemoteID, &r.ItemID, &r.Watched, &r.PlayCount, &pa, &aa, &prog, &dur, &r.Library, &r.ShowID, &r.Path, &r.IDsHash, &seen,
-		&it.ID, &it.Type, &it.Title, &it.Year, &it.ShowTitle, &it.Season, &it.Episode, &it.Watched,
-		&upd, &it.Via, &it.Explicit, &iprog, &pat, &idur, &cr, &it.Seq, &it.IDsHash)
+	var r remoteRow
+	var it itemRow
+	err = st.QueryRowContext(t.ctx, backendID, remoteID).Scan(append(r.dest(), it.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Remote{}, Item{}, false, nil
 	}
 	if err != nil {
 		return Remote{}, Item{}, false, err
 	}
-	r.PlayedAt, r.AddedAt, r.Seen = fromUnix(pa), fromUnix(aa), fromUnix(seen)
-	r.Progress, r.Duration = time.Duration(prog)*time.Millisecond, time.Duration(dur)*time.Millisecond
-	it.Updated, it.ProgressAt, it.Created = fromUnix(upd), fromUnix(pat), fromUnix(cr)
-	it.Progress, it.Duration = time.Duration(iprog)*time.Millisecond, time.Duration(idur)*time.Millisecond
-	return r, it, true, nil
+	return r.remote(), it.item(), true, nil
 }
 
 // Item reads item id.
@@ -338,13 +346,29 @@ func (t *Tx) AddEpisodeID(id int64, kind, value string, season, episode int) err
 
 const remoteCols = `backend_id, remote_id, item_id, watched, play_count, played_at, added_at, progress, duration, library, show_id, path, ids_hash, seen`
 
+// remoteRow receives the columns remoteCols names, as itemRow does.
+type remoteRow struct {
+	r                       Remote
+	pa, aa, prog, dur, seen int64
+}
+
+func (x *remoteRow) dest() []any {
+	r := &x.r
+	return []any{&r.BackendID, &r.RemoteID, &r.ItemID, &r.Watched, &r.PlayCount, &x.pa, &x.aa, &x.prog, &x.dur, &r.Library, &r.ShowID, &r.Path, &r.IDsHash, &x.seen}
+}
+
+// remote is the scanned sub-record, its times and durations converted.
+func (x *remoteRow) remote() Remote {
+	r := x.r
+	r.PlayedAt, r.AddedAt, r.Seen = fromUnix(x.pa), fromUnix(x.aa), fromUnix(x.seen)
+	r.Progress, r.Duration = time.Duration(x.prog)*time.Millisecond, time.Duration(x.dur)*time.Millisecond
+	return r
+}
+
 func scanRemote(row interface{ Scan(...any) error }) (Remote, error) {
-	var r Remote
-	var pa, aa, prog, dur, seen int64
-	err := row.Scan(&r.BackendID, &r.RemoteID, &r.ItemID, &r.Watched, &r.PlayCount, &pa, &aa, &prog, &dur, &r.Library, &r.ShowID, &r.Path, &r.IDsHash, &seen)
-	r.PlayedAt, r.AddedAt, r.Seen = fromUnix(pa), fromUnix(aa), fromUnix(seen)
-	r.Progress, r.Duration = time.Duration(prog)*time.Millisecond, time.Duration(dur)*time.Millisecond
-	return r, err
+	var x remoteRow
+	err := row.Scan(x.dest()...)
+	return x.remote(), err
 }
 
 // Remote reads a backend's sub-record by remote id.
@@ -431,20 +455,14 @@ func (t *Tx) ChangedSince(backendID, after, upTo int64) ([]Changed, error) {
 	defer rows.Close()
 	var out []Changed
 	for rows.Next() {
-		var it Item
-		var upd, pat, cr, prog, dur int64
+		var ir itemRow
 		var has bool
-		var r Remote
-		var pa, aa, rprog, rdur, seen int64
-		if err := rows.Scan(&it.ID, &it.Type, &it.Title, &it.Year, &it.ShowTitle, &it.Season, &it.Episode, &it.Watched,
-			&upd, &it.Via, &it.Explicit, &prog, &pat, &dur, &cr, &it.Seq, &it.IDsHash, &has,
-			&r.BackendID, &r.RemoteID, &r.ItemID, &r.Watched, &r.PlayCount, &pa, &aa, &rprog, &rdur, &r.Library, &r.ShowID, &r.Path, &r.IDsHash, &seen); err != nil {
+		var rr remoteRow
+		dest := append(append(ir.dest(), &has), rr.dest()...)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		it.Updated, it.ProgressAt, it.Created = fromUnix(upd), fromUnix(pat), fromUnix(cr)
-		it.Progress, it.Duration = time.Duration(prog)*time.Millisecond, time.Duration(dur)*time.Millisecond
-		r.PlayedAt, r.AddedAt, r.Seen = fromUnix(pa), fromUnix(aa), fromUnix(seen)
-		r.Progress, r.Duration = time.Duration(rprog)*time.Millisecond, time.Duration(rdur)*time.Millisecond
+		it, r := ir.item(), rr.remote()
 		if n := len(out); n > 0 && out[n-1].Item.ID == it.ID {
 			out[n-1].Remotes = append(out[n-1].Remotes, r)
 			continue
