@@ -173,7 +173,7 @@ func NormalizeProviderIDs(ids map[string]string) []backend.GUID {
 		if !ok {
 			continue
 		}
-		if v, ok = normalizeID(kind, v); ok {
+		if v, ok = backend.CanonicalID(kind, v); ok {
 			out = append(out, backend.GUID{Kind: kind, Value: v})
 		}
 	}
@@ -184,39 +184,6 @@ func NormalizeProviderIDs(ids map[string]string) []backend.GUID {
 		return strings.Compare(a.Value, b.Value)
 	})
 	return slices.Compact(out)
-}
-
-func normalizeID(kind, v string) (string, bool) {
-	v = strings.TrimSpace(v)
-	if kind == "imdb" {
-		if len(v) > 2 && strings.EqualFold(v[:2], "tt") {
-			v = v[2:]
-		}
-		if !allDigits(v) || strings.Trim(v, "0") == "" {
-			return "", false
-		}
-		if len(v) < 7 {
-			v = strings.Repeat("0", 7-len(v)) + v
-		}
-		return "tt" + v, true
-	}
-	if !allDigits(v) {
-		return "", false
-	}
-	v = strings.TrimLeft(v, "0")
-	return v, v != ""
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // validGUID reports whether id is a GUID in the 32-hex or dashed form.

@@ -124,45 +124,23 @@ func normalise(agent, id string) (kind, value string, ok bool) {
 	default:
 		return "", "", false
 	}
-	value, ok = numericValue(id)
+	value, ok = backend.CanonicalID(kind, id)
 	return kind, value, ok
 }
 
-// imdbValue accepts tt followed by digits, in any case.
+// imdbValue accepts tt followed by digits, in any case (a Plex guid
+// always has the prefix; the value is then written as every client does).
 func imdbValue(id string) (kind, value string, ok bool) {
-	if len(id) < 3 || !strings.EqualFold(id[:2], "tt") || !allDigits(id[2:]) {
+	if len(id) < 3 || !strings.EqualFold(id[:2], "tt") {
 		return "", "", false
 	}
-	return "imdb", "tt" + id[2:], true
-}
-
-// numericValue accepts a positive decimal id and drops leading zeros.
-func numericValue(id string) (string, bool) {
-	if !allDigits(id) {
-		return "", false
-	}
-	v := strings.TrimLeft(id, "0")
-	if v == "" {
-		return "", false
-	}
-	return v, true
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	value, ok = backend.CanonicalID("imdb", id)
+	return "imdb", value, ok
 }
 
 // number parses a season or episode number: a small non-negative integer.
 func number(s string) (int, bool) {
-	if !allDigits(s) || len(s) > 6 {
+	if s == "" || len(s) > 6 || strings.Trim(s, "0123456789") != "" {
 		return 0, false
 	}
 	n, err := strconv.Atoi(s)

@@ -27,6 +27,7 @@ func TestParseGUID(t *testing.T) {
 		{"  tmdb://268  ", Ref{GUID: g("tmdb", "268")}, true},
 		{"tmdb://00268", Ref{GUID: g("tmdb", "268")}, true},
 		{"imdb://tt0000001", Ref{GUID: g("imdb", "tt0000001")}, true}, // imdb keeps its zeros
+		{"imdb://tt113277", Ref{GUID: g("imdb", "tt0113277")}, true},  // short ids padded, as Jellyfin/Emby ProviderIds are
 
 		// Legacy agents.
 		{"com.plexapp.agents.imdb://tt1254207?lang=en", Ref{GUID: g("imdb", "tt1254207")}, true},
@@ -194,7 +195,7 @@ func FuzzParseGUID(f *testing.F) {
 		if g.Kind == "imdb" && !strings.HasPrefix(g.Value, "tt") {
 			t.Fatalf("ParseGUID(%q): imdb value %q", s, g.Value)
 		}
-		if g.Kind != "imdb" && (g.Value[0] == '0' || !allDigits(g.Value)) {
+		if g.Kind != "imdb" && (g.Value[0] == '0' || strings.Trim(g.Value, "0123456789") != "") {
 			t.Fatalf("ParseGUID(%q): numeric value %q", s, g.Value)
 		}
 		if !ref.Show && (ref.Season != 0 || ref.Episode != 0) {
