@@ -522,23 +522,11 @@ func (m *Manager) mbSession(ctx context.Context, b state.Backend, clientID strin
 				if !backend.ValidItemID(id) {
 					continue
 				}
-				kind := userDataKind(e.Played, e.PlaybackPositionTicks)
+				kind := engine.UserDataKind(e.Played, e.PlaybackPositionTicks)
 				m.thr.add(engine.Event{Backend: b.Name, ItemID: id, Kind: kind}, false)
 			}
 		}
 	}, keepAlive, keepAliveMsg)
-}
-
-// userDataKind maps one UserDataChanged entry: played is Played; unplayed
-// with a resume position is Progress; unplayed without one is Unplayed.
-func userDataKind(played bool, positionTicks int64) engine.EventKind {
-	switch {
-	case played:
-		return engine.EventPlayed
-	case positionTicks > 0:
-		return engine.EventProgress
-	}
-	return engine.EventUnplayed
 }
 
 // --- Plex ----------------------------------------------------------------

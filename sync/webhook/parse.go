@@ -146,7 +146,7 @@ func ParseJellyfin(contentType string, body []byte) (Notice, error) {
 	var kind engine.EventKind
 	switch p.NotificationType {
 	case "UserDataSaved":
-		kind = userDataKind(p.Played != nil && bool(*p.Played), int64(p.PlaybackPositionTicks))
+		kind = engine.UserDataKind(p.Played != nil && bool(*p.Played), int64(p.PlaybackPositionTicks))
 		if p.Played == nil || (kind == engine.EventUnplayed && playbackReason(p.SaveReason)) {
 			kind = engine.EventProgress // a save during playback, not an un-watch
 		}
@@ -241,19 +241,6 @@ func ParseEmby(contentType string, body []byte) (Notice, error) {
 		return Notice{}, err
 	}
 	return n, nil
-}
-
-// userDataKind maps a user-data change (a Jellyfin/Emby UserDataChanged
-// entry or a UserDataSaved notification): played is Played; unplayed
-// with a resume position is Progress; unplayed without one is Unplayed.
-func userDataKind(played bool, positionTicks int64) engine.EventKind {
-	switch {
-	case played:
-		return engine.EventPlayed
-	case positionTicks > 0:
-		return engine.EventProgress
-	}
-	return engine.EventUnplayed
 }
 
 // playbackReason says whether a Jellyfin UserDataSaved came from playback
