@@ -104,34 +104,27 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	})
 
 	var wg sync.WaitGroup
-	loop := func(f func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f()
-		}()
-	}
-	loop(func() { _ = core.Sched.Run(ctx) })
-	loop(func() { u.Run(ctx) })
+	wg.Go(func() { _ = core.Sched.Run(ctx) })
+	wg.Go(func() { u.Run(ctx) })
 	// Webhooks and live connections: changes within seconds.
 	if err := core.StartEvents(ctx); err != nil {
 		core.Log.Warn("events", "err", err)
 		fmt.Fprintf(stderr, "playmark: warning: %v\n", err)
 	}
-	loop(func() {
+	wg.Go(func() {
 		if done := core.EventsDone(); done != nil {
 			<-done
 		}
 	})
 	if inst != nil {
-		loop(func() { inst.serve(ctx, func() { ut.do(u.ShowWindow, false) }) })
+		wg.Go(func() { inst.serve(ctx, func() { ut.do(u.ShowWindow, false) }) })
 	}
 	// Ctrl+C and SIGTERM quit cleanly, in either mode (Fyne's loop
 	// catches them too once it runs).
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	loop(func() {
+	wg.Go(func() {
 		select {
 		case <-ctx.Done():
 		case <-sigs:
@@ -152,7 +145,7 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 			// At login the tray may come up after us; if none has
 			// shown up after a while, show the window rather than
 			// run invisible.
-			loop(func() {
+			wg.Go(func() {
 				select {
 				case <-ctx.Done():
 				case <-time.After(10 * time.Second):

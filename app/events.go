@@ -45,15 +45,8 @@ func (c *Core) StartEvents(ctx context.Context) error {
 	c.events = ev
 	log := c.Log.With("unit", "events")
 	var wg sync.WaitGroup
-	loop := func(f func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f()
-		}()
-	}
 
-	loop(func() {
+	wg.Go(func() {
 		c.Engine.RunEvents(ctx, func(rep *engine.Report, err error) {
 			switch {
 			case err != nil && ctx.Err() == nil:
@@ -65,11 +58,11 @@ func (c *Core) StartEvents(ctx context.Context) error {
 	})
 
 	gaps := &gapQueue{wake: make(chan struct{}, 1), names: map[string]bool{}}
-	loop(func() { c.catchUp(ctx, gaps) })
+	wg.Go(func() { c.catchUp(ctx, gaps) })
 	ev.live = live.New(c.Store, c.Engine, live.Options{OnGap: gaps.add, Log: log.With("part", "live")})
-	loop(func() { _ = ev.live.Run(ctx) })
+	wg.Go(func() { _ = ev.live.Run(ctx) })
 
-	err := c.startWebhooks(ctx, ev, loop)
+	err := c.startWebhooks(ctx, ev, &wg)
 	go func() {
 		wg.Wait()
 		close(ev.done)
@@ -78,7 +71,7 @@ func (c *Core) StartEvents(ctx context.Context) error {
 }
 
 // startWebhooks binds the webhook listener when the settings ask for one.
-func (c *Core) startWebhooks(ctx context.Context, ev *eventLoops, loop func(func())) error {
+func (c *Core) startWebhooks(ctx context.Context, ev *eventLoops, wg *sync.WaitGroup) error {
 	st, err := c.Store.Settings(ctx)
 	if err != nil {
 		return err
@@ -103,12 +96,12 @@ func (c *Core) startWebhooks(ctx context.Context, ev *eventLoops, loop func(func
 		MaxHeaderBytes:    16 << 10,
 	}
 	log.Info("webhook listener started", "addr", ev.addr)
-	loop(func() {
+	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("webhook listener stopped", "err", err)
 		}
 	})
-	loop(func() {
+	wg.Go(func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
