@@ -81,14 +81,5 @@ func (c *cli) restoreCmd(args []string) error {
 	if errors.Is(err, state.ErrNotFound) {
 		return usageError{err.Error()}
 	}
-	if rep != nil {
-		printReport(c.stdout, rep)
-	}
-	if err != nil {
-		return err
-	}
-	if rep.Status == state.RunFailed {
-		return failedError{"failed: " + rep.FailedReason}
-	}
-	return nil
+	return c.finishRun(rep, err)
 }

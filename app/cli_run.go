@@ -59,6 +59,12 @@ func (c *cli) runCmd(kind string, args []string) error {
 	if errors.Is(err, state.ErrNotFound) {
 		return usageError{err.Error()}
 	}
+	return c.finishRun(rep, err)
+}
+
+// finishRun prints a run's report, when there is one, and turns how the
+// run ended into the command's error.
+func (c *cli) finishRun(rep *engine.Report, err error) error {
 	if rep != nil {
 		printReport(c.stdout, rep)
 	}
@@ -304,17 +310,7 @@ func (c *cli) heldCmd(args []string) error {
 	}
 	rctx, cancel := signalContext()
 	defer cancel()
-	rep, err := c.engine.Export(rctx, engine.RunOptions{Backends: []string{name}, Yes: true, Trigger: "cli"})
-	if rep != nil {
-		printReport(c.stdout, rep)
-	}
-	if err != nil {
-		return err
-	}
-	if rep.Status == state.RunFailed {
-		return failedError{"failed: " + rep.FailedReason}
-	}
-	return nil
+	return c.finishRun(c.engine.Export(rctx, engine.RunOptions{Backends: []string{name}, Yes: true, Trigger: "cli"}))
 }
 
 func (c *cli) unmatchedCmd(args []string) error {
