@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"playmark/sync/backend"
 	"playmark/sync/secret"
+	"playmark/sync/secret/secrettest"
 )
 
 // The command line and the core with a real system keyring: GNOME
@@ -25,66 +25,27 @@ import (
 // with it; without the keyring a token kept there is a loud error;
 // backend remove deletes it from the keyring.
 func TestKeyringCLI(t *testing.T) {
-	if os.Getenv("PLAYMARK_KEYRING_CHILD") == "1" {
+	if secrettest.IsChild(t) {
 		keyringCLIChild(t)
 		return
 	}
-	for _, tool := range []string{"dbus-run-session", "gnome-keyring-daemon"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (apt-get install dbus-daemon gnome-keyring): the system keyring cannot be tested", tool)
-		}
-	}
+	secrettest.NeedTools(t, "dbus-run-session", "gnome-keyring-daemon")
 	if _, err := exec.LookPath("secret-tool"); err != nil {
 		t.Fatal("secret-tool is not installed (apt-get install libsecret-tools, as .ci/deps test does): needed to cross-check the keyring")
 	}
-	tmp := t.TempDir()
-	env := []string{"PLAYMARK_KEYRING_CHILD=1", "PLAYMARK_KEYRING=on", "PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
-	for _, d := range []string{"HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"} {
-		p := filepath.Join(tmp, strings.ToLower(d))
-		if err := os.MkdirAll(p, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		env = append(env, d+"="+p)
-	}
-	for _, keep := range []string{"TMPDIR", "GOCOVERDIR"} {
-		if v, ok := os.LookupEnv(keep); ok {
-			env = append(env, keep+"="+v)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "dbus-run-session", "--", os.Args[0], "-test.run=^TestKeyringCLI$", "-test.v", "-test.count=1", "-test.timeout=90s")
-	cmd.Env = env
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	t.Logf("under dbus-run-session:\n%s", out)
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestKeyringCLI") {
-		t.Fatalf("TestKeyringCLI under dbus-run-session failed: %v", err)
-	}
+	secrettest.UnderBus(t, "", "PLAYMARK_KEYRING=on")
 }
 
 func keyringCLIChild(t *testing.T) {
 	ctx := context.Background()
-	start := exec.Command("gnome-keyring-daemon", "--unlock", "--components=secrets")
-	start.Stdin = strings.NewReader("playmark-test-password")
-	if f, err := os.Create(filepath.Join(t.TempDir(), "daemon.out")); err == nil {
-		start.Stdout, start.Stderr = f, f
-		defer f.Close()
-	}
-	if err := start.Run(); err != nil {
-		t.Fatalf("gnome-keyring-daemon --unlock: %v", err)
-	}
 	dir := filepath.Join(t.TempDir(), "config")
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	secrettest.StartKeyring(t, func() error {
 		k, err := secret.OpenSecretService(ctx, dir)
 		if err == nil {
 			k.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the keyring never became usable: %v", err)
-		}
-	}
+		return err
+	})
 	lookup := func(name string) (string, error) {
 		out, err := exec.Command("secret-tool", "lookup", "application", "playmark", "config-dir", dir, "backend", name).Output()
 		return string(out), err

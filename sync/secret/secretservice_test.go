@@ -13,104 +13,34 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"playmark/sync/secret/secrettest"
 )
-
-// The real Secret Service tests run in a child test process under
-// dbus-run-session, with a HOME and XDG dirs of their own, so that they
-// never touch the keyring of whoever runs the tests. childEnv names the
-// test the child runs.
-const childEnv = "PLAYMARK_SECRET_CHILD"
-
-// underBus runs the test named name again in a child process under
-// dbus-run-session (with the bus config file conf, if not empty) and fails
-// t unless it passed.
-func underBus(t *testing.T, name, conf string) {
-	t.Helper()
-	tmp := t.TempDir()
-	env := []string{childEnv + "=" + name, "PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
-	for _, d := range []string{"HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"} {
-		p := filepath.Join(tmp, strings.ToLower(d))
-		if err := os.MkdirAll(p, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		env = append(env, d+"="+p)
-	}
-	for _, keep := range []string{"TMPDIR", "GOCOVERDIR"} {
-		if v, ok := os.LookupEnv(keep); ok {
-			env = append(env, keep+"="+v)
-		}
-	}
-	args := []string{}
-	if conf != "" {
-		args = append(args, "--config-file="+conf)
-	}
-	args = append(args, "--", os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1", "-test.timeout=90s")
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "dbus-run-session", args...)
-	cmd.Env = env
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	t.Logf("child under dbus-run-session:\n%s", out)
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
-		t.Fatalf("%s under dbus-run-session failed: %v", name, err)
-	}
-}
-
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (apt-get install dbus-daemon gnome-keyring): the real Secret Service cannot be tested", tool)
-		}
-	}
-}
 
 // TestSecretService drives a real GNOME Keyring: its login keyring made
 // and unlocked headlessly, then Set, Get and Delete, cross-checked with
 // libsecret's secret-tool in both directions, and a locked keyring seen as
 // unavailable (not a hang, not a prompt).
 func TestSecretService(t *testing.T) {
-	if os.Getenv(childEnv) == t.Name() {
+	if secrettest.IsChild(t) {
 		realKeyring(t)
 		return
 	}
-	needTools(t, "dbus-run-session", "gnome-keyring-daemon")
+	secrettest.NeedTools(t, "dbus-run-session", "gnome-keyring-daemon")
 	if _, err := exec.LookPath("secret-tool"); err != nil {
 		t.Fatal("secret-tool is not installed (apt-get install libsecret-tools, as .ci/deps test does): needed to cross-check the keyring")
 	}
-	underBus(t, t.Name(), "")
+	secrettest.UnderBus(t, "")
 }
 
 func realKeyring(t *testing.T) {
 	ctx := context.Background()
-	// --unlock with a password on stdin makes the login keyring, unlocked,
-	// and makes it the default collection; the daemon forks and stays.
-	daemonOut, err := os.Create(filepath.Join(t.TempDir(), "daemon.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := exec.Command("gnome-keyring-daemon", "--unlock", "--components=secrets")
-	start.Stdin = strings.NewReader("playmark-test-password")
-	start.Stdout, start.Stderr = daemonOut, daemonOut
-	if err := start.Run(); err != nil {
-		out, _ := os.ReadFile(daemonOut.Name())
-		t.Fatalf("gnome-keyring-daemon --unlock: %v\n%s", err, out)
-	}
-
 	dir := filepath.Join(t.TempDir(), "config")
 	var k *SecretService
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	secrettest.StartKeyring(t, func() (err error) {
 		k, err = OpenSecretService(ctx, dir)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the unlocked login keyring never became usable: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err
+	})
 	defer k.Close()
 
 	// The contract.
@@ -263,7 +193,7 @@ func secretTool(t *testing.T, args ...string) string {
 // as under a bare dbus-run-session) is unavailable: Playmark does not
 // make a keyring, which would prompt for its password.
 func TestSecretServiceNoDefaultKeyring(t *testing.T) {
-	if os.Getenv(childEnv) == t.Name() {
+	if secrettest.IsChild(t) {
 		began := time.Now()
 		_, err := OpenSecretService(context.Background(), t.TempDir())
 		if !errors.Is(err, ErrUnavailable) {
@@ -275,14 +205,14 @@ func TestSecretServiceNoDefaultKeyring(t *testing.T) {
 		}
 		return
 	}
-	needTools(t, "dbus-run-session", "gnome-keyring-daemon")
-	underBus(t, t.Name(), "")
+	secrettest.NeedTools(t, "dbus-run-session", "gnome-keyring-daemon")
+	secrettest.UnderBus(t, "")
 }
 
 // A session bus with no Secret Service at all (nothing owns or can start
 // org.freedesktop.secrets) is unavailable, at once.
 func TestSecretServiceNoService(t *testing.T) {
-	if os.Getenv(childEnv) == t.Name() {
+	if secrettest.IsChild(t) {
 		began := time.Now()
 		_, err := OpenSecretService(context.Background(), t.TempDir())
 		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "no Secret Service") {
@@ -293,7 +223,7 @@ func TestSecretServiceNoService(t *testing.T) {
 		}
 		return
 	}
-	needTools(t, "dbus-run-session")
+	secrettest.NeedTools(t, "dbus-run-session")
 	// A session bus that knows no services to start.
 	conf := filepath.Join(t.TempDir(), "session.conf")
 	if err := os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -311,7 +241,7 @@ func TestSecretServiceNoService(t *testing.T) {
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	underBus(t, t.Name(), conf)
+	secrettest.UnderBus(t, conf)
 }
 
 // No session bus (a server, a container, a cron job): ErrUnavailable at
