@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -60,16 +59,7 @@ func newCrashWorld(t *testing.T, items int) *crashWorld {
 	return w
 }
 
-func (w *crashWorld) states() map[string]string {
-	out := map[string]string{}
-	for name, srv := range w.servers {
-		for _, m := range w.cat.Media {
-			st := srv.Watch(m.Key)
-			out[name+"/"+m.Key] = fmt.Sprintf("%v/%v", st.Played, st.Position)
-		}
-	}
-	return out
-}
+func (w *crashWorld) states() map[string]string { return simulate.PlayStates(w.servers, w.cat) }
 
 func child(dir string, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], append([]string{"--config-dir", dir}, args...)...)

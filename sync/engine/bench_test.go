@@ -98,15 +98,7 @@ func BenchmarkImportFull(b *testing.B) {
 	for i, kind := range benchKinds {
 		b.Run(kind, func(b *testing.B) {
 			srv := benchServer(b, kind, cat, uint64(101*(i+1)))
-			servers := map[string]simulate.Server{kind: srv}
-			var reps []*Report
-			for b.Loop() {
-				b.StopTimer()
-				e := benchEngine(b, servers, false)
-				b.StartTimer()
-				reps = append(reps, benchRun(b, func() (*Report, error) { return e.Import(context.Background(), RunOptions{Full: true}) }))
-			}
-			reportFigures(b, reps, *benchItems)
+			benchFullImports(b, map[string]simulate.Server{kind: srv}, *benchItems)
 		})
 	}
 }
@@ -119,6 +111,12 @@ func BenchmarkImportFull3(b *testing.B) {
 	for i, kind := range benchKinds {
 		servers[kind] = benchServer(b, kind, cat, uint64(101*(i+1)))
 	}
+	benchFullImports(b, servers, 3**benchItems)
+}
+
+// benchFullImports times full imports of servers, each into an empty
+// database, and reports their figures (items: listed per import).
+func benchFullImports(b *testing.B, servers map[string]simulate.Server, items int) {
 	var reps []*Report
 	for b.Loop() {
 		b.StopTimer()
@@ -126,7 +124,7 @@ func BenchmarkImportFull3(b *testing.B) {
 		b.StartTimer()
 		reps = append(reps, benchRun(b, func() (*Report, error) { return e.Import(context.Background(), RunOptions{Full: true}) }))
 	}
-	reportFigures(b, reps, 3**benchItems)
+	reportFigures(b, reps, items)
 }
 
 // BenchmarkFloor is the least any import can cost: the same clients page

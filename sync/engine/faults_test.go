@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,19 +27,8 @@ func faultSeed(cat *simulate.Catalog) seed {
 	return s
 }
 
-// serverStates is what the three servers hold: played flag and position
-// per media key (play dates differ by design on Plex, which cannot
-// back-date).
-func serverStates(w *world) map[string]string {
-	out := map[string]string{}
-	for name, srv := range w.servers {
-		for _, m := range w.cat.Media {
-			st := srv.Watch(m.Key)
-			out[name+"/"+m.Key] = fmt.Sprintf("%v/%v", st.Played, st.Position)
-		}
-	}
-	return out
-}
+// serverStates is what the three servers hold (simulate.PlayStates).
+func serverStates(w *world) map[string]string { return simulate.PlayStates(w.servers, w.cat) }
 
 func faultCatalog() *simulate.Catalog {
 	return simulate.Generate(simulate.GenerateOptions{Items: 300, Seed: 9})

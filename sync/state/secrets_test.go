@@ -260,11 +260,7 @@ func TestKeyringMovePartly(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "cfg")
 	s := openWith(t, dir, nil)
-	for _, name := range []string{"plex", "jellyfin"} {
-		if _, err := s.AddBackend(ctx, Backend{Name: name, Kind: name, URL: "http://x", Token: name + "-tok"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addPlexAndJellyfin(t, s)
 	s.Close()
 	k := newMemKeyring()
 	k.failSet["plex"] = true
@@ -296,11 +292,7 @@ func TestKeyringMarkersWithoutKeyring(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cfg")
 	k := newMemKeyring()
 	s := openWith(t, dir, k)
-	for _, name := range []string{"plex", "jellyfin"} {
-		if _, err := s.AddBackend(ctx, Backend{Name: name, Kind: name, URL: "http://x", Token: name + "-tok"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addPlexAndJellyfin(t, s)
 	s.Close()
 
 	s = openWith(t, dir, nil)
@@ -393,11 +385,7 @@ func TestKeyringRemoveAndMissing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cfg")
 	k := newMemKeyring()
 	s := openWith(t, dir, k)
-	for _, name := range []string{"plex", "jellyfin"} {
-		if _, err := s.AddBackend(ctx, Backend{Name: name, Kind: name, URL: "http://x", Token: name + "-tok"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addPlexAndJellyfin(t, s)
 	if err := s.RemoveBackend(ctx, "plex"); err != nil {
 		t.Fatal(err)
 	}
@@ -498,5 +486,16 @@ func TestKeyringMarkerIsNotAToken(t *testing.T) {
 	s := openWith(t, filepath.Join(t.TempDir(), "cfg"), nil)
 	if _, err := s.AddBackend(ctx, Backend{Name: "plex", Kind: "plex", URL: "http://x", Token: "keyring:0011"}); err == nil {
 		t.Error("AddBackend took a marker for a token")
+	}
+}
+
+// addPlexAndJellyfin adds backends plex and jellyfin to s, with the
+// tokens plex-tok and jellyfin-tok.
+func addPlexAndJellyfin(t *testing.T, s *Store) {
+	t.Helper()
+	for _, name := range []string{"plex", "jellyfin"} {
+		if _, err := s.AddBackend(context.Background(), Backend{Name: name, Kind: name, URL: "http://x", Token: name + "-tok"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -77,15 +77,7 @@ func jellyfinJSON(fields map[string]any) []byte {
 		"RunTimeTicks": int64(102000000000), "Provider_imdb": "tt0113277", "Provider_tmdb": "949",
 		"UserId": jfUser, "NotificationUsername": "sam",
 	}
-	for k, v := range fields {
-		if v == nil {
-			delete(p, k)
-		} else {
-			p[k] = v
-		}
-	}
-	b, _ := json.Marshal(p)
-	return b
+	return withFields(p, fields)
 }
 
 func embyJSON(event string, fields map[string]any) []byte {
@@ -98,15 +90,7 @@ func embyJSON(event string, fields map[string]any) []byte {
 		"Session":      map[string]any{"Client": "Emby Web", "DeviceName": "Firefox"},
 		"PlaybackInfo": map[string]any{"PositionTicks": int64(17431791950), "PlaylistIndex": 0, "PlaylistLength": 1},
 	}
-	for k, v := range fields {
-		if v == nil {
-			delete(p, k)
-		} else {
-			p[k] = v
-		}
-	}
-	b, _ := json.Marshal(p)
-	return b
+	return withFields(p, fields)
 }
 
 // embyMultipart is Emby 4.8's body: the JSON in the form field "data".
@@ -120,4 +104,17 @@ func embyMultipart(data []byte) (string, []byte) {
 
 func embyForm(data []byte) (string, []byte) {
 	return "application/x-www-form-urlencoded", []byte(url.Values{"data": {string(data)}}.Encode())
+}
+
+// withFields is payload p as JSON with fields set over it (nil: removed).
+func withFields(p, fields map[string]any) []byte {
+	for k, v := range fields {
+		if v == nil {
+			delete(p, k)
+		} else {
+			p[k] = v
+		}
+	}
+	b, _ := json.Marshal(p)
+	return b
 }

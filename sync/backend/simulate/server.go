@@ -322,3 +322,18 @@ func New(k backend.Kind, c *Catalog, opt Options) (Server, error) {
 	}
 	return nil, fmt.Errorf("unknown backend type %q", k)
 }
+
+// PlayStates is what servers (by name) hold of cat's media: the played
+// flag and resume position per "server/media key", for tests that compare
+// the servers before and after (play dates are left out: Plex cannot
+// back-date a play).
+func PlayStates(servers map[string]Server, cat *Catalog) map[string]string {
+	out := map[string]string{}
+	for name, srv := range servers {
+		for _, m := range cat.Media {
+			st := srv.Watch(m.Key)
+			out[name+"/"+m.Key] = fmt.Sprintf("%v/%v", st.Played, st.Position)
+		}
+	}
+	return out
+}
