@@ -539,9 +539,10 @@ func (l *lister) all(ctx context.Context, lib backend.Library, size int) error {
 // since lists a library's items played at or after t, newest first, then
 // its resumable items played at or after t, newest first, each item once.
 //
-// Resumable items stop at t too: a real playback session stamps
-// LastPlayedDate when it starts, so a position that moved since t comes
-// with a date at or after t. A position changed through the UserData
+// Resumable items stop at t too, on the assumption (from the servers'
+// session code, not checked against a running server) that playback
+// stamps LastPlayedDate when it starts, so a position that moved since t
+// comes with a date at or after t. A position changed through the UserData
 // endpoint alone keeps the old date (only non-null fields are applied);
 // the import's progress rule would not take such a change anyway (its
 // date is not newer than the one recorded), except on an item with no
