@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"time"
 
@@ -241,23 +240,29 @@ func hasIDs(it *backend.Item) bool {
 func idsHash(it *backend.Item) uint32 {
 	var sum uint32
 	for _, g := range it.GUIDs {
-		sum += guidHash("g", g)
+		sum += fnv1a(fnvOffset, "g:", g.Kind, ":", g.Value)
 	}
-	if it.Type == backend.Episode {
-		for _, g := range it.ShowGUIDs {
-			sum += guidHash("s", g)
+	if it.Type != backend.Episode {
+		return sum
+	}
+	for _, g := range it.ShowGUIDs {
+		sum += fnv1a(fnvOffset, "s:", g.Kind, ":", g.Value)
+	}
+	h := fnv1a(fnvOffset, "e")
+	for _, n := range [...]uint32{sum, uint32(it.Season), uint32(it.Episode)} {
+		for range 4 {
+			h = (h ^ n&0xff) * 16777619
+			n >>= 8
 		}
-		h := fnv.New32a()
-		fmt.Fprintf(h, "|%d|%d|%d", sum, it.Season, it.Episode)
-		return h.Sum32()
 	}
-	return sum
+	return h
 }
 
-// guidHash is the FNV-1a hash of one external id with a role prefix.
-func guidHash(role string, g backend.GUID) uint32 {
-	h := uint32(2166136261)
-	for _, s := range [...]string{role, ":", g.Kind, ":", g.Value} {
+const fnvOffset = 2166136261
+
+// fnv1a continues the 32-bit FNV-1a hash h over the strings.
+func fnv1a(h uint32, parts ...string) uint32 {
+	for _, s := range parts {
 		for i := 0; i < len(s); i++ {
 			h = (h ^ uint32(s[i])) * 16777619
 		}
