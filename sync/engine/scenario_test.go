@@ -267,13 +267,9 @@ func (w *world) localItem(key string) state.Item {
 		w.t.Fatal(err)
 	}
 	defer tx.Rollback()
-	id, ok, err := tx.ItemByRemote(b.ID, w.servers["plex"].RemoteID(key))
+	_, it, ok, err := tx.RemoteItem(b.ID, w.servers["plex"].RemoteID(key))
 	if err != nil || !ok {
 		w.t.Fatalf("no local item for %s: %v", key, err)
-	}
-	it, err := tx.Item(id)
-	if err != nil {
-		w.t.Fatal(err)
 	}
 	return it
 }
@@ -504,14 +500,10 @@ func TestScenarioIDsFromEveryServerAreIndexed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	byIMDb, ok1, err1 := tx.ItemByGUID("movie", "imdb", "tt0133093")
-	byTMDB, ok2, err2 := tx.ItemByGUID("movie", "tmdb", "603")
-	if err1 != nil || err2 != nil || !ok1 || !ok2 || byIMDb != byTMDB {
-		t.Fatalf("The Matrix by IMDb: %d %v %v; by TMDB: %d %v %v; want the same item", byIMDb, ok1, err1, byTMDB, ok2, err2)
-	}
-	it, err := tx.Item(byIMDb)
-	if err != nil {
-		t.Fatal(err)
+	it, ok1, err1 := tx.GUIDItem("movie", "imdb", "tt0133093")
+	byTMDB, ok2, err2 := tx.GUIDItem("movie", "tmdb", "603")
+	if err1 != nil || err2 != nil || !ok1 || !ok2 || it.ID != byTMDB.ID {
+		t.Fatalf("The Matrix by IMDb: %d %v %v; by TMDB: %d %v %v; want the same item", it.ID, ok1, err1, byTMDB.ID, ok2, err2)
 	}
 	if it.IDsHash == 0 {
 		t.Errorf("the item's ids hash was not recorded")

@@ -151,20 +151,6 @@ func (t *Tx) exec(q string, args ...any) error {
 	return err
 }
 
-// lookupID runs a query returning one item id; ok is false when none.
-func (t *Tx) lookupID(q string, args ...any) (int64, bool, error) {
-	st, err := t.prep(q)
-	if err != nil {
-		return 0, false, err
-	}
-	var id int64
-	err = st.QueryRowContext(t.ctx, args...).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	return id, err == nil, err
-}
-
 // Seq is this transaction's change sequence number, allocated on first
 // use: every play-state change made in the transaction carries it.
 func (t *Tx) Seq() (int64, error) {
@@ -179,22 +165,6 @@ func (t *Tx) Seq() (int64, error) {
 		return 0, fmt.Errorf("allocating change sequence: %w", err)
 	}
 	return t.seq, nil
-}
-
-// ItemByRemote finds the item a backend's remote id is recorded for.
-func (t *Tx) ItemByRemote(backendID int64, remoteID string) (int64, bool, error) {
-	return t.lookupID(`SELECT item_id FROM remotes WHERE backend_id=? AND remote_id=?`, backendID, remoteID)
-}
-
-// ItemByEpisode finds an episode by its relative id: one of its show's
-// external ids plus season and episode numbers.
-func (t *Tx) ItemByEpisode(kind, value string, season, episode int) (int64, bool, error) {
-	return t.lookupID(`SELECT item_id FROM episode_ids WHERE kind=? AND value=? AND season=? AND episode=?`, kind, value, season, episode)
-}
-
-// ItemByGUID finds an item of type typ by one of its external ids.
-func (t *Tx) ItemByGUID(typ, kind, value string) (int64, bool, error) {
-	return t.lookupID(`SELECT item_id FROM guids WHERE type=? AND kind=? AND value=?`, typ, kind, value)
 }
 
 const itemCols = `id, type, title, year, show_title, season, episode, watched, updated, via, explicit, progress, progress_at, duration, created, seq, ids_hash`
@@ -240,7 +210,8 @@ func (t *Tx) itemQuery(q string, args ...any) (Item, bool, error) {
 	return it, err == nil, err
 }
 
-// EpisodeItem is ItemByEpisode reading the whole item in the same query.
+// EpisodeItem finds an episode by its relative id (one of its show's
+// external ids plus season and episode numbers) and reads it.
 func (t *Tx) EpisodeItem(kind, value string, season, episode int) (Item, bool, error) {
 	// A sub-select, not a join: with a join, the planner (STAT4 is
 	// compiled in) marks the integer parameters as plan-relevant and
@@ -250,7 +221,8 @@ func (t *Tx) EpisodeItem(kind, value string, season, episode int) (Item, bool, e
 		(SELECT item_id FROM episode_ids WHERE kind=? AND value=? AND season=? AND episode=?)`, kind, value, season, episode)
 }
 
-// GUIDItem is ItemByGUID reading the whole item in the same query.
+// GUIDItem finds an item of type typ by one of its external ids and
+// reads it.
 func (t *Tx) GUIDItem(typ, kind, value string) (Item, bool, error) {
 	return t.itemQuery(`SELECT `+itemCols+` FROM items WHERE id =
 		(SELECT item_id FROM guids WHERE type=? AND kind=? AND value=?)`, typ, kind, value)
@@ -274,19 +246,6 @@ func (t *Tx) RemoteItem(backendID int64, remoteID string) (Remote, Item, bool, e
 		return Remote{}, Item{}, false, err
 	}
 	return r.remote(), it.item(), true, nil
-}
-
-// Item reads item id.
-func (t *Tx) Item(id int64) (Item, error) {
-	st, err := t.prep(`SELECT ` + itemCols + ` FROM items WHERE id=?`)
-	if err != nil {
-		return Item{}, err
-	}
-	it, err := scanItem(st.QueryRowContext(t.ctx, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return it, fmt.Errorf("item %d: %w", id, ErrNotFound)
-	}
-	return it, err
 }
 
 // CreateItem inserts a new item with this transaction's sequence number

@@ -199,19 +199,19 @@ func TestTxSequenceGUIDsAndChanged(t *testing.T) {
 	must(tx.Commit())
 
 	tx, _ = s.Begin(ctx)
-	if id, ok, err := tx.ItemByGUID("movie", "imdb", "tt1"); !ok || id != a.ID || err != nil {
-		t.Errorf("ItemByGUID = %d %v %v, want the first claimant %d", id, ok, err, a.ID)
+	if it, ok, err := tx.GUIDItem("movie", "imdb", "tt1"); !ok || it.ID != a.ID || err != nil {
+		t.Errorf("GUIDItem = %d %v %v, want the first claimant %d", it.ID, ok, err, a.ID)
 	}
-	if _, ok, _ := tx.ItemByGUID("episode", "imdb", "tt1"); ok {
+	if _, ok, _ := tx.GUIDItem("episode", "imdb", "tt1"); ok {
 		t.Error("a movie id matched an episode")
 	}
-	if id, ok, _ := tx.ItemByEpisode("tvdb", "77", 1, 1); !ok || id != e.ID {
-		t.Errorf("ItemByEpisode = %d %v", id, ok)
+	if it, ok, _ := tx.EpisodeItem("tvdb", "77", 1, 1); !ok || it.ID != e.ID {
+		t.Errorf("EpisodeItem = %d %v", it.ID, ok)
 	}
-	if id, ok, _ := tx.ItemByRemote(b.ID, "10"); !ok || id != a.ID {
-		t.Errorf("ItemByRemote = %d %v", id, ok)
+	if r, it, ok, _ := tx.RemoteItem(b.ID, "10"); !ok || it.ID != a.ID || r.ItemID != a.ID {
+		t.Errorf("RemoteItem = %d (sub-record %d) %v", it.ID, r.ItemID, ok)
 	}
-	if _, ok, _ := tx.ItemByRemote(other.ID, "10"); ok {
+	if _, _, ok, _ := tx.RemoteItem(other.ID, "10"); ok {
 		t.Error("a remote id matched on another backend")
 	}
 	a.Watched = true
