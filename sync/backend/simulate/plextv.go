@@ -604,3 +604,11 @@ func (t *PlexTV) sharedServers(w http.ResponseWriter, me *tvUser, machineID stri
 	_, _ = w.Write([]byte(xml.Header))
 	_, _ = w.Write(b)
 }
+
+// RevokeAccount signs the owner out everywhere: the owner's plex.tv token
+// is rejected from now on (servers keep their own tokens).
+func (t *PlexTV) RevokeAccount() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.owner.token = "tv-" + tvRandom(10)
+}
