@@ -289,3 +289,65 @@ func (s *Store) AccountBackends(ctx context.Context, id int64) ([]string, error)
 	}
 	return out, rows.Err()
 }
+
+// moveAccountSecrets moves the account tokens and PINs still in the
+// database into the keyring (SetKeyring), each read back before its
+// database copy is replaced by a marker; then the file is scrubbed.
+func (s *Store) moveAccountSecrets(ctx context.Context) error {
+	type plain struct {
+		q          string
+		id         int64
+		key, value string
+	}
+	var todo []plain
+	collect := func(query, update string, key func(id int64, name string) string) error {
+		rows, err := s.db.QueryContext(ctx, query)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var name, v string
+			if err := rows.Scan(&id, &name, &v); err != nil {
+				return err
+			}
+			if v != "" && !isMarker(v) {
+				todo = append(todo, plain{update, id, key(id, name), v})
+			}
+		}
+		return rows.Err()
+	}
+	if err := collect(`SELECT id, name, token FROM accounts`, `UPDATE accounts SET token=? WHERE id=?`,
+		func(_ int64, name string) string { return accountKey(name) }); err != nil {
+		return fmt.Errorf("moving account tokens into the system keyring: %w", err)
+	}
+	if err := collect(`SELECT backend_id, '', pin FROM account_backends`, `UPDATE account_backends SET pin=? WHERE backend_id=?`,
+		func(id int64, _ string) string { return pinKey(id) }); err != nil {
+		return fmt.Errorf("moving PINs into the system keyring: %w", err)
+	}
+	var errs []error
+	moved := 0
+	for _, p := range todo {
+		if err := s.keyring.Set(ctx, p.key, p.value); err != nil {
+			errs = append(errs, fmt.Errorf("%s stays in the database: %w", p.key, err))
+			continue
+		}
+		if got, err := s.keyring.Get(ctx, p.key); err != nil || got != p.value {
+			errs = append(errs, fmt.Errorf("%s stays in the database: the keyring did not give it back", p.key))
+			continue
+		}
+		m := newMarker()
+		if _, err := s.db.ExecContext(ctx, p.q, m, p.id); err != nil {
+			return err
+		}
+		s.cachePut(p.key, cachedToken{m, p.value})
+		moved++
+	}
+	if moved > 0 {
+		if err := s.scrub(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("account secrets moved into the system keyring, but old copies may remain in %s: %w", s.path, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -101,3 +101,40 @@ func TestAccountsWithoutKeyring(t *testing.T) {
 		t.Fatalf("Account = %+v, %v", got, err)
 	}
 }
+
+func TestAccountSecretsMoveIntoALaterKeyring(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openWith(t, dir, nil)
+	a, err := s.AddAccount(ctx, Account{Name: "p", Kind: AccountPlexTV, URL: "https://plex.tv", Token: "account-secret-xyz"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.AddBackend(ctx, Backend{Name: "ben", Kind: "plex", URL: "http://h:32400", Token: "derived"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LinkBackend(ctx, AccountLink{BackendID: b.ID, AccountID: a.ID, ServerID: "m", Relation: RelationHome, RemoteUser: "7", PIN: "4321"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	k := newMemKeyring()
+	s = openWith(t, dir, k)
+	if got, _ := k.get("account:p"); got != "account-secret-xyz" {
+		t.Fatalf("keyring has %q for the account", got)
+	}
+	if got, _ := k.get("pin:backend-1"); got != "4321" {
+		t.Fatalf("keyring has %q for the PIN", got)
+	}
+	if got, err := s.Account(ctx, "p"); err != nil || got.Token != "account-secret-xyz" || !got.TokenInKeyring {
+		t.Fatalf("Account = %+v, %v", got, err)
+	}
+	if l, err := s.BackendLink(ctx, b.ID); err != nil || l.PIN != "4321" {
+		t.Fatalf("BackendLink = %+v, %v", l, err)
+	}
+	s.Close()
+	raw, _ := os.ReadFile(filepath.Join(dir, FileName))
+	if strings.Contains(string(raw), "account-secret-xyz") {
+		t.Fatal("the database still holds the account token")
+	}
+}
