@@ -195,7 +195,7 @@ func (m *Manager) SignInQuickConnect(ctx context.Context, serverURL string, show
 
 // User is one person on a server an account reaches.
 type User struct {
-	ID        string // plex.tv user id (home users, friends); the server's user id (Jellyfin/Emby)
+	ID        string // home users: plex.tv uuid; friends: plex.tv user id; Jellyfin/Emby: the server's user id
 	Name      string
 	Relation  string // state.RelationSelf, RelationHome, RelationFriend
 	Admin     bool
@@ -257,7 +257,8 @@ func (m *Manager) plexServers(ctx context.Context, a state.Account) ([]Server, e
 			if strconv.FormatInt(u.ID, 10) == a.UserID || u.Admin && r.Owned && u.Name() == a.UserName {
 				continue // the account itself
 			}
-			s.Users = append(s.Users, User{ID: strconv.FormatInt(u.ID, 10), Name: u.Name(), Relation: state.RelationHome, Admin: u.Admin, Guest: u.Guest, Protected: u.Protected})
+			// Home users are switched to by uuid.
+			s.Users = append(s.Users, User{ID: u.UUID, Name: u.Name(), Relation: state.RelationHome, Admin: u.Admin, Guest: u.Guest, Protected: u.Protected})
 		}
 		if r.Owned {
 			friends, err := c.SharedServers(ctx, a.Token, r.ClientIdentifier)
@@ -357,11 +358,7 @@ func (m *Manager) Derive(ctx context.Context, a state.Account, serverID, rel, re
 		tok, err := c.ServerToken(ctx, a.Token, serverID)
 		return tok, accountErr(err)
 	case state.RelationHome:
-		id, err := strconv.ParseInt(remote, 10, 64)
-		if err != nil {
-			return "", fmt.Errorf("home user id %q is not a number", remote)
-		}
-		userTok, err := c.Switch(ctx, a.Token, id, pin)
+		userTok, err := c.Switch(ctx, a.Token, remote, pin)
 		if err != nil {
 			if errors.Is(err, backend.ErrUnauthorized) {
 				// plex.tv refuses the switch: the account, or the PIN.

@@ -55,7 +55,7 @@ type AccountLink struct {
 	AccountID  int64
 	ServerID   string // Plex machineIdentifier (Jellyfin/Emby: the server id)
 	Relation   string
-	RemoteUser string // plex.tv user id of the home user or friend
+	RemoteUser string // the home user's plex.tv uuid, or the friend's plex.tv user id
 	PIN        string // resolved by BackendLink
 }
 

@@ -479,10 +479,14 @@ func (c *Client) HomeUsers(ctx context.Context, token string) ([]HomeUser, error
 	return out.Users, nil
 }
 
-// Switch signs in as home user id (with their PIN when the profile has
-// one) and returns that user's plex.tv token. A wrong or missing PIN is
+// Switch signs in as the home user with uuid (the v2 route names users
+// by uuid, not by their numeric id), with their PIN when the profile has
+// one, and returns that user's plex.tv token. A wrong or missing PIN is
 // ErrUnauthorized.
-func (c *Client) Switch(ctx context.Context, token string, id int64, pin string) (string, error) {
+func (c *Client) Switch(ctx context.Context, token, uuid, pin string) (string, error) {
+	if uuid == "" {
+		return "", errors.New("switching home user: no uuid")
+	}
 	var q url.Values
 	if pin != "" {
 		q = url.Values{"pin": {pin}}
@@ -490,11 +494,11 @@ func (c *Client) Switch(ctx context.Context, token string, id int64, pin string)
 	var out struct {
 		AuthToken string `json:"authToken"`
 	}
-	if err := c.do(ctx, http.MethodPost, "/api/v2/home/users/"+strconv.FormatInt(id, 10)+"/switch", q, token, &out, false); err != nil {
-		return "", fmt.Errorf("switching to home user %d: %w", id, err)
+	if err := c.do(ctx, http.MethodPost, "/api/v2/home/users/"+url.PathEscape(uuid)+"/switch", q, token, &out, false); err != nil {
+		return "", fmt.Errorf("switching to home user %s: %w", uuid, err)
 	}
 	if out.AuthToken == "" {
-		return "", fmt.Errorf("switching to home user %d: %w: no authToken in the answer", id, backend.ErrBadResponse)
+		return "", fmt.Errorf("switching to home user %s: %w: no authToken in the answer", uuid, backend.ErrBadResponse)
 	}
 	return out.AuthToken, nil
 }

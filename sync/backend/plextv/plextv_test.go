@@ -203,7 +203,7 @@ func TestServersHomeUsersAndFriends(t *testing.T) {
 
 	// Anna: switch, then her resources give her token on the server, which
 	// reads and writes her own play state.
-	annaTV, err := c.Switch(ctx, owner, byName["Anna"].ID, "")
+	annaTV, err := c.Switch(ctx, owner, byName["Anna"].UUID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,13 +229,13 @@ func TestServersHomeUsersAndFriends(t *testing.T) {
 	}
 
 	// Ben has a PIN: without it (or with a wrong one) the switch is refused.
-	if _, err := c.Switch(ctx, owner, byName["Ben"].ID, ""); !errors.Is(err, backend.ErrUnauthorized) {
+	if _, err := c.Switch(ctx, owner, byName["Ben"].UUID, ""); !errors.Is(err, backend.ErrUnauthorized) {
 		t.Fatalf("switch to Ben without PIN = %v, want ErrUnauthorized", err)
 	}
-	if _, err := c.Switch(ctx, owner, byName["Ben"].ID, "9999"); !errors.Is(err, backend.ErrUnauthorized) {
+	if _, err := c.Switch(ctx, owner, byName["Ben"].UUID, "9999"); !errors.Is(err, backend.ErrUnauthorized) {
 		t.Fatalf("switch to Ben with a wrong PIN = %v, want ErrUnauthorized", err)
 	}
-	benTV, err := c.Switch(ctx, owner, byName["Ben"].ID, "1234")
+	benTV, err := c.Switch(ctx, owner, byName["Ben"].UUID, "1234")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 //   - GET /api/v2/user: the token's account;
 //   - GET /api/v2/resources: the servers added with AddServer, each with
 //     the token's user's accessToken on it and its connections;
-//   - GET /api/v2/home/users and POST /api/v2/home/users/{id}/switch[?pin=]
+//   - GET /api/v2/home/users and POST /api/v2/home/users/{uuid}/switch[?pin=]
 //     (201; a protected profile without its PIN, or a wrong one, is 403);
 //   - GET /api/servers/{machineId}/shared_servers: the friends, in XML
 //     (owner only);
@@ -528,11 +528,12 @@ func (t *PlexTV) switchUser(w http.ResponseWriter, r *http.Request, me *tvUser, 
 		tvError(w, http.StatusForbidden, 1003, "Not a member of this home")
 		return
 	}
-	id, _ := strconv.ParseInt(idText, 10, 64)
+	// The v2 route names the user by uuid (the numeric id is the legacy
+	// /api/home/users/{id}/switch's): a numeric id finds no one.
 	t.mu.Lock()
 	var target *tvUser
 	for _, u := range t.users {
-		if u.id == id {
+		if u.uuid == idText {
 			target = u
 		}
 	}

@@ -24,7 +24,7 @@ CREATE TABLE account_backends (
     account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     server_id   TEXT    NOT NULL,
     relation    TEXT    NOT NULL CHECK (relation IN ('self', 'home', 'friend')),
-    remote_user TEXT    NOT NULL DEFAULT '', -- plex.tv user id of the home user or friend
+    remote_user TEXT    NOT NULL DEFAULT '', -- plex.tv uuid of the home user, user id of the friend
     pin         TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX account_backends_account ON account_backends(account_id);
