@@ -220,3 +220,98 @@ func TestRevokedTokenIsDerivedAgain(t *testing.T) {
 		t.Fatalf("Renew of a pasted token: %v, want ErrNotLinked", err)
 	}
 }
+
+func TestEventAfterARevokedTokenIsRead(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.signIn(t)
+	servers, err := e.m.Servers(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := accounts.FindUser(servers[0], "Anna")
+	b, l, err := e.m.NewBackend(ctx, a, servers[0], u, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Name = "anna"
+	if _, err := e.m.SaveBackend(ctx, b, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.tv.Revoke(e.srv, "Anna"); err != nil {
+		t.Fatal(err)
+	}
+	annaID, _ := e.tv.ServerAccount(e.srv, "Anna")
+	key := e.cat.Media[1].Key
+	e.srv.SetAccountWatch(annaID, key, simulate.Watch{Played: true, LastPlayed: time.Now().Add(-time.Minute)})
+	rep, err := e.eng.HandleEvents(ctx, []engine.Event{{Backend: "anna", ItemID: e.srv.RemoteID(key), Kind: engine.EventPlayed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, br := range rep.Backends {
+		if br.Err != nil {
+			t.Fatalf("%s %s: %v, want the token derived again", br.Phase, br.Backend, br.Err)
+		}
+	}
+}
+
+// Signing in to Jellyfin again from this install replaces the device's
+// token (the server forgets the old one): the backends made from the
+// account take the new token by themselves at the next run.
+func TestJellyfinSignInAgainHealsItsBackends(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	jf, err := simulate.NewJellyfin(e.cat, simulate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jf.Close()
+	jf.SetPassword("admin", "pw")
+	a, err := e.m.SignInPassword(ctx, backend.Jellyfin, jf.URL(), "admin", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers, err := e.m.Servers(ctx, a)
+	if err != nil || len(servers) != 1 || len(servers[0].Users) != 2 {
+		t.Fatalf("servers = %+v, %v", servers, err)
+	}
+	for _, name := range []string{"admin", "guest"} {
+		u, err := accounts.FindUser(servers[0], name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, l, err := e.m.NewBackend(ctx, a, servers[0], u, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Name = "jf-" + name
+		if _, err := e.m.SaveBackend(ctx, b, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil || rep.Status != state.RunOK {
+		t.Fatalf("import: %v %+v", err, rep)
+	}
+	again, err := e.m.SignInPassword(ctx, backend.Jellyfin, jf.URL(), "admin", "pw")
+	if err != nil || again.Name != a.Name {
+		t.Fatalf("second sign-in: %+v, %v", again, err)
+	}
+	rep, err := e.eng.Import(ctx, engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, br := range rep.Backends {
+		if br.Err != nil {
+			t.Errorf("%s: %v, want the new token taken from the account", br.Backend, br.Err)
+		}
+	}
+	// Revoked at the server with no new sign-in: that needs the user.
+	jf.RevokeSessions()
+	b, _ := e.st.Backend(ctx, "jf-guest")
+	if _, err := e.m.Renew(ctx, b); !errors.Is(err, accounts.ErrAccountRejected) || !errors.Is(err, backend.ErrUnauthorized) {
+		t.Fatalf("Renew after the server revoked the account's token: %v, want ErrAccountRejected", err)
+	}
+}

@@ -34,29 +34,45 @@ func (e *Engine) renewer() TokenRenewer {
 func (e *Engine) ClientID(ctx context.Context) (string, error) { return e.clientID(ctx) }
 
 // openChecked opens backend b and checks who answers (checkIdentity). A
-// rejected token is derived again once through the TokenRenewer, and the
-// backend opened again with the new one; b is updated. The transport is
-// returned also on failure, for the request count.
+// rejected token is derived again once (renewAndOpen); b is updated. The
+// transport is returned also on failure, for the request count.
 func (r *run) openChecked(ctx context.Context, b *state.Backend) (backend.Backend, *backend.Transport, error) {
 	client, t, err := r.e.Open(ctx, *b)
 	if err != nil {
 		return nil, nil, err
 	}
 	err = r.checkIdentity(ctx, client, b)
-	renew := r.e.renewer()
-	if err == nil || !errors.Is(err, backend.ErrUnauthorized) || renew == nil {
+	if !errors.Is(err, backend.ErrUnauthorized) {
 		return client, t, err
 	}
-	nb, rerr := renew(ctx, *b)
-	if rerr != nil {
-		r.e.log.Info("token rejected and not renewed", "backend", b.Name, "why", rerr.Error())
+	c2, t2, ok := r.renewAndOpen(ctx, b)
+	if !ok {
 		return client, t, err
+	}
+	return c2, t2, r.checkIdentity(ctx, c2, b)
+}
+
+// renewAndOpen derives b's rejected token again through the
+// TokenRenewer and opens b with the new one; ok is false when there is no
+// renewer or it could not (the caller then reports the rejection).
+func (r *run) renewAndOpen(ctx context.Context, b *state.Backend) (backend.Backend, *backend.Transport, bool) {
+	renew := r.e.renewer()
+	if renew == nil {
+		return nil, nil, false
+	}
+	nb, err := renew(ctx, *b)
+	if err != nil {
+		r.e.log.Info("token rejected and not renewed", "backend", b.Name, "why", err.Error())
+		return nil, nil, false
 	}
 	r.e.log.Info("token rejected; derived again from the account", "backend", b.Name)
 	*b = nb
-	client, t2, err := r.e.Open(ctx, *b)
+	client, t, err := r.e.Open(ctx, *b)
 	if err != nil {
-		return nil, t, err
+		return nil, nil, false
 	}
-	return client, t2, r.checkIdentity(ctx, client, b)
+	return client, t, true
 }
+
+// rejected says the server refused the token.
+func rejected(err error) bool { return errors.Is(err, backend.ErrUnauthorized) }
