@@ -201,11 +201,15 @@ func (c *cli) open() error {
 		fmt.Fprintf(c.stderr, "playmark: warning: %v\n", err)
 	}
 	c.engine = engine.New(st, c.log)
+	wireAccounts(c.engine, st)
 	return nil
 }
 
 func (c *cli) dispatch(args []string) error {
 	cmd, rest := args[0], args[1:]
+	if done, err := c.accountsDispatch(cmd, rest); done { // cli_accounts.go
+		return err
+	}
 	switch cmd {
 	case "backend", "backends":
 		return c.backendCmd(rest)

@@ -39,6 +39,7 @@ func OpenCore(ctx context.Context, dir string, verboseTo io.Writer) (*Core, erro
 		log.Warn("system keyring", "err", err)
 	}
 	c := &Core{Dir: dir, Store: st, Engine: engine.New(st, log), Log: log}
+	wireAccounts(c.Engine, st)
 	c.Sched = schedule.New(c.loadTasks, c.runTask)
 	c.Sched.OnEvent = c.onScheduleEvent
 	return c, nil

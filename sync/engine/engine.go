@@ -48,6 +48,7 @@ type Engine struct {
 	status  Status
 	subs    []chan struct{}
 	running context.CancelFunc
+	renew   TokenRenewer // derives a rejected token again (renew.go)
 }
 
 // New returns an engine over store. log may be nil.

@@ -175,6 +175,12 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 		kind[ev.ItemID] = ev.Kind
 	}
 	items, err := client.Get(ctx, ids)
+	if rejected(err) {
+		if c2, t2, ok := r.renewAndOpen(ctx, &b); ok { // renew.go
+			client, tr = c2, t2
+			items, err = client.Get(ctx, ids)
+		}
+	}
 	if err != nil {
 		rep.Err = err
 		return rep

@@ -127,13 +127,9 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	if fresh, err := r.e.store.Backend(ctx, b.Name); err == nil {
 		b = fresh
 	}
-	client, t, err := r.e.Open(ctx, b)
-	if err != nil {
-		rep.Err = err
-		return rep
-	}
+	client, t, err := r.openChecked(ctx, &b)
 	tr = t
-	if err := r.checkIdentity(ctx, client, &b); err != nil {
+	if err != nil {
 		rep.Err = err
 		return rep
 	}

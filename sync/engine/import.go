@@ -80,13 +80,9 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		rep.Mode = "off"
 		return rep
 	}
-	client, t, err := r.e.Open(ctx, b)
-	if err != nil {
-		rep.Err = err
-		return rep
-	}
+	client, t, err := r.openChecked(ctx, &b)
 	tr = t
-	if err := r.checkIdentity(ctx, client, &b); err != nil {
+	if err != nil {
 		rep.Err = err
 		return rep
 	}

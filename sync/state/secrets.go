@@ -76,7 +76,7 @@ func (s *Store) SetKeyring(ctx context.Context, k secret.Keyring) error {
 	if k == nil {
 		return nil
 	}
-	return s.moveTokensToKeyring(ctx)
+	return errors.Join(s.moveTokensToKeyring(ctx), s.moveAccountSecrets(ctx)) // accounts.go
 }
 
 func (s *Store) moveTokensToKeyring(ctx context.Context) error {

@@ -95,6 +95,8 @@ type MediaBrowserServer struct {
 
 	notify    *notifier
 	keepAlive atomic.Int64 // socket keep-alive (ForceKeepAlive) in seconds
+
+	auth mbAuth // sign-in: passwords, session tokens, Quick Connect (mbauth.go)
 }
 
 // mbFlavor is how the simulated Jellyfin and Emby differ: data, not code.
@@ -702,6 +704,9 @@ func (s *MediaBrowserServer) caller(tok string) (mbCaller, bool) {
 			return mbCaller{user: u}, true
 		}
 	}
+	if u := s.authUser(tok); u != nil {
+		return mbCaller{user: u}, true
+	}
 	return mbCaller{}, false
 }
 
@@ -902,6 +907,9 @@ type mbRoute struct {
 // route resolves a request's path. As with ASP.NET, routing comes first:
 // an unknown path is 404 whatever the token.
 func (s *MediaBrowserServer) route(r *http.Request, seg []string, is func(...string) bool, q mbQuery) mbRoute {
+	if rt, ok := s.authRoute(r, is, q); ok {
+		return rt
+	}
 	get, post, del := http.MethodGet, http.MethodPost, http.MethodDelete
 	fl := s.fl
 	switch {
