@@ -57,6 +57,7 @@ func TestTasksCronValidatedAsTyped(t *testing.T) {
 
 	row.Cron.SetText("")
 	test.Type(row.Cron, "30  3 * * *")
+	e.u.Wait()
 	if !row.Error.Hidden {
 		t.Errorf("error still shown for a good cron: %q", row.Error.Text)
 	}
@@ -69,11 +70,13 @@ func TestTasksCronValidatedAsTyped(t *testing.T) {
 	}
 
 	test.Tap(row.Enabled)
+	e.u.Wait()
 	if got := task(t, e.st, "import"); got.Enabled == before.Enabled || got.Cron != "30 3 * * *" {
 		t.Errorf("after the switch: %+v, want enabled toggled and the new cron kept", got)
 	}
 	// Another bad cron after a toggle still saves nothing.
 	test.Type(row.Cron, "x")
+	e.u.Wait()
 	if got := task(t, e.st, "import"); got.Cron != "30 3 * * *" {
 		t.Errorf("cron %q saved from a bad entry", got.Cron)
 	}
@@ -94,11 +97,13 @@ func TestBackendsSwitchesSave(t *testing.T) {
 		t.Fatalf("row shows export %v, import %q; want off, Full", row.Export.Checked, row.Import.Selected)
 	}
 	test.Tap(row.Export)
+	e.u.Wait()
 	if b := e.backend("plex"); !b.Export {
 		t.Error("export switch not saved")
 	}
 	mustContain(t, "status line", e.u.Window.Message.Text, "Export to plex is on")
 	row.Import.SetSelected("Metadata only")
+	e.u.Wait()
 	if b := e.backend("plex"); b.Import != state.ImportMetadata || !b.Export {
 		t.Errorf("saved import %q export %v, want metadata and export still on", b.Import, b.Export)
 	}
@@ -108,6 +113,7 @@ func TestBackendsSwitchesSave(t *testing.T) {
 		t.Errorf("after a refresh: export %v, import %q", row.Export.Checked, row.Import.Selected)
 	}
 	test.Tap(row.Export)
+	e.u.Wait()
 	if b := e.backend("plex"); b.Export {
 		t.Error("export still on after turning it off")
 	}
@@ -266,6 +272,7 @@ func TestEditAndRemoveBackend(t *testing.T) {
 	}
 	test.Tap(w.Backends.Row("plex").Remove)
 	tapButton(t, w.win, "Remove")
+	e.u.Wait()
 	if _, err := e.st.Backend(context.Background(), "plex"); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("backend still there after Remove: %v", err)
 	}
@@ -374,6 +381,7 @@ func TestActivity(t *testing.T) {
 		t.Errorf("run cells %q", cells)
 	}
 	a.Runs.Select(widget.TableCellID{Row: 0, Col: 0})
+	e.u.Wait()
 	if a.Selected != rep.RunID || len(a.changes) != rep.Changed() || rep.Changed() == 0 {
 		t.Fatalf("selected run %d with %d changes; want run %d with %d", a.Selected, len(a.changes), rep.RunID, rep.Changed())
 	}
@@ -438,6 +446,7 @@ func TestSettings(t *testing.T) {
 		t.Fatalf("defaults shown: guard %q progress %q notifications %v", s.GuardPercent.Text, s.ProgressMin.Text, s.Notifications.Checked)
 	}
 	test.Tap(s.NotifySuccess)
+	e.u.Wait()
 	if set, _ := e.st.Settings(ctx); !set.NotifySuccess {
 		t.Error("notify success not saved")
 	}
@@ -460,6 +469,7 @@ func TestSettings(t *testing.T) {
 		t.Error("saved before Save")
 	}
 	test.Tap(s.Save)
+	e.u.Wait()
 	set, _ := e.st.Settings(ctx)
 	if set.GuardPercent != 25 || set.GuardCount != 40 || set.ProgressMin != 90*time.Second || !set.NotifySuccess {
 		t.Errorf("saved %+v", set)

@@ -79,13 +79,9 @@ func (s *TasksScreen) newRow(name, title, what string) *TaskRow {
 // (a refresh must not overwrite what the user is typing), and only the
 // next-run times follow the clock.
 func (s *TasksScreen) apply(d viewData) {
-	if !s.loaded {
-		tasks, err := s.u.st.Tasks(s.u.ctx)
-		if err != nil {
-			return
-		}
+	if !s.loaded && d.tasks != nil {
 		s.loaded = true
-		for _, t := range tasks {
+		for _, t := range d.tasks {
 			if r := s.row(t.Name); r != nil {
 				r.load(t)
 			}
@@ -142,18 +138,25 @@ func (r *TaskRow) cronChanged(text string) {
 	r.showNext(time.Now())
 }
 
+// save saves the task off the UI thread; the row shows it as saved at
+// once, and says so if the save fails.
 func (r *TaskRow) save(t state.Task) {
 	u := r.s.u
-	if err := u.st.SetTask(u.ctx, t); err != nil {
-		u.Window.setMessage("Could not save the " + t.Name + " task: " + err.Error())
-		return
-	}
 	r.saved = t
-	if u.d.Sched != nil {
-		u.d.Sched.Reload()
-	}
-	u.d.Engine.Notify()
 	r.showNext(time.Now())
+	var err error
+	u.write(func() {
+		err = u.st.SetTask(u.ctx, t)
+	}, func() {
+		if err != nil {
+			u.Window.setMessage("Could not save the " + t.Name + " task: " + err.Error())
+			return
+		}
+		if u.d.Sched != nil {
+			u.d.Sched.Reload()
+		}
+		u.d.Engine.Notify()
+	})
 }
 
 // showNext shows the next three runs of the saved schedule.
