@@ -37,6 +37,7 @@ type ActivityScreen struct {
 	// says Runs.Select is only keeping the selection on its run.
 	selStatus   string
 	reselecting bool
+	selRow      int // the table row selected (highlighted); -1 for none
 	widths      []float32
 
 	Unmatched *widget.List
@@ -87,7 +88,7 @@ func RunColumnWidths(runs []state.Run) []float32 {
 }
 
 func newActivityScreen(u *UI) *ActivityScreen {
-	s := &ActivityScreen{u: u}
+	s := &ActivityScreen{u: u, selRow: -1}
 	s.Runs = widget.NewTableWithHeaders(
 		func() (int, int) { return len(s.runs), len(runColumns) },
 		func() fyne.CanvasObject {
@@ -111,6 +112,7 @@ func newActivityScreen(u *UI) *ActivityScreen {
 	}
 	s.setWidths(RunColumnWidths(nil))
 	s.Runs.OnSelected = func(id widget.TableCellID) {
+		s.selRow = id.Row
 		if !s.reselecting && id.Row >= 0 && id.Row < len(s.runs) {
 			s.selectRun(s.runs[id.Row])
 		}
@@ -261,7 +263,7 @@ func (s *ActivityScreen) keepSelection() {
 		return
 	}
 	// Gone from the list (older than the runs listed).
-	s.Selected = 0
+	s.Selected, s.selRow = 0, -1
 	s.Runs.UnselectAll()
 	s.Detail.SetText("Select a run to see what it changed.")
 	s.changes = nil

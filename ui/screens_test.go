@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"playmark/sync/backend"
@@ -726,5 +728,71 @@ func TestSettingsBackup(t *testing.T) {
 	items, err := engine.ReadBackup(zr)
 	if err != nil || len(items) == 0 {
 		t.Errorf("backup holds %d items (%v)", len(items), err)
+	}
+}
+
+// New runs come first in the list: the selected run stays selected, and
+// the detail stays on it, with all of its changes.
+func TestActivityKeepsSelection(t *testing.T) {
+	e := newEnv(t)
+	e.addBackend("plex", backend.Plex, plexServer(t, 30), false)
+	e.addBackend("jellyfin", backend.Jellyfin, jellyfinServer(t, 30), false)
+	rep, err := e.eng.Import(context.Background(), engine.RunOptions{Trigger: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	a := e.u.Window.Activity
+	a.SelectRun(rep.RunID)
+	e.settle()
+	if a.Selected != rep.RunID || len(a.changes) != rep.Changed() || rep.Changed() < 3 {
+		t.Fatalf("selected %d with %d changes; want run %d with its %d", a.Selected, len(a.changes), rep.RunID, rep.Changed())
+	}
+	for range 2 {
+		if _, err := e.eng.Import(context.Background(), engine.RunOptions{DryRun: true, Trigger: "schedule"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.settle()
+	if len(a.runs) != 3 || a.runs[2].ID != rep.RunID {
+		t.Fatalf("runs %v: want the first run third", a.runs)
+	}
+	if a.Selected != rep.RunID {
+		t.Errorf("selected run %d after new runs, want %d", a.Selected, rep.RunID)
+	}
+	if a.selRow != 2 {
+		t.Errorf("the table highlights row %d, want 2 (the selected run's)", a.selRow)
+	}
+	mustContain(t, "detail", a.Detail.Text, fmt.Sprintf("Run #%d, import by cli", rep.RunID), plural(rep.Changed(), "change"))
+	if len(a.changes) != rep.Changed() {
+		t.Errorf("%d changes listed, want all %d", len(a.changes), rep.Changed())
+	}
+	if a.Changes.Length() != rep.Changed() {
+		t.Errorf("the changes list has %d rows, want %d", a.Changes.Length(), rep.Changed())
+	}
+}
+
+// The runs table's columns are as wide as their words.
+func TestRunColumnsFit(t *testing.T) {
+	e := newEnv(t)
+	e.addBackend("plex", backend.Plex, plexServer(t, 5), false)
+	if _, err := e.eng.Import(context.Background(), engine.RunOptions{DryRun: true, Trigger: "schedule"}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	a := e.u.Window.Activity
+	cells := RunCells(a.runs[0])
+	if cells[1] != "import (dry run)" {
+		t.Fatalf("what = %q", cells[1])
+	}
+	for i, c := range cells {
+		need := fyne.MeasureText(c, theme.TextSize(), fyne.TextStyle{}).Width + 2*theme.InnerPadding()
+		if a.widths[i] < need {
+			t.Errorf("column %s is %v wide, %q needs %v", runColumns[i], a.widths[i], c, need)
+		}
+		head := fyne.MeasureText(runColumns[i], theme.TextSize(), fyne.TextStyle{Bold: true}).Width + 2*theme.InnerPadding()
+		if a.widths[i] < head {
+			t.Errorf("column %s is %v wide, its header needs %v", runColumns[i], a.widths[i], head)
+		}
 	}
 }
