@@ -34,9 +34,12 @@ type FirstRun struct {
 	AddAnother *widget.Button
 	Finish     *widget.Button
 	Status     *widget.Label
-	Report     *ReportView
-	Previewed  *engine.Report
-	Imported   *engine.Report
+	// Found shows, per server, what the preview found and what the
+	// import would record (FoundRows), above the planned changes.
+	Found     *fyne.Container
+	Report    *ReportView
+	Previewed *engine.Report
+	Imported  *engine.Report
 }
 
 func newFirstRun(u *UI, done func()) *FirstRun {
@@ -82,8 +85,11 @@ func (f *FirstRun) stepAdd() {
 	if len(f.Added) > 0 {
 		buttons.Add(widget.NewButton("Back", f.stepPreview))
 	}
-	body := container.NewVBox(intro, f.Editor.content, buttons)
-	f.show(1, container.NewVScroll(body))
+	// The buttons stay under the form, outside its scrolling: a test's
+	// answer and the library list must not push Save out of sight.
+	body := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), buttons), nil, nil,
+		container.NewVScroll(container.NewVBox(intro, f.Editor.content)))
+	f.show(1, body)
 }
 
 func (f *FirstRun) added(b state.Backend) {
@@ -101,8 +107,67 @@ func (f *FirstRun) stepPreview() {
 	f.ImportBtn.Disable()
 	f.Status.SetText("")
 	f.Report = newReportView()
+	f.Report.Summary.Hide() // the table of what was found says it
+	f.Found = container.NewVBox()
 	buttons := container.NewHBox(f.PreviewBtn, f.ImportBtn, f.AddAnother)
-	f.show(2, container.NewBorder(container.NewVBox(intro, buttons, f.Status), nil, nil, nil, f.Report.content))
+	f.show(2, container.NewBorder(container.NewVBox(intro, buttons, f.Status, f.Found), nil, nil, nil, f.Report.content))
+}
+
+// foundColumns are the columns of the preview's table.
+var foundColumns = []string{"Server", "Items", "Watched", "In progress", "Unmatched", "Playmark would record"}
+
+// FoundRows is, per server read, what a dry-run import found there and
+// what the import would record in Playmark, as foundColumns.
+func FoundRows(rep *engine.Report) [][]string {
+	var rows [][]string
+	for _, b := range rep.Backends {
+		if b.Phase != "import" {
+			continue
+		}
+		if b.Err != nil {
+			rows = append(rows, []string{b.Backend, "-", "-", "-", "-", "could not be read"})
+			continue
+		}
+		var rec []string
+		if b.Added > 0 {
+			rec = append(rec, plural(b.Added, "new item"))
+		}
+		if b.Changed > 0 {
+			rec = append(rec, plural(b.Changed, "change")+" to known items")
+		}
+		if len(rec) == 0 {
+			rec = append(rec, "nothing new")
+		}
+		rows = append(rows, []string{b.Backend, commas(b.Read), commas(b.Watched), commas(b.InProgress), commas(b.Unmatched),
+			strings.Join(rec, ", ")})
+	}
+	return rows
+}
+
+// showFound fills the table of what the preview found.
+func (f *FirstRun) showFound(rep *engine.Report) {
+	rows := FoundRows(rep)
+	grid := container.NewGridWithColumns(len(foundColumns))
+	for _, h := range foundColumns {
+		grid.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	}
+	for _, r := range rows {
+		for _, c := range r {
+			l := widget.NewLabel(c)
+			l.Truncation = fyne.TextTruncateEllipsis
+			grid.Add(l)
+		}
+	}
+	f.Found.Objects = []fyne.CanvasObject{widget.NewSeparator(), grid}
+	heading := "Nothing to change on items the servers share."
+	if n := len(rep.Changes) + rep.MoreChanges; n > 0 {
+		heading = fmt.Sprintf("Planned changes to items more than one server has (%s):", commas(n))
+		if rep.MoreChanges > 0 {
+			heading += fmt.Sprintf(" the first %d are listed.", len(rep.Changes))
+		}
+	}
+	f.Found.Add(widget.NewLabelWithStyle(heading, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	f.Found.Refresh()
 }
 
 func (f *FirstRun) preview() {
@@ -119,6 +184,7 @@ func (f *FirstRun) preview() {
 		}
 		f.Previewed = rep
 		f.Report.set(rep)
+		f.showFound(rep)
 		f.Status.SetText(previewVerdict(rep))
 		if rep.Status != state.RunFailed || len(rep.Failed()) < len(rep.Backends) {
 			f.ImportBtn.Enable()
@@ -126,7 +192,8 @@ func (f *FirstRun) preview() {
 	})
 }
 
-// previewVerdict says what to do after the preview.
+// previewVerdict says what the preview found, what the import would
+// record, and what to do next: the counts first.
 func previewVerdict(rep *engine.Report) string {
 	if failed := rep.Failed(); len(failed) > 0 {
 		var why []string
@@ -135,17 +202,23 @@ func previewVerdict(rep *engine.Report) string {
 		}
 		return "Some servers could not be read: " + strings.Join(why, "; ") + ". Fix them (Back, or Backends later) or import the others."
 	}
-	read, added := 0, 0
+	var read, watched, progress, added int
 	for _, b := range rep.Backends {
 		read += b.Read
+		watched += b.Watched
+		progress += b.InProgress
 		added += b.Added
 	}
-	msg := fmt.Sprintf("Read %s from %s: %s new to Playmark, %s to play states", plural(read, "item"),
-		plural(len(rep.Backends), "server"), commas(added), plural(rep.Changed(), "change"))
+	msg := fmt.Sprintf("Found %s on %s: %s watched, %s in progress", plural(read, "item"), plural(len(rep.Backends), "server"),
+		commas(watched), commas(progress))
 	if rep.Unmatched > 0 {
 		msg += fmt.Sprintf(", %s without usable ids (left alone)", commas(rep.Unmatched))
 	}
-	return msg + ". If that looks right, choose Import for real."
+	msg += fmt.Sprintf(". Import for real would record in Playmark %s with their watched marks and resume positions", plural(added, "new item"))
+	if n := rep.Changed(); n > 0 {
+		msg += fmt.Sprintf(", and %s to items more than one server has (listed below)", plural(n, "change"))
+	}
+	return msg + ". Nothing is written to your servers: export stays off. If that looks right, choose Import for real."
 }
 
 func (f *FirstRun) importNow() {
@@ -171,11 +244,18 @@ func (f *FirstRun) importNow() {
 
 // stepDone is step 3: the import is in; what next.
 func (f *FirstRun) stepDone(rep *engine.Report) {
-	added := 0
+	var added, watched, progress int
 	for _, b := range rep.Backends {
 		added += b.Added
+		watched += b.Watched
+		progress += b.InProgress
 	}
-	msg := fmt.Sprintf("The first import is done: %s new to Playmark, %s. ", plural(added, "item"), plural(rep.Changed(), "change"))
+	msg := fmt.Sprintf("The first import is done: %s recorded in Playmark (the servers have %s watched, %s in progress)",
+		plural(added, "item"), commas(watched), commas(progress))
+	if n := rep.Changed(); n > 0 {
+		msg += fmt.Sprintf(", and %s to items more than one server has", plural(n, "change"))
+	}
+	msg += ". "
 	if rep.Unmatched > 0 {
 		msg += fmt.Sprintf("%s had no usable ids and were left alone (Activity → Unmatched). ", plural(rep.Unmatched, "item"))
 	}

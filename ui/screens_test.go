@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"playmark/sync/backend"
+	"playmark/sync/backend/simulate"
 	"playmark/sync/engine"
 	"playmark/sync/state"
 )
@@ -308,7 +310,33 @@ func TestFirstRun(t *testing.T) {
 		t.Fatalf("no dry run: %+v", f.Previewed)
 	}
 	mustContain(t, "report", f.Report.Summary.Text, "Dry run: nothing was written", "import plex (full): 40 read, 40 new")
-	mustContain(t, "verdict", f.Status.Text, "Read 40 items from 1 server: 40 new to Playmark")
+	// What it found, per server, counts first; never "0 changes" for a
+	// server with watched items.
+	pw, pp := f.Previewed.Backends[0].Watched, f.Previewed.Backends[0].InProgress
+	// As plexServer makes it: the same catalog and watches.
+	var wantW, wantP int
+	for _, x := range simulate.GenerateWatches(simulate.Generate(simulate.GenerateOptions{Items: 40, Seed: 1}), 101, time.Time{}) {
+		if x.Played {
+			wantW++
+		} else if x.Position >= time.Minute {
+			wantP++
+		}
+	}
+	if pw != wantW || pp != wantP || pw == 0 {
+		t.Errorf("preview found %d watched, %d in progress; the server has %d, %d", pw, pp, wantW, wantP)
+	}
+	mustContain(t, "verdict", f.Status.Text, fmt.Sprintf("Found 40 items on 1 server: %d watched, %d in progress.", pw, pp),
+		"would record in Playmark 40 new items", "Nothing is written to your servers")
+	if strings.Contains(f.Status.Text, "0 changes") {
+		t.Errorf("verdict %q speaks of 0 changes", f.Status.Text)
+	}
+	rows := FoundRows(f.Previewed)
+	if want := []string{"plex", "40", commas(pw), commas(pp), "0", "40 new items"}; len(rows) != 1 || !slices.Equal(rows[0], want) {
+		t.Errorf("found rows %q, want [%q]", rows, want)
+	}
+	if got := labelTexts(f.Found); !strings.Contains(got, "In progress") || !strings.Contains(got, "40 new items") {
+		t.Errorf("the found table shows %q", got)
+	}
 
 	// A second server: its differences from the first are planned changes.
 	test.Tap(f.AddAnother)
@@ -793,6 +821,51 @@ func TestRunColumnsFit(t *testing.T) {
 		head := fyne.MeasureText(runColumns[i], theme.TextSize(), fyne.TextStyle{Bold: true}).Width + 2*theme.InnerPadding()
 		if a.widths[i] < head {
 			t.Errorf("column %s is %v wide, its header needs %v", runColumns[i], a.widths[i], head)
+		}
+	}
+}
+
+// labelTexts is the text of every label under o, one per line.
+func labelTexts(o fyne.CanvasObject) string {
+	var b strings.Builder
+	for _, x := range test.LaidOutObjects(o) {
+		if l, ok := x.(*widget.Label); ok {
+			b.WriteString(l.Text + "\n")
+		}
+	}
+	return b.String()
+}
+
+// After Test connection (a server's answer, its users and libraries
+// shown), Save and continue is still in the window, without scrolling.
+func TestFirstRunSaveStaysInView(t *testing.T) {
+	e := newEnv(t)
+	jf := jellyfinServer(t, 40)
+	w := e.u.Window
+	// As on a desktop without a tray (Xvfb): the banner takes its room.
+	e.u.NoTray()
+	w.win.Resize(fyne.NewSize(940, 640))
+	f := w.FirstRun
+	f.Editor.Kind.SetSelected("Jellyfin")
+	test.Type(f.Editor.URL, jf.URL())
+	test.Type(f.Editor.Token, jf.Token())
+	test.Tap(f.Editor.Test)
+	e.settle()
+	if f.Editor.Result.Hidden || !strings.Contains(f.Editor.Result.Text, "Connected") {
+		t.Fatalf("test result %q", f.Editor.Result.Text)
+	}
+	if f.Editor.libBox.Hidden {
+		t.Fatal("no libraries shown after the test")
+	}
+	// Down to the smallest height the window can take.
+	for _, h := range []float32{640, 560, 1} {
+		w.win.Resize(fyne.NewSize(940, h))
+		drv := fyne.CurrentApp().Driver()
+		pos := drv.AbsolutePositionForObject(f.Editor.Save)
+		// Above the status line, which is below the guided setup.
+		limit := drv.AbsolutePositionForObject(w.Message).Y
+		if bottom := pos.Y + f.Editor.Save.Size().Height; !f.Editor.Save.Visible() || f.Editor.Save.Size().Height == 0 || bottom > limit {
+			t.Errorf("window %v high: Save and continue ends at y=%v, the setup's room ends at %v", w.win.Canvas().Size().Height, bottom, limit)
 		}
 	}
 }
