@@ -94,7 +94,12 @@ func TestWindowAnswersWhileTheStoreIsLocked(t *testing.T) {
 	click("Test", func() { test.Tap(row.Test) })
 	tr := w.Tasks.Import
 	click("task switch", func() { test.Tap(tr.Enabled) })
-	click("task cron", func() { tr.Cron.SetText("15 4 * * *") })
+	click("task how often", func() { tr.Often.SetSelected("Hourly") })
+	click("task daily at", func() {
+		tr.Often.SetSelected("Daily at a time")
+		tr.At.SetText("")
+		test.Type(tr.At, "04:15")
+	})
 	click("task Run now", func() { test.Tap(w.Tasks.Export.RunNow) })
 	s := w.Settings
 	click("notifications", func() { test.Tap(s.Notifications) })

@@ -44,8 +44,9 @@ func TestTasksCronValidatedAsTyped(t *testing.T) {
 	e := newEnv(t)
 	before := task(t, e.st, "import")
 	row := e.u.Window.Tasks.Import
-	if row.Cron.Text != before.Cron {
-		t.Fatalf("cron entry shows %q, want the stored %q", row.Cron.Text, before.Cron)
+	row.Often.SetSelected("Custom (cron)")
+	if row.Cron.Text != before.Cron || !row.Cron.Visible() {
+		t.Fatalf("cron entry shows %q (visible %v), want the stored %q", row.Cron.Text, row.Cron.Visible(), before.Cron)
 	}
 
 	row.Cron.SetText("")
@@ -866,6 +867,85 @@ func TestFirstRunSaveStaysInView(t *testing.T) {
 		limit := drv.AbsolutePositionForObject(w.Message).Y
 		if bottom := pos.Y + f.Editor.Save.Size().Height; !f.Editor.Save.Visible() || f.Editor.Save.Size().Height == 0 || bottom > limit {
 			t.Errorf("window %v high: Save and continue ends at y=%v, the setup's room ends at %v", w.win.Canvas().Size().Height, bottom, limit)
+		}
+	}
+}
+
+// How often a task runs is chosen in words; the cron expression it makes
+// is shown, and editable under Custom; the next runs follow.
+func TestTasksInWords(t *testing.T) {
+	e := newEnv(t)
+	row := e.u.Window.Tasks.Import
+	if row.Often.Selected != "Every 6 hours" || row.CronIs.Text != "0 */6 * * *" || !row.CronIs.Visible() || row.Cron.Visible() || row.At.Visible() {
+		t.Fatalf("default shows %q, cron %q (entry visible %v, time visible %v)", row.Often.Selected, row.CronIs.Text, row.Cron.Visible(), row.At.Visible())
+	}
+	pick := func(choice, wantCron string) {
+		t.Helper()
+		row.Often.SetSelected(choice)
+		e.u.Wait()
+		if got := task(t, e.st, "import").Cron; got != wantCron {
+			t.Errorf("%s saved %q, want %q", choice, got, wantCron)
+		}
+		if choice != "Custom (cron)" && row.CronIs.Text != wantCron {
+			t.Errorf("%s shows cron %q, want %q", choice, row.CronIs.Text, wantCron)
+		}
+	}
+	pick("Hourly", "0 * * * *")
+	mustContain(t, "next runs", row.Next.Text, ":00, ")
+	pick("Every 15 minutes", "*/15 * * * *")
+	pick("Daily at a time", "30 3 * * *")
+	if !row.At.Visible() || row.At.Text != "03:30" {
+		t.Errorf("daily: time entry visible %v with %q, want 03:30", row.At.Visible(), row.At.Text)
+	}
+	if strings.Count(row.Next.Text, "03:30") != 3 {
+		t.Errorf("next runs %q: want three at 03:30", row.Next.Text)
+	}
+	row.At.SetText("")
+	test.Type(row.At, "25:00")
+	e.u.Wait()
+	if row.Error.Hidden || task(t, e.st, "import").Cron != "30 3 * * *" {
+		t.Errorf("25:00: error %q, saved %q", row.Error.Text, task(t, e.st, "import").Cron)
+	}
+	row.At.SetText("")
+	test.Type(row.At, "21:15")
+	e.u.Wait()
+	if !row.Error.Hidden || task(t, e.st, "import").Cron != "15 21 * * *" || row.CronIs.Text != "15 21 * * *" {
+		t.Errorf("21:15: error %q, saved %q, shown %q", row.Error.Text, task(t, e.st, "import").Cron, row.CronIs.Text)
+	}
+	pick("Custom (cron)", "15 21 * * *")
+	if !row.Cron.Visible() || row.Cron.Text != "15 21 * * *" {
+		t.Errorf("custom: entry visible %v with %q", row.Cron.Visible(), row.Cron.Text)
+	}
+	row.Cron.SetText("")
+	test.Type(row.Cron, "0 8,20 * * *")
+	e.u.Wait()
+	if got := task(t, e.st, "import").Cron; got != "0 8,20 * * *" {
+		t.Errorf("custom saved %q", got)
+	}
+	// Read back: a fresh window shows the saved schedule in words.
+	u := New(context.Background(), e.app, e.u.d)
+	if err := u.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if r := u.Window.Tasks.Import; r.Often.Selected != "Custom (cron)" || r.Cron.Text != "0 8,20 * * *" {
+		t.Errorf("reloaded: %q with cron %q", r.Often.Selected, r.Cron.Text)
+	}
+}
+
+func TestOften(t *testing.T) {
+	for expr, want := range map[string][2]string{
+		"*/15 * * * *": {"Every 15 minutes", ""}, "0 * * * *": {"Hourly", ""}, "@hourly": {"Hourly", ""},
+		"0  */6 * * *": {"Every 6 hours", ""}, "30 3 * * *": {"Daily at a time", "03:30"}, "@daily": {"Daily at a time", "00:00"},
+		"0 21 * * *": {"Daily at a time", "21:00"}, "30 3 * * 1-5": {"Custom (cron)", ""}, "*/5 * * * *": {"Custom (cron)", ""},
+	} {
+		if c, at := Often(expr); c != want[0] || at != want[1] {
+			t.Errorf("Often(%q) = %q, %q; want %q, %q", expr, c, at, want[0], want[1])
+		}
+	}
+	for in, want := range map[string]string{"03:30": "30 3 * * *", "3:05": "5 3 * * *", "2359": "59 23 * * *", "24:00": "", "3:5": "", "x": ""} {
+		got, err := dailyCron(in)
+		if got != want || (err == nil) != (want != "") {
+			t.Errorf("dailyCron(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }
