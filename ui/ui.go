@@ -159,6 +159,7 @@ func New(ctx context.Context, a fyne.App, d Deps) *UI {
 	if d.ValidateURL == nil {
 		d.ValidateURL = func(s string) (string, error) { return s, nil }
 	}
+	a.Settings().SetTheme(Theme())
 	u := &UI{app: a, d: d, st: d.Engine.Store(), ctx: ctx}
 	u.Window = newWindow(u)
 	return u
