@@ -110,7 +110,8 @@ func (f *FirstRun) stepPreview() {
 	f.Report.Summary.Hide() // the table of what was found says it
 	f.Found = container.NewVBox()
 	buttons := container.NewHBox(f.PreviewBtn, f.ImportBtn, f.AddAnother)
-	f.show(2, container.NewBorder(container.NewVBox(intro, buttons, f.Status, f.Found), nil, nil, nil, f.Report.content))
+	f.Found.Add(f.Status)
+	f.show(2, container.NewBorder(container.NewVBox(intro, buttons, f.Found), nil, nil, nil, f.Report.content))
 }
 
 // foundColumns are the columns of the preview's table.
@@ -147,18 +148,16 @@ func FoundRows(rep *engine.Report) [][]string {
 // showFound fills the table of what the preview found.
 func (f *FirstRun) showFound(rep *engine.Report) {
 	rows := FoundRows(rep)
-	grid := container.NewGridWithColumns(len(foundColumns))
+	grid := container.New(&columnsLayout{cols: len(foundColumns)})
 	for _, h := range foundColumns {
 		grid.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
 	for _, r := range rows {
 		for _, c := range r {
-			l := widget.NewLabel(c)
-			l.Truncation = fyne.TextTruncateEllipsis
-			grid.Add(l)
+			grid.Add(widget.NewLabel(c))
 		}
 	}
-	f.Found.Objects = []fyne.CanvasObject{widget.NewSeparator(), grid}
+	f.Found.Objects = []fyne.CanvasObject{grid}
 	heading := "Nothing to change on items the servers share."
 	if n := len(rep.Changes) + rep.MoreChanges; n > 0 {
 		heading = fmt.Sprintf("Planned changes to items more than one server has (%s):", commas(n))
@@ -166,8 +165,48 @@ func (f *FirstRun) showFound(rep *engine.Report) {
 			heading += fmt.Sprintf(" the first %d are listed.", len(rep.Changes))
 		}
 	}
+	f.Found.Add(f.Status)
 	f.Found.Add(widget.NewLabelWithStyle(heading, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	f.Found.Refresh()
+}
+
+// columnsLayout lays its objects out as a table of cols columns, row by
+// row, each column as wide as its widest cell: a small table that shows
+// all its words.
+type columnsLayout struct{ cols int }
+
+func (l *columnsLayout) sizes(objects []fyne.CanvasObject) (widths []float32, rowH float32) {
+	widths = make([]float32, l.cols)
+	for i, o := range objects {
+		m := o.MinSize()
+		widths[i%l.cols] = max(widths[i%l.cols], m.Width)
+		rowH = max(rowH, m.Height)
+	}
+	return widths, rowH
+}
+
+func (l *columnsLayout) MinSize(objects []fyne.CanvasObject) fyne.Size {
+	widths, rowH := l.sizes(objects)
+	var w float32
+	for _, x := range widths {
+		w += x
+	}
+	rows := (len(objects) + l.cols - 1) / l.cols
+	return fyne.NewSize(w, rowH*float32(rows))
+}
+
+func (l *columnsLayout) Layout(objects []fyne.CanvasObject, _ fyne.Size) {
+	widths, rowH := l.sizes(objects)
+	var x float32
+	for i, o := range objects {
+		c := i % l.cols
+		if c == 0 {
+			x = 0
+		}
+		o.Move(fyne.NewPos(x, rowH*float32(i/l.cols)))
+		o.Resize(fyne.NewSize(widths[c], rowH))
+		x += widths[c]
+	}
 }
 
 func (f *FirstRun) preview() {
@@ -202,21 +241,21 @@ func previewVerdict(rep *engine.Report) string {
 		}
 		return "Some servers could not be read: " + strings.Join(why, "; ") + ". Fix them (Back, or Backends later) or import the others."
 	}
-	var read, watched, progress, added int
+	var watched, progress, added int
 	for _, b := range rep.Backends {
-		read += b.Read
 		watched += b.Watched
 		progress += b.InProgress
 		added += b.Added
 	}
-	msg := fmt.Sprintf("Found %s on %s: %s watched, %s in progress", plural(read, "item"), plural(len(rep.Backends), "server"),
-		commas(watched), commas(progress))
-	if rep.Unmatched > 0 {
-		msg += fmt.Sprintf(", %s without usable ids (left alone)", commas(rep.Unmatched))
+	msg := fmt.Sprintf("Import for real would record %s in Playmark", plural(added, "new item"))
+	if watched+progress > 0 {
+		msg += ", with the servers' watched marks and resume positions"
 	}
-	msg += fmt.Sprintf(". Import for real would record in Playmark %s with their watched marks and resume positions", plural(added, "new item"))
 	if n := rep.Changed(); n > 0 {
 		msg += fmt.Sprintf(", and %s to items more than one server has (listed below)", plural(n, "change"))
+	}
+	if rep.Unmatched > 0 {
+		msg += fmt.Sprintf("; %s without usable ids are left alone", commas(rep.Unmatched))
 	}
 	return msg + ". Nothing is written to your servers: export stays off. If that looks right, choose Import for real."
 }

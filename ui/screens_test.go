@@ -326,8 +326,8 @@ func TestFirstRun(t *testing.T) {
 	if pw != wantW || pp != wantP || pw == 0 {
 		t.Errorf("preview found %d watched, %d in progress; the server has %d, %d", pw, pp, wantW, wantP)
 	}
-	mustContain(t, "verdict", f.Status.Text, fmt.Sprintf("Found 40 items on 1 server: %d watched, %d in progress.", pw, pp),
-		"would record in Playmark 40 new items", "Nothing is written to your servers")
+	mustContain(t, "verdict", f.Status.Text, "Import for real would record 40 new items in Playmark, with the servers' watched marks and resume positions.",
+		"Nothing is written to your servers")
 	if strings.Contains(f.Status.Text, "0 changes") {
 		t.Errorf("verdict %q speaks of 0 changes", f.Status.Text)
 	}
@@ -335,7 +335,7 @@ func TestFirstRun(t *testing.T) {
 	if want := []string{"plex", "40", commas(pw), commas(pp), "0", "40 new items"}; len(rows) != 1 || !slices.Equal(rows[0], want) {
 		t.Errorf("found rows %q, want [%q]", rows, want)
 	}
-	if got := labelTexts(f.Found); !strings.Contains(got, "In progress") || !strings.Contains(got, "40 new items") {
+	if got := labelTexts(f.Found); !strings.Contains(got, "In progress\n") || !strings.Contains(got, "\n"+commas(pw)+"\n"+commas(pp)+"\n0\n40 new items\n") {
 		t.Errorf("the found table shows %q", got)
 	}
 
@@ -947,5 +947,15 @@ func TestOften(t *testing.T) {
 		if got != want || (err == nil) != (want != "") {
 			t.Errorf("dailyCron(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+}
+
+// A preview's status line counts the new items too: a first import's
+// are most of what it would record.
+func TestRunMessageDryRun(t *testing.T) {
+	rep := &engine.Report{Kind: "import", DryRun: true, Status: "ok",
+		Backends: []engine.BackendReport{{RunBackend: state.RunBackend{Phase: "import", Backend: "plex", Read: 232, Added: 232}}}}
+	if got, want := RunMessage("import", rep, nil), "Preview of import: 232 new items and 0 changes planned, nothing written."; got != want {
+		t.Errorf("RunMessage = %q, want %q", got, want)
 	}
 }

@@ -487,7 +487,15 @@ func RunMessage(kind string, rep *engine.Report, err error) string {
 	}
 	msg := fmt.Sprintf("%s #%d %s: %s", title, rep.RunID, rep.Status, plural(rep.Changed(), "change"))
 	if rep.DryRun {
-		msg = fmt.Sprintf("%s: %s planned, nothing written", title, plural(rep.Changed(), "change"))
+		planned := plural(rep.Changed(), "change")
+		added := 0
+		for _, b := range rep.Backends {
+			added += b.Added
+		}
+		if added > 0 {
+			planned = plural(added, "new item") + " and " + planned
+		}
+		msg = fmt.Sprintf("%s: %s planned, nothing written", title, planned)
 	}
 	if rep.FailedReason != "" {
 		msg += "; " + rep.FailedReason
