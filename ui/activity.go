@@ -38,6 +38,7 @@ type ActivityScreen struct {
 	selStatus   string
 	reselecting bool
 	selRow      int // the table row selected (highlighted); -1 for none
+	selCol      int // and its column (the cell tapped)
 	widths      []float32
 
 	Unmatched *widget.List
@@ -112,7 +113,7 @@ func newActivityScreen(u *UI) *ActivityScreen {
 	}
 	s.setWidths(RunColumnWidths(nil))
 	s.Runs.OnSelected = func(id widget.TableCellID) {
-		s.selRow = id.Row
+		s.selRow, s.selCol = id.Row, id.Col
 		if !s.reselecting && id.Row >= 0 && id.Row < len(s.runs) {
 			s.selectRun(s.runs[id.Row])
 		}
@@ -123,7 +124,7 @@ func newActivityScreen(u *UI) *ActivityScreen {
 	// The detail pane gets most of the height: the figures, then every
 	// change of the run in a list that scrolls.
 	split := container.NewVSplit(s.Runs, container.NewBorder(s.Detail, nil, nil, nil, s.Changes))
-	split.Offset = 0.35
+	split.Offset = 0.4
 
 	s.unmHelp = widget.NewLabel("")
 	s.unmHelp.Wrapping = fyne.TextWrapWord
@@ -253,7 +254,7 @@ func (s *ActivityScreen) keepSelection() {
 			continue
 		}
 		s.reselecting = true
-		s.Runs.Select(widget.TableCellID{Row: i, Col: 0})
+		s.Runs.Select(widget.TableCellID{Row: i, Col: s.selCol})
 		s.reselecting = false
 		if r.Status != s.selStatus {
 			s.selectRun(r) // it ended: read its changes again

@@ -283,14 +283,11 @@ func (f *FirstRun) importNow() {
 
 // stepDone is step 3: the import is in; what next.
 func (f *FirstRun) stepDone(rep *engine.Report) {
-	var added, watched, progress int
+	added := 0
 	for _, b := range rep.Backends {
 		added += b.Added
-		watched += b.Watched
-		progress += b.InProgress
 	}
-	msg := fmt.Sprintf("The first import is done: %s recorded in Playmark (the servers have %s watched, %s in progress)",
-		plural(added, "item"), commas(watched), commas(progress))
+	msg := fmt.Sprintf("The first import is done: %s recorded in Playmark, with their watched marks and resume positions", plural(added, "new item"))
 	if n := rep.Changed(); n > 0 {
 		msg += fmt.Sprintf(", and %s to items more than one server has", plural(n, "change"))
 	}

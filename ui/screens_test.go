@@ -937,6 +937,8 @@ func TestOften(t *testing.T) {
 		"*/15 * * * *": {"Every 15 minutes", ""}, "0 * * * *": {"Hourly", ""}, "@hourly": {"Hourly", ""},
 		"0  */6 * * *": {"Every 6 hours", ""}, "30 3 * * *": {"Daily at a time", "03:30"}, "@daily": {"Daily at a time", "00:00"},
 		"0 21 * * *": {"Daily at a time", "21:00"}, "30 3 * * 1-5": {"Custom (cron)", ""}, "*/5 * * * *": {"Custom (cron)", ""},
+		"0 1-23/6 * * *": {"Every 6 hours", ""}, "15 */6 * * *": {"Every 6 hours", ""}, "45 * * * *": {"Hourly", ""},
+		"0 7-23/6 * * *": {"Custom (cron)", ""}, "0 */4 * * *": {"Custom (cron)", ""}, "x * * * *": {"Custom (cron)", ""},
 	} {
 		if c, at := Often(expr); c != want[0] || at != want[1] {
 			t.Errorf("Often(%q) = %q, %q; want %q, %q", expr, c, at, want[0], want[1])

@@ -81,6 +81,16 @@ func Often(expr string) (choice, at string) {
 		return oftenDaily, "00:00"
 	}
 	if len(f) == 5 && f[2] == "*" && f[3] == "*" && f[4] == "*" {
+		// At a minute other than :00, or every 6 hours from another
+		// hour (the export's default runs an hour after the import).
+		if m, err := strconv.Atoi(f[0]); err == nil && m >= 0 && m < 60 {
+			switch {
+			case f[1] == "*":
+				return oftenHourly, ""
+			case f[1] == "*/6" || (len(f[1]) == 6 && f[1][0] >= '0' && f[1][0] <= '5' && f[1][1:] == "-23/6"):
+				return often6h, ""
+			}
+		}
 		m, err1 := strconv.Atoi(f[0])
 		h, err2 := strconv.Atoi(f[1])
 		if err1 == nil && err2 == nil && m >= 0 && m < 60 && h >= 0 && h < 24 {
