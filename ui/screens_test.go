@@ -310,7 +310,7 @@ func TestFirstRun(t *testing.T) {
 	if f.Previewed == nil || !f.Previewed.DryRun {
 		t.Fatalf("no dry run: %+v", f.Previewed)
 	}
-	mustContain(t, "report", f.Report.Summary.Text, "Dry run: nothing was written", "import plex (full): 40 read, 40 new")
+	mustContain(t, "report", f.Report.Summary.Text, "Dry run: nothing was written", "import plex (full): 40 read (", " in progress), 40 new")
 	// What it found, per server, counts first; never "0 changes" for a
 	// server with watched items.
 	pw, pp := f.Previewed.Backends[0].Watched, f.Previewed.Backends[0].InProgress
@@ -355,7 +355,7 @@ func TestFirstRun(t *testing.T) {
 	}
 	test.Tap(f.PreviewBtn)
 	e.settle()
-	mustContain(t, "report", f.Report.Summary.Text, "import jellyfin (full): 40 read, ", "import plex (full): 40 read, ", "Planned changes")
+	mustContain(t, "report", f.Report.Summary.Text, "import jellyfin (full): 40 read (", "import plex (full): 40 read (", "Planned changes")
 	if len(f.Report.changes) == 0 || f.Previewed.Changed() == 0 {
 		t.Error("the preview lists no planned changes")
 	}
@@ -694,6 +694,13 @@ func TestReportSummary(t *testing.T) {
 	if got := ReportSummary(rep); got != want {
 		t.Errorf("ReportSummary:\n%s\nwant:\n%s", got, want)
 	}
+	// A first import: its watched and in-progress items are new items,
+	// not changes; the summary counts them.
+	first := &engine.Report{RunID: 8, Kind: "import", DryRun: true, Status: "ok", Started: start, Finished: start.Add(time.Second),
+		Backends: []engine.BackendReport{{RunBackend: state.RunBackend{Phase: "import", Backend: "plex", Mode: "full", Read: 232, Added: 232},
+			Watched: 204, InProgress: 28}}}
+	mustContain(t, "first import", ReportSummary(first), "import plex (full): 232 read (204 watched, 28 in progress), 232 new, 0 to change",
+		"No changes to items already known (new items, with their play states, are counted above")
 	if got := ChangeText(rep.Changes[0]); got != "Movie 1 (2001)  →  local: unwatched → watched (played on plex)" {
 		t.Errorf("ChangeText = %q", got)
 	}
