@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,14 @@ type ActivityScreen struct {
 	Detail   *widget.Label
 	Changes  *widget.List
 	changes  []state.Change
+	// selStatus is the selected run's status when its changes were read
+	// (a running run's changes are read again when it ends); reselecting
+	// says Runs.Select is only keeping the selection on its run.
+	selStatus   string
+	reselecting bool
+	selRow      int // the table row selected (highlighted); -1 for none
+	selCol      int // and its column (the cell tapped)
+	widths      []float32
 
 	Unmatched *widget.List
 	unmatched []state.Unmatched
@@ -51,10 +60,36 @@ type HeldRow struct {
 }
 
 var runColumns = []string{"When", "What", "By", "Status", "Took", "Read", "New", "Changed", "Skipped", "Failed"}
-var runWidths = []float32{150, 120, 80, 80, 60, 65, 60, 75, 75, 65}
+
+// runSamples are the widest texts a column commonly holds, so that the
+// columns do not change width with every run.
+var runSamples = []string{"Wed 30 Sep 23:59", "export (dry run)", "schedule", "cancelled", "59m59s", "100,000", "100,000", "100,000", "10,000", "10,000"}
+
+// maxListedChanges bounds the changes of a run read for the detail.
+const maxListedChanges = 100_000
+
+// cellWidth is the width a table cell needs to show text whole.
+func cellWidth(text string, bold bool) float32 {
+	return fyne.MeasureText(text, theme.TextSize(), fyne.TextStyle{Bold: bold}).Width + 2*theme.InnerPadding() + 2
+}
+
+// RunColumnWidths is how wide each column of the runs table must be to
+// show its header and every cell of runs whole.
+func RunColumnWidths(runs []state.Run) []float32 {
+	w := make([]float32, len(runColumns))
+	for i, h := range runColumns {
+		w[i] = max(cellWidth(h, true), cellWidth(runSamples[i], false))
+	}
+	for _, r := range runs {
+		for i, c := range RunCells(r) {
+			w[i] = max(w[i], cellWidth(c, false))
+		}
+	}
+	return w
+}
 
 func newActivityScreen(u *UI) *ActivityScreen {
-	s := &ActivityScreen{u: u}
+	s := &ActivityScreen{u: u, selRow: -1}
 	s.Runs = widget.NewTableWithHeaders(
 		func() (int, int) { return len(s.runs), len(runColumns) },
 		func() fyne.CanvasObject {
@@ -76,19 +111,20 @@ func newActivityScreen(u *UI) *ActivityScreen {
 			o.(*widget.Label).SetText(runColumns[id.Col])
 		}
 	}
-	for i, w := range runWidths {
-		s.Runs.SetColumnWidth(i, w)
-	}
+	s.setWidths(RunColumnWidths(nil))
 	s.Runs.OnSelected = func(id widget.TableCellID) {
-		if id.Row >= 0 && id.Row < len(s.runs) {
+		s.selRow, s.selCol = id.Row, id.Col
+		if !s.reselecting && id.Row >= 0 && id.Row < len(s.runs) {
 			s.selectRun(s.runs[id.Row])
 		}
 	}
 	s.Detail = widget.NewLabel("Select a run to see what it changed.")
 	s.Detail.Wrapping = fyne.TextWrapWord
 	s.Changes = textList(func() int { return len(s.changes) }, func(i int) string { return ChangeText(s.changes[i]) })
+	// The detail pane gets most of the height: the figures, then every
+	// change of the run in a list that scrolls.
 	split := container.NewVSplit(s.Runs, container.NewBorder(s.Detail, nil, nil, nil, s.Changes))
-	split.Offset = 0.5
+	split.Offset = 0.4
 
 	s.unmHelp = widget.NewLabel("")
 	s.unmHelp.Wrapping = fyne.TextWrapWord
@@ -163,16 +199,22 @@ func UnmatchedText(x state.Unmatched) string {
 	return s
 }
 
+// setWidths sets the columns' widths when they changed.
+func (s *ActivityScreen) setWidths(w []float32) {
+	if slices.Equal(w, s.widths) {
+		return
+	}
+	s.widths = w
+	for i, x := range w {
+		s.Runs.SetColumnWidth(i, x)
+	}
+}
+
 func (s *ActivityScreen) apply(d viewData) {
 	s.runs = d.runs
+	s.setWidths(RunColumnWidths(d.runs))
 	s.Runs.Refresh()
-	if s.Selected != 0 {
-		for _, r := range d.runs {
-			if r.ID == s.Selected {
-				s.Detail.SetText(RunDetail(r))
-			}
-		}
-	}
+	s.keepSelection()
 
 	s.unmatched = d.unmatched
 	switch n := d.snap.Overview.Unmatched; {
@@ -201,15 +243,76 @@ func (s *ActivityScreen) SelectRun(id int64) {
 	}
 }
 
-func (s *ActivityScreen) selectRun(r state.Run) {
-	s.Selected = r.ID
-	s.Detail.SetText(RunDetail(r))
-	changes, err := s.u.st.Changes(s.u.ctx, r.ID, 5000)
-	if err != nil {
-		s.Detail.SetText(RunDetail(r) + "\nCould not read its changes: " + err.Error())
+// keepSelection keeps the selection and the detail on the selected run
+// when the list changed under it (new runs come first, moving it down).
+func (s *ActivityScreen) keepSelection() {
+	if s.Selected == 0 {
+		return
 	}
-	s.changes = changes
+	for i, r := range s.runs {
+		if r.ID != s.Selected {
+			continue
+		}
+		s.reselecting = true
+		s.Runs.Select(widget.TableCellID{Row: i, Col: s.selCol})
+		s.reselecting = false
+		if r.Status != s.selStatus {
+			s.selectRun(r) // it ended: read its changes again
+		} else {
+			s.Detail.SetText(s.detail(r))
+		}
+		return
+	}
+	// Gone from the list (older than the runs listed).
+	s.Selected, s.selRow = 0, -1
+	s.Runs.UnselectAll()
+	s.Detail.SetText("Select a run to see what it changed.")
+	s.changes = nil
 	s.Changes.Refresh()
+}
+
+// selectRun shows a run's figures at once, and its changes once read
+// (off the UI thread).
+func (s *ActivityScreen) selectRun(r state.Run) {
+	s.Selected, s.selStatus = r.ID, r.Status
+	s.Detail.SetText(RunDetail(r) + "\nReading its changes…")
+	var changes []state.Change
+	var err error
+	s.u.goBg(func() {
+		changes, err = s.u.st.Changes(s.u.ctx, r.ID, maxListedChanges)
+	}, func() {
+		if s.Selected != r.ID {
+			return // another run was selected meanwhile
+		}
+		s.changes = changes
+		s.Changes.Refresh()
+		s.Changes.ScrollToTop()
+		if err != nil {
+			s.Detail.SetText(RunDetail(r) + "\nCould not read its changes: " + err.Error())
+			return
+		}
+		for _, x := range s.runs {
+			if x.ID == r.ID {
+				r = x
+			}
+		}
+		s.Detail.SetText(s.detail(r))
+	})
+}
+
+// detail is the selected run's figures and how many changes it made.
+func (s *ActivityScreen) detail(r state.Run) string {
+	msg := RunDetail(r)
+	switch n := len(s.changes); {
+	case r.DryRun || r.Status == state.RunRunning:
+	case n == 0:
+		msg += "\nIt changed no play state."
+	case n >= maxListedChanges:
+		msg += fmt.Sprintf("\nThe first %s changes (playmark history --run %d lists them all):", commas(n), r.ID)
+	default:
+		msg += fmt.Sprintf("\n%s:", plural(n, "change"))
+	}
+	return msg
 }
 
 func (s *ActivityScreen) applyHeld(held []state.Held, now time.Time) {

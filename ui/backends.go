@@ -238,50 +238,65 @@ func problemText(b state.Backend, now time.Time) string {
 }
 
 // update re-reads a backend, changes it with fn and saves it, so that a
-// toggle never writes back a stale copy of the rest.
-func (s *BackendsScreen) update(name string, fn func(*state.Backend)) (state.Backend, error) {
+// toggle never writes back a stale copy of the rest. Off the UI thread:
+// done gets the saved backend, or the error, on the UI thread.
+func (s *BackendsScreen) update(name string, fn func(*state.Backend), done func(state.Backend, error)) {
 	ctx := s.u.ctx
-	b, err := s.u.st.Backend(ctx, name)
-	if err != nil {
-		return b, err
-	}
-	fn(&b)
-	if err := s.u.st.UpdateBackend(ctx, b); err != nil {
-		return b, err
-	}
-	s.u.d.Engine.Notify()
-	return b, nil
+	var b state.Backend
+	var err error
+	s.u.write(func() {
+		if b, err = s.u.st.Backend(ctx, name); err != nil {
+			return
+		}
+		fn(&b)
+		err = s.u.st.UpdateBackend(ctx, b)
+	}, func() {
+		if err == nil {
+			s.u.d.Engine.Notify()
+		}
+		done(b, err)
+	})
 }
 
 func (s *BackendsScreen) setImport(r *BackendRow, m state.ImportMode) {
 	if m == r.B.Import {
 		return
 	}
-	b, err := s.update(r.B.Name, func(b *state.Backend) { b.Import = m })
-	if err != nil {
-		s.u.Window.setMessage("Could not save " + r.B.Name + ": " + err.Error())
-		return
-	}
-	r.B = b
-	s.u.Window.setMessage(fmt.Sprintf("Import from %s: %s.", b.Name, strings.ToLower(importLabel(m))))
+	was := r.B.Import
+	r.B.Import = m
+	s.update(r.B.Name, func(b *state.Backend) { b.Import = m }, func(b state.Backend, err error) {
+		if err != nil {
+			s.u.Window.setMessage("Could not save " + r.B.Name + ": " + err.Error())
+			r.B.Import = was
+			r.Import.OnChanged, r.Import.Selected = nil, importLabel(was)
+			r.Import.Refresh()
+			r.Import.OnChanged = func(label string) { s.setImport(r, importMode(label)) }
+			return
+		}
+		r.B.Import = b.Import
+		s.u.Window.setMessage(fmt.Sprintf("Import from %s: %s.", b.Name, strings.ToLower(importLabel(m))))
+	})
 }
 
 func (s *BackendsScreen) setExport(r *BackendRow, on bool) {
 	if on == r.B.Export {
 		return
 	}
-	b, err := s.update(r.B.Name, func(b *state.Backend) { b.Export = on })
-	if err != nil {
-		s.u.Window.setMessage("Could not save " + r.B.Name + ": " + err.Error())
-		r.Export.SetChecked(r.B.Export)
-		return
-	}
-	r.B = b
-	if on {
-		s.u.Window.setMessage("Export to " + b.Name + " is on: the next export writes watched marks and resume positions there (Preview shows what it would do).")
-	} else {
-		s.u.Window.setMessage("Export to " + b.Name + " is off: Playmark will not write to it.")
-	}
+	r.B.Export = on
+	s.update(r.B.Name, func(b *state.Backend) { b.Export = on }, func(b state.Backend, err error) {
+		if err != nil {
+			s.u.Window.setMessage("Could not save " + r.B.Name + ": " + err.Error())
+			r.B.Export = !on
+			r.Export.SetChecked(!on)
+			return
+		}
+		r.B.Export = b.Export
+		if on {
+			s.u.Window.setMessage("Export to " + b.Name + " is on: the next export writes watched marks and resume positions there (Preview shows what it would do).")
+		} else {
+			s.u.Window.setMessage("Export to " + b.Name + " is off: Playmark will not write to it.")
+		}
+	})
 }
 
 func (s *BackendsScreen) test(r *BackendRow) {
@@ -334,13 +349,21 @@ func (s *BackendsScreen) confirmRemove(r *BackendRow) {
 			if !ok {
 				return
 			}
-			if err := s.u.st.RemoveBackend(s.u.ctx, name); err != nil {
-				s.u.Window.setMessage("Could not remove " + name + ": " + err.Error())
-				return
-			}
-			delete(s.tested, name)
-			s.u.Window.setMessage("Removed " + name + ".")
-			s.u.d.Engine.Notify()
+			r.Remove.Disable()
+			s.u.Window.setMessage("Removing " + name + "…")
+			var err error
+			s.u.write(func() {
+				err = s.u.st.RemoveBackend(s.u.ctx, name)
+			}, func() {
+				r.Remove.Enable()
+				if err != nil {
+					s.u.Window.setMessage("Could not remove " + name + ": " + err.Error())
+					return
+				}
+				delete(s.tested, name)
+				s.u.Window.setMessage("Removed " + name + ".")
+				s.u.d.Engine.Notify()
+			})
 		}, s.u.Window.win)
 	d.SetConfirmText("Remove")
 	s.confirm = d

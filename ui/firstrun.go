@@ -34,9 +34,12 @@ type FirstRun struct {
 	AddAnother *widget.Button
 	Finish     *widget.Button
 	Status     *widget.Label
-	Report     *ReportView
-	Previewed  *engine.Report
-	Imported   *engine.Report
+	// Found shows, per server, what the preview found and what the
+	// import would record (FoundRows), above the planned changes.
+	Found     *fyne.Container
+	Report    *ReportView
+	Previewed *engine.Report
+	Imported  *engine.Report
 }
 
 func newFirstRun(u *UI, done func()) *FirstRun {
@@ -82,8 +85,11 @@ func (f *FirstRun) stepAdd() {
 	if len(f.Added) > 0 {
 		buttons.Add(widget.NewButton("Back", f.stepPreview))
 	}
-	body := container.NewVBox(intro, f.Editor.content, buttons)
-	f.show(1, container.NewVScroll(body))
+	// The buttons stay under the form, outside its scrolling: a test's
+	// answer and the library list must not push Save out of sight.
+	body := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), buttons), nil, nil,
+		container.NewVScroll(container.NewVBox(intro, f.Editor.content)))
+	f.show(1, body)
 }
 
 func (f *FirstRun) added(b state.Backend) {
@@ -101,8 +107,106 @@ func (f *FirstRun) stepPreview() {
 	f.ImportBtn.Disable()
 	f.Status.SetText("")
 	f.Report = newReportView()
+	f.Report.Summary.Hide() // the table of what was found says it
+	f.Found = container.NewVBox()
 	buttons := container.NewHBox(f.PreviewBtn, f.ImportBtn, f.AddAnother)
-	f.show(2, container.NewBorder(container.NewVBox(intro, buttons, f.Status), nil, nil, nil, f.Report.content))
+	f.Found.Add(f.Status)
+	f.show(2, container.NewBorder(container.NewVBox(intro, buttons, f.Found), nil, nil, nil, f.Report.content))
+}
+
+// foundColumns are the columns of the preview's table.
+var foundColumns = []string{"Server", "Items", "Watched", "In progress", "Unmatched", "Playmark would record"}
+
+// FoundRows is, per server read, what a dry-run import found there and
+// what the import would record in Playmark, as foundColumns.
+func FoundRows(rep *engine.Report) [][]string {
+	var rows [][]string
+	for _, b := range rep.Backends {
+		if b.Phase != "import" {
+			continue
+		}
+		if b.Err != nil {
+			rows = append(rows, []string{b.Backend, "-", "-", "-", "-", "could not be read"})
+			continue
+		}
+		var rec []string
+		if b.Added > 0 {
+			rec = append(rec, plural(b.Added, "new item"))
+		}
+		if b.Changed > 0 {
+			rec = append(rec, plural(b.Changed, "change")+" to known items")
+		}
+		if len(rec) == 0 {
+			rec = append(rec, "nothing new")
+		}
+		rows = append(rows, []string{b.Backend, commas(b.Read), commas(b.Watched), commas(b.InProgress), commas(b.Unmatched),
+			strings.Join(rec, ", ")})
+	}
+	return rows
+}
+
+// showFound fills the table of what the preview found.
+func (f *FirstRun) showFound(rep *engine.Report) {
+	rows := FoundRows(rep)
+	grid := container.New(&columnsLayout{cols: len(foundColumns)})
+	for _, h := range foundColumns {
+		grid.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	}
+	for _, r := range rows {
+		for _, c := range r {
+			grid.Add(widget.NewLabel(c))
+		}
+	}
+	f.Found.Objects = []fyne.CanvasObject{grid}
+	heading := "Nothing to change on items the servers share."
+	if n := len(rep.Changes) + rep.MoreChanges; n > 0 {
+		heading = fmt.Sprintf("Planned changes to items more than one server has (%s):", commas(n))
+		if rep.MoreChanges > 0 {
+			heading += fmt.Sprintf(" the first %d are listed.", len(rep.Changes))
+		}
+	}
+	f.Found.Add(f.Status)
+	f.Found.Add(widget.NewLabelWithStyle(heading, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	f.Found.Refresh()
+}
+
+// columnsLayout lays its objects out as a table of cols columns, row by
+// row, each column as wide as its widest cell: a small table that shows
+// all its words.
+type columnsLayout struct{ cols int }
+
+func (l *columnsLayout) sizes(objects []fyne.CanvasObject) (widths []float32, rowH float32) {
+	widths = make([]float32, l.cols)
+	for i, o := range objects {
+		m := o.MinSize()
+		widths[i%l.cols] = max(widths[i%l.cols], m.Width)
+		rowH = max(rowH, m.Height)
+	}
+	return widths, rowH
+}
+
+func (l *columnsLayout) MinSize(objects []fyne.CanvasObject) fyne.Size {
+	widths, rowH := l.sizes(objects)
+	var w float32
+	for _, x := range widths {
+		w += x
+	}
+	rows := (len(objects) + l.cols - 1) / l.cols
+	return fyne.NewSize(w, rowH*float32(rows))
+}
+
+func (l *columnsLayout) Layout(objects []fyne.CanvasObject, _ fyne.Size) {
+	widths, rowH := l.sizes(objects)
+	var x float32
+	for i, o := range objects {
+		c := i % l.cols
+		if c == 0 {
+			x = 0
+		}
+		o.Move(fyne.NewPos(x, rowH*float32(i/l.cols)))
+		o.Resize(fyne.NewSize(widths[c], rowH))
+		x += widths[c]
+	}
 }
 
 func (f *FirstRun) preview() {
@@ -119,6 +223,7 @@ func (f *FirstRun) preview() {
 		}
 		f.Previewed = rep
 		f.Report.set(rep)
+		f.showFound(rep)
 		f.Status.SetText(previewVerdict(rep))
 		if rep.Status != state.RunFailed || len(rep.Failed()) < len(rep.Backends) {
 			f.ImportBtn.Enable()
@@ -126,7 +231,8 @@ func (f *FirstRun) preview() {
 	})
 }
 
-// previewVerdict says what to do after the preview.
+// previewVerdict says what the preview found, what the import would
+// record, and what to do next: the counts first.
 func previewVerdict(rep *engine.Report) string {
 	if failed := rep.Failed(); len(failed) > 0 {
 		var why []string
@@ -135,17 +241,23 @@ func previewVerdict(rep *engine.Report) string {
 		}
 		return "Some servers could not be read: " + strings.Join(why, "; ") + ". Fix them (Back, or Backends later) or import the others."
 	}
-	read, added := 0, 0
+	var watched, progress, added int
 	for _, b := range rep.Backends {
-		read += b.Read
+		watched += b.Watched
+		progress += b.InProgress
 		added += b.Added
 	}
-	msg := fmt.Sprintf("Read %s from %s: %s new to Playmark, %s to play states", plural(read, "item"),
-		plural(len(rep.Backends), "server"), commas(added), plural(rep.Changed(), "change"))
-	if rep.Unmatched > 0 {
-		msg += fmt.Sprintf(", %s without usable ids (left alone)", commas(rep.Unmatched))
+	msg := fmt.Sprintf("Import for real would record %s in Playmark", plural(added, "new item"))
+	if watched+progress > 0 {
+		msg += ", with the servers' watched marks and resume positions"
 	}
-	return msg + ". If that looks right, choose Import for real."
+	if n := rep.Changed(); n > 0 {
+		msg += fmt.Sprintf(", and %s to items more than one server has (listed below)", plural(n, "change"))
+	}
+	if rep.Unmatched > 0 {
+		msg += fmt.Sprintf("; %s without usable ids are left alone", commas(rep.Unmatched))
+	}
+	return msg + ". Nothing is written to your servers: export stays off. If that looks right, choose Import for real."
 }
 
 func (f *FirstRun) importNow() {
@@ -175,7 +287,11 @@ func (f *FirstRun) stepDone(rep *engine.Report) {
 	for _, b := range rep.Backends {
 		added += b.Added
 	}
-	msg := fmt.Sprintf("The first import is done: %s new to Playmark, %s. ", plural(added, "item"), plural(rep.Changed(), "change"))
+	msg := fmt.Sprintf("The first import is done: %s recorded in Playmark, with their watched marks and resume positions", plural(added, "new item"))
+	if n := rep.Changed(); n > 0 {
+		msg += fmt.Sprintf(", and %s to items more than one server has", plural(n, "change"))
+	}
+	msg += ". "
 	if rep.Unmatched > 0 {
 		msg += fmt.Sprintf("%s had no usable ids and were left alone (Activity → Unmatched). ", plural(rep.Unmatched, "item"))
 	}

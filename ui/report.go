@@ -52,6 +52,9 @@ func ReportSummary(rep *engine.Report) string {
 	}
 	for _, br := range rep.Backends {
 		fmt.Fprintf(&b, "\n%s %s (%s): %s read", br.Phase, br.Backend, br.Mode, commas(br.Read))
+		if br.Watched+br.InProgress > 0 {
+			fmt.Fprintf(&b, " (%s watched, %s in progress)", commas(br.Watched), commas(br.InProgress))
+		}
 		if br.Phase == "import" {
 			fmt.Fprintf(&b, ", %s new", commas(br.Added))
 		}
@@ -70,7 +73,7 @@ func ReportSummary(rep *engine.Report) string {
 	}
 	switch {
 	case n == 0 && added > 0:
-		b.WriteString("\nNo changes to play states (new items are counted above, not listed).")
+		b.WriteString("\nNo changes to items already known (new items, with their play states, are counted above, not listed).")
 	case n == 0:
 		b.WriteString("\nNo changes.")
 	case rep.DryRun:

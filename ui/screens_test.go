@@ -4,7 +4,9 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +14,11 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"playmark/sync/backend"
+	"playmark/sync/backend/simulate"
 	"playmark/sync/engine"
 	"playmark/sync/state"
 )
@@ -40,8 +44,9 @@ func TestTasksCronValidatedAsTyped(t *testing.T) {
 	e := newEnv(t)
 	before := task(t, e.st, "import")
 	row := e.u.Window.Tasks.Import
-	if row.Cron.Text != before.Cron {
-		t.Fatalf("cron entry shows %q, want the stored %q", row.Cron.Text, before.Cron)
+	row.Often.SetSelected("Custom (cron)")
+	if row.Cron.Text != before.Cron || !row.Cron.Visible() {
+		t.Fatalf("cron entry shows %q (visible %v), want the stored %q", row.Cron.Text, row.Cron.Visible(), before.Cron)
 	}
 
 	row.Cron.SetText("")
@@ -57,6 +62,7 @@ func TestTasksCronValidatedAsTyped(t *testing.T) {
 
 	row.Cron.SetText("")
 	test.Type(row.Cron, "30  3 * * *")
+	e.u.Wait()
 	if !row.Error.Hidden {
 		t.Errorf("error still shown for a good cron: %q", row.Error.Text)
 	}
@@ -69,11 +75,13 @@ func TestTasksCronValidatedAsTyped(t *testing.T) {
 	}
 
 	test.Tap(row.Enabled)
+	e.u.Wait()
 	if got := task(t, e.st, "import"); got.Enabled == before.Enabled || got.Cron != "30 3 * * *" {
 		t.Errorf("after the switch: %+v, want enabled toggled and the new cron kept", got)
 	}
 	// Another bad cron after a toggle still saves nothing.
 	test.Type(row.Cron, "x")
+	e.u.Wait()
 	if got := task(t, e.st, "import"); got.Cron != "30 3 * * *" {
 		t.Errorf("cron %q saved from a bad entry", got.Cron)
 	}
@@ -94,11 +102,13 @@ func TestBackendsSwitchesSave(t *testing.T) {
 		t.Fatalf("row shows export %v, import %q; want off, Full", row.Export.Checked, row.Import.Selected)
 	}
 	test.Tap(row.Export)
+	e.u.Wait()
 	if b := e.backend("plex"); !b.Export {
 		t.Error("export switch not saved")
 	}
 	mustContain(t, "status line", e.u.Window.Message.Text, "Export to plex is on")
 	row.Import.SetSelected("Metadata only")
+	e.u.Wait()
 	if b := e.backend("plex"); b.Import != state.ImportMetadata || !b.Export {
 		t.Errorf("saved import %q export %v, want metadata and export still on", b.Import, b.Export)
 	}
@@ -108,6 +118,7 @@ func TestBackendsSwitchesSave(t *testing.T) {
 		t.Errorf("after a refresh: export %v, import %q", row.Export.Checked, row.Import.Selected)
 	}
 	test.Tap(row.Export)
+	e.u.Wait()
 	if b := e.backend("plex"); b.Export {
 		t.Error("export still on after turning it off")
 	}
@@ -266,6 +277,7 @@ func TestEditAndRemoveBackend(t *testing.T) {
 	}
 	test.Tap(w.Backends.Row("plex").Remove)
 	tapButton(t, w.win, "Remove")
+	e.u.Wait()
 	if _, err := e.st.Backend(context.Background(), "plex"); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("backend still there after Remove: %v", err)
 	}
@@ -298,8 +310,34 @@ func TestFirstRun(t *testing.T) {
 	if f.Previewed == nil || !f.Previewed.DryRun {
 		t.Fatalf("no dry run: %+v", f.Previewed)
 	}
-	mustContain(t, "report", f.Report.Summary.Text, "Dry run: nothing was written", "import plex (full): 40 read, 40 new")
-	mustContain(t, "verdict", f.Status.Text, "Read 40 items from 1 server: 40 new to Playmark")
+	mustContain(t, "report", f.Report.Summary.Text, "Dry run: nothing was written", "import plex (full): 40 read (", " in progress), 40 new")
+	// What it found, per server, counts first; never "0 changes" for a
+	// server with watched items.
+	pw, pp := f.Previewed.Backends[0].Watched, f.Previewed.Backends[0].InProgress
+	// As plexServer makes it: the same catalog and watches.
+	var wantW, wantP int
+	for _, x := range simulate.GenerateWatches(simulate.Generate(simulate.GenerateOptions{Items: 40, Seed: 1}), 101, time.Time{}) {
+		if x.Played {
+			wantW++
+		} else if x.Position >= time.Minute {
+			wantP++
+		}
+	}
+	if pw != wantW || pp != wantP || pw == 0 {
+		t.Errorf("preview found %d watched, %d in progress; the server has %d, %d", pw, pp, wantW, wantP)
+	}
+	mustContain(t, "verdict", f.Status.Text, "Import for real would record 40 new items in Playmark, with the servers' watched marks and resume positions.",
+		"Nothing is written to your servers")
+	if strings.Contains(f.Status.Text, "0 changes") {
+		t.Errorf("verdict %q speaks of 0 changes", f.Status.Text)
+	}
+	rows := FoundRows(f.Previewed)
+	if want := []string{"plex", "40", commas(pw), commas(pp), "0", "40 new items"}; len(rows) != 1 || !slices.Equal(rows[0], want) {
+		t.Errorf("found rows %q, want [%q]", rows, want)
+	}
+	if got := labelTexts(f.Found); !strings.Contains(got, "In progress\n") || !strings.Contains(got, "\n"+commas(pw)+"\n"+commas(pp)+"\n0\n40 new items\n") {
+		t.Errorf("the found table shows %q", got)
+	}
 
 	// A second server: its differences from the first are planned changes.
 	test.Tap(f.AddAnother)
@@ -317,7 +355,7 @@ func TestFirstRun(t *testing.T) {
 	}
 	test.Tap(f.PreviewBtn)
 	e.settle()
-	mustContain(t, "report", f.Report.Summary.Text, "import jellyfin (full): 40 read, ", "import plex (full): 40 read, ", "Planned changes")
+	mustContain(t, "report", f.Report.Summary.Text, "import jellyfin (full): 40 read (", "import plex (full): 40 read (", "Planned changes")
 	if len(f.Report.changes) == 0 || f.Previewed.Changed() == 0 {
 		t.Error("the preview lists no planned changes")
 	}
@@ -374,6 +412,7 @@ func TestActivity(t *testing.T) {
 		t.Errorf("run cells %q", cells)
 	}
 	a.Runs.Select(widget.TableCellID{Row: 0, Col: 0})
+	e.u.Wait()
 	if a.Selected != rep.RunID || len(a.changes) != rep.Changed() || rep.Changed() == 0 {
 		t.Fatalf("selected run %d with %d changes; want run %d with %d", a.Selected, len(a.changes), rep.RunID, rep.Changed())
 	}
@@ -438,6 +477,7 @@ func TestSettings(t *testing.T) {
 		t.Fatalf("defaults shown: guard %q progress %q notifications %v", s.GuardPercent.Text, s.ProgressMin.Text, s.Notifications.Checked)
 	}
 	test.Tap(s.NotifySuccess)
+	e.u.Wait()
 	if set, _ := e.st.Settings(ctx); !set.NotifySuccess {
 		t.Error("notify success not saved")
 	}
@@ -460,6 +500,7 @@ func TestSettings(t *testing.T) {
 		t.Error("saved before Save")
 	}
 	test.Tap(s.Save)
+	e.u.Wait()
 	set, _ := e.st.Settings(ctx)
 	if set.GuardPercent != 25 || set.GuardCount != 40 || set.ProgressMin != 90*time.Second || !set.NotifySuccess {
 		t.Errorf("saved %+v", set)
@@ -653,6 +694,13 @@ func TestReportSummary(t *testing.T) {
 	if got := ReportSummary(rep); got != want {
 		t.Errorf("ReportSummary:\n%s\nwant:\n%s", got, want)
 	}
+	// A first import: its watched and in-progress items are new items,
+	// not changes; the summary counts them.
+	first := &engine.Report{RunID: 8, Kind: "import", DryRun: true, Status: "ok", Started: start, Finished: start.Add(time.Second),
+		Backends: []engine.BackendReport{{RunBackend: state.RunBackend{Phase: "import", Backend: "plex", Mode: "full", Read: 232, Added: 232},
+			Watched: 204, InProgress: 28}}}
+	mustContain(t, "first import", ReportSummary(first), "import plex (full): 232 read (204 watched, 28 in progress), 232 new, 0 to change",
+		"No changes to items already known (new items, with their play states, are counted above")
 	if got := ChangeText(rep.Changes[0]); got != "Movie 1 (2001)  →  local: unwatched → watched (played on plex)" {
 		t.Errorf("ChangeText = %q", got)
 	}
@@ -716,5 +764,207 @@ func TestSettingsBackup(t *testing.T) {
 	items, err := engine.ReadBackup(zr)
 	if err != nil || len(items) == 0 {
 		t.Errorf("backup holds %d items (%v)", len(items), err)
+	}
+}
+
+// New runs come first in the list: the selected run stays selected, and
+// the detail stays on it, with all of its changes.
+func TestActivityKeepsSelection(t *testing.T) {
+	e := newEnv(t)
+	e.addBackend("plex", backend.Plex, plexServer(t, 30), false)
+	e.addBackend("jellyfin", backend.Jellyfin, jellyfinServer(t, 30), false)
+	rep, err := e.eng.Import(context.Background(), engine.RunOptions{Trigger: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	a := e.u.Window.Activity
+	a.SelectRun(rep.RunID)
+	e.settle()
+	if a.Selected != rep.RunID || len(a.changes) != rep.Changed() || rep.Changed() < 3 {
+		t.Fatalf("selected %d with %d changes; want run %d with its %d", a.Selected, len(a.changes), rep.RunID, rep.Changed())
+	}
+	for range 2 {
+		if _, err := e.eng.Import(context.Background(), engine.RunOptions{DryRun: true, Trigger: "schedule"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.settle()
+	if len(a.runs) != 3 || a.runs[2].ID != rep.RunID {
+		t.Fatalf("runs %v: want the first run third", a.runs)
+	}
+	if a.Selected != rep.RunID {
+		t.Errorf("selected run %d after new runs, want %d", a.Selected, rep.RunID)
+	}
+	if a.selRow != 2 {
+		t.Errorf("the table highlights row %d, want 2 (the selected run's)", a.selRow)
+	}
+	mustContain(t, "detail", a.Detail.Text, fmt.Sprintf("Run #%d, import by cli", rep.RunID), plural(rep.Changed(), "change"))
+	if len(a.changes) != rep.Changed() {
+		t.Errorf("%d changes listed, want all %d", len(a.changes), rep.Changed())
+	}
+	if a.Changes.Length() != rep.Changed() {
+		t.Errorf("the changes list has %d rows, want %d", a.Changes.Length(), rep.Changed())
+	}
+}
+
+// The runs table's columns are as wide as their words.
+func TestRunColumnsFit(t *testing.T) {
+	e := newEnv(t)
+	e.addBackend("plex", backend.Plex, plexServer(t, 5), false)
+	if _, err := e.eng.Import(context.Background(), engine.RunOptions{DryRun: true, Trigger: "schedule"}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	a := e.u.Window.Activity
+	cells := RunCells(a.runs[0])
+	if cells[1] != "import (dry run)" {
+		t.Fatalf("what = %q", cells[1])
+	}
+	for i, c := range cells {
+		need := fyne.MeasureText(c, theme.TextSize(), fyne.TextStyle{}).Width + 2*theme.InnerPadding()
+		if a.widths[i] < need {
+			t.Errorf("column %s is %v wide, %q needs %v", runColumns[i], a.widths[i], c, need)
+		}
+		head := fyne.MeasureText(runColumns[i], theme.TextSize(), fyne.TextStyle{Bold: true}).Width + 2*theme.InnerPadding()
+		if a.widths[i] < head {
+			t.Errorf("column %s is %v wide, its header needs %v", runColumns[i], a.widths[i], head)
+		}
+	}
+}
+
+// labelTexts is the text of every label under o, one per line.
+func labelTexts(o fyne.CanvasObject) string {
+	var b strings.Builder
+	for _, x := range test.LaidOutObjects(o) {
+		if l, ok := x.(*widget.Label); ok {
+			b.WriteString(l.Text + "\n")
+		}
+	}
+	return b.String()
+}
+
+// After Test connection (a server's answer, its users and libraries
+// shown), Save and continue is still in the window, without scrolling.
+func TestFirstRunSaveStaysInView(t *testing.T) {
+	e := newEnv(t)
+	jf := jellyfinServer(t, 40)
+	w := e.u.Window
+	// As on a desktop without a tray (Xvfb): the banner takes its room.
+	e.u.NoTray()
+	w.win.Resize(fyne.NewSize(940, 640))
+	f := w.FirstRun
+	f.Editor.Kind.SetSelected("Jellyfin")
+	test.Type(f.Editor.URL, jf.URL())
+	test.Type(f.Editor.Token, jf.Token())
+	test.Tap(f.Editor.Test)
+	e.settle()
+	if f.Editor.Result.Hidden || !strings.Contains(f.Editor.Result.Text, "Connected") {
+		t.Fatalf("test result %q", f.Editor.Result.Text)
+	}
+	if f.Editor.libBox.Hidden {
+		t.Fatal("no libraries shown after the test")
+	}
+	// Down to the smallest height the window can take.
+	for _, h := range []float32{640, 560, 1} {
+		w.win.Resize(fyne.NewSize(940, h))
+		drv := fyne.CurrentApp().Driver()
+		pos := drv.AbsolutePositionForObject(f.Editor.Save)
+		// Above the status line, which is below the guided setup.
+		limit := drv.AbsolutePositionForObject(w.Message).Y
+		if bottom := pos.Y + f.Editor.Save.Size().Height; !f.Editor.Save.Visible() || f.Editor.Save.Size().Height == 0 || bottom > limit {
+			t.Errorf("window %v high: Save and continue ends at y=%v, the setup's room ends at %v", w.win.Canvas().Size().Height, bottom, limit)
+		}
+	}
+}
+
+// How often a task runs is chosen in words; the cron expression it makes
+// is shown, and editable under Custom; the next runs follow.
+func TestTasksInWords(t *testing.T) {
+	e := newEnv(t)
+	row := e.u.Window.Tasks.Import
+	if row.Often.Selected != "Every 6 hours" || row.CronIs.Text != "0 */6 * * *" || !row.CronIs.Visible() || row.Cron.Visible() || row.At.Visible() {
+		t.Fatalf("default shows %q, cron %q (entry visible %v, time visible %v)", row.Often.Selected, row.CronIs.Text, row.Cron.Visible(), row.At.Visible())
+	}
+	pick := func(choice, wantCron string) {
+		t.Helper()
+		row.Often.SetSelected(choice)
+		e.u.Wait()
+		if got := task(t, e.st, "import").Cron; got != wantCron {
+			t.Errorf("%s saved %q, want %q", choice, got, wantCron)
+		}
+		if choice != "Custom (cron)" && row.CronIs.Text != wantCron {
+			t.Errorf("%s shows cron %q, want %q", choice, row.CronIs.Text, wantCron)
+		}
+	}
+	pick("Hourly", "0 * * * *")
+	mustContain(t, "next runs", row.Next.Text, ":00, ")
+	pick("Every 15 minutes", "*/15 * * * *")
+	pick("Daily at a time", "30 3 * * *")
+	if !row.At.Visible() || row.At.Text != "03:30" {
+		t.Errorf("daily: time entry visible %v with %q, want 03:30", row.At.Visible(), row.At.Text)
+	}
+	if strings.Count(row.Next.Text, "03:30") != 3 {
+		t.Errorf("next runs %q: want three at 03:30", row.Next.Text)
+	}
+	row.At.SetText("")
+	test.Type(row.At, "25:00")
+	e.u.Wait()
+	if row.Error.Hidden || task(t, e.st, "import").Cron != "30 3 * * *" {
+		t.Errorf("25:00: error %q, saved %q", row.Error.Text, task(t, e.st, "import").Cron)
+	}
+	row.At.SetText("")
+	test.Type(row.At, "21:15")
+	e.u.Wait()
+	if !row.Error.Hidden || task(t, e.st, "import").Cron != "15 21 * * *" || row.CronIs.Text != "15 21 * * *" {
+		t.Errorf("21:15: error %q, saved %q, shown %q", row.Error.Text, task(t, e.st, "import").Cron, row.CronIs.Text)
+	}
+	pick("Custom (cron)", "15 21 * * *")
+	if !row.Cron.Visible() || row.Cron.Text != "15 21 * * *" {
+		t.Errorf("custom: entry visible %v with %q", row.Cron.Visible(), row.Cron.Text)
+	}
+	row.Cron.SetText("")
+	test.Type(row.Cron, "0 8,20 * * *")
+	e.u.Wait()
+	if got := task(t, e.st, "import").Cron; got != "0 8,20 * * *" {
+		t.Errorf("custom saved %q", got)
+	}
+	// Read back: a fresh window shows the saved schedule in words.
+	u := New(context.Background(), e.app, e.u.d)
+	if err := u.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if r := u.Window.Tasks.Import; r.Often.Selected != "Custom (cron)" || r.Cron.Text != "0 8,20 * * *" {
+		t.Errorf("reloaded: %q with cron %q", r.Often.Selected, r.Cron.Text)
+	}
+}
+
+func TestOften(t *testing.T) {
+	for expr, want := range map[string][2]string{
+		"*/15 * * * *": {"Every 15 minutes", ""}, "0 * * * *": {"Hourly", ""}, "@hourly": {"Hourly", ""},
+		"0  */6 * * *": {"Every 6 hours", ""}, "30 3 * * *": {"Daily at a time", "03:30"}, "@daily": {"Daily at a time", "00:00"},
+		"0 21 * * *": {"Daily at a time", "21:00"}, "30 3 * * 1-5": {"Custom (cron)", ""}, "*/5 * * * *": {"Custom (cron)", ""},
+		"0 1-23/6 * * *": {"Every 6 hours", ""}, "15 */6 * * *": {"Every 6 hours", ""}, "45 * * * *": {"Hourly", ""},
+		"0 7-23/6 * * *": {"Custom (cron)", ""}, "0 */4 * * *": {"Custom (cron)", ""}, "x * * * *": {"Custom (cron)", ""},
+	} {
+		if c, at := Often(expr); c != want[0] || at != want[1] {
+			t.Errorf("Often(%q) = %q, %q; want %q, %q", expr, c, at, want[0], want[1])
+		}
+	}
+	for in, want := range map[string]string{"03:30": "30 3 * * *", "3:05": "5 3 * * *", "2359": "59 23 * * *", "24:00": "", "3:5": "", "x": ""} {
+		got, err := dailyCron(in)
+		if got != want || (err == nil) != (want != "") {
+			t.Errorf("dailyCron(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// A preview's status line counts the new items too: a first import's
+// are most of what it would record.
+func TestRunMessageDryRun(t *testing.T) {
+	rep := &engine.Report{Kind: "import", DryRun: true, Status: "ok",
+		Backends: []engine.BackendReport{{RunBackend: state.RunBackend{Phase: "import", Backend: "plex", Read: 232, Added: 232}}}}
+	if got, want := RunMessage("import", rep, nil), "Preview of import: 232 new items and 0 changes planned, nothing written."; got != want {
+		t.Errorf("RunMessage = %q, want %q", got, want)
 	}
 }

@@ -168,18 +168,22 @@ func (s *SettingsScreen) startAtLoginChanged(on bool) {
 // numbers being typed but not saved stay unsaved).
 func (s *SettingsScreen) saveFlags(fn func(*state.Settings)) {
 	u := s.u
-	set, err := u.st.Settings(u.ctx)
-	if err == nil {
-		fn(&set)
-		err = u.st.SaveSettings(u.ctx, set)
-	}
-	if err != nil {
-		u.Window.setMessage("Could not save the settings: " + err.Error())
-		return
-	}
 	fn(&s.saved)
-	u.d.Engine.Notify()
-	u.Window.setMessage("Settings saved.")
+	var err error
+	u.write(func() {
+		var set state.Settings
+		if set, err = u.st.Settings(u.ctx); err == nil {
+			fn(&set)
+			err = u.st.SaveSettings(u.ctx, set)
+		}
+	}, func() {
+		if err != nil {
+			u.Window.setMessage("Could not save the settings: " + err.Error())
+			return
+		}
+		u.d.Engine.Notify()
+		u.Window.setMessage("Settings saved.")
+	})
 }
 
 // numbers parses the number fields, saying what is wrong in words.
@@ -233,20 +237,29 @@ func (s *SettingsScreen) save() {
 		return
 	}
 	u := s.u
-	set, err := u.st.Settings(u.ctx)
-	if err == nil {
-		set.ProgressMin = time.Duration(pm) * time.Second
-		set.ExportThreshold, set.GuardPercent, set.GuardMin, set.GuardCount = th, pct, gmin, gc
-		err = u.st.SaveSettings(u.ctx, set)
-	}
-	if err != nil {
-		showText(s.Error, "Could not save: "+err.Error())
-		return
-	}
-	s.saved = set
 	s.Save.Disable()
-	u.d.Engine.Notify()
-	u.Window.setMessage("Settings saved.")
+	u.Window.setMessage("Saving the settings…")
+	var set state.Settings
+	u.write(func() {
+		if set, err = u.st.Settings(u.ctx); err == nil {
+			set.ProgressMin = time.Duration(pm) * time.Second
+			set.ExportThreshold, set.GuardPercent, set.GuardMin, set.GuardCount = th, pct, gmin, gc
+			err = u.st.SaveSettings(u.ctx, set)
+		}
+	}, func() {
+		if err != nil {
+			showText(s.Error, "Could not save: "+err.Error())
+			u.Window.setMessage("")
+			s.check()
+			return
+		}
+		// The flags may have changed meanwhile: keep them as ticked.
+		set.Notifications, set.NotifySuccess, set.ReplayTracking = s.saved.Notifications, s.saved.NotifySuccess, s.saved.ReplayTracking
+		s.saved = set
+		s.check()
+		u.d.Engine.Notify()
+		u.Window.setMessage("Settings saved.")
+	})
 }
 
 // backup writes a backup of the play state into the backups folder.

@@ -84,6 +84,46 @@ type UI struct {
 	// work until Wait runs them on the caller's goroutine; otherwise they
 	// go through do.
 	queue *callQueue
+
+	// writes puts the store writes of the window's controls in the
+	// order they were asked for (they run off the UI thread).
+	writes writeOrder
+}
+
+// writeOrder makes background store writes run one at a time, in the
+// order they were asked for: each takes a ticket on the UI thread and
+// waits for its turn.
+type writeOrder struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	next    uint64 // the next ticket to hand out
+	serving uint64 // the ticket whose turn it is
+}
+
+func (o *writeOrder) ticket() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cond == nil {
+		o.cond = sync.NewCond(&o.mu)
+	}
+	t := o.next
+	o.next++
+	return t
+}
+
+func (o *writeOrder) wait(t uint64) {
+	o.mu.Lock()
+	for o.serving != t {
+		o.cond.Wait()
+	}
+	o.mu.Unlock()
+}
+
+func (o *writeOrder) done() {
+	o.mu.Lock()
+	o.serving++
+	o.cond.Broadcast()
+	o.mu.Unlock()
 }
 
 // callQueue holds functions for the UI thread.
@@ -119,6 +159,7 @@ func New(ctx context.Context, a fyne.App, d Deps) *UI {
 	if d.ValidateURL == nil {
 		d.ValidateURL = func(s string) (string, error) { return s, nil }
 	}
+	a.Settings().SetTheme(Theme())
 	u := &UI{app: a, d: d, st: d.Engine.Store(), ctx: ctx}
 	u.Window = newWindow(u)
 	return u
@@ -191,6 +232,20 @@ func (u *UI) goBg(work func(), done func()) {
 	}()
 }
 
+// write runs a store write off the UI thread, after the writes asked for
+// before it; done, when not nil, then runs on the UI thread. The window's
+// controls never touch the store on the UI thread: a run may hold the
+// write lock for seconds (a Preview holds it for the whole run), and the
+// window must not freeze behind it.
+func (u *UI) write(work func(), done func()) {
+	t := u.writes.ticket()
+	u.goBg(func() {
+		u.writes.wait(t)
+		defer u.writes.done()
+		work()
+	}, done)
+}
+
 // Run keeps the window and the tray up to date until ctx ends: it
 // rebuilds them from a fresh snapshot after every change the engine
 // announces (runs, their progress, edits), at most a few times a second,
@@ -240,6 +295,7 @@ type viewData struct {
 	held      []state.Held
 	unmatched []state.Unmatched
 	settings  state.Settings
+	tasks     []state.Task
 }
 
 // load reads a viewData. Off the UI thread.
@@ -262,6 +318,9 @@ func (u *UI) load(ctx context.Context) (viewData, error) {
 		return d, err
 	}
 	if d.settings, err = u.st.Settings(ctx); err != nil {
+		return d, err
+	}
+	if d.tasks, err = u.st.Tasks(ctx); err != nil {
 		return d, err
 	}
 	return d, nil
@@ -428,7 +487,15 @@ func RunMessage(kind string, rep *engine.Report, err error) string {
 	}
 	msg := fmt.Sprintf("%s #%d %s: %s", title, rep.RunID, rep.Status, plural(rep.Changed(), "change"))
 	if rep.DryRun {
-		msg = fmt.Sprintf("%s: %s planned, nothing written", title, plural(rep.Changed(), "change"))
+		planned := plural(rep.Changed(), "change")
+		added := 0
+		for _, b := range rep.Backends {
+			added += b.Added
+		}
+		if added > 0 {
+			planned = plural(added, "new item") + " and " + planned
+		}
+		msg = fmt.Sprintf("%s: %s planned, nothing written", title, planned)
 	}
 	if rep.FailedReason != "" {
 		msg += "; " + rep.FailedReason

@@ -178,6 +178,11 @@ type Report struct {
 type BackendReport struct {
 	state.RunBackend
 	Err error
+	// Watched and InProgress count the items an import read that the
+	// server has watched, or has a resume position for (at least the
+	// progress minimum): what a first import would record, which the
+	// run's changes do not list. Not kept in the history.
+	Watched, InProgress int
 }
 
 const maxReportChanges = 500

@@ -341,6 +341,11 @@ func secs(t time.Time) time.Time {
 // item imports one remote item.
 func (im *importer) item(it *backend.Item) error {
 	im.rep.Read++
+	if it.Played {
+		im.rep.Watched++
+	} else if it.Progress > 0 && it.Progress >= im.r.set.ProgressMin {
+		im.rep.InProgress++
+	}
 	tx := im.tx
 	found, prev, err := matchKnown(tx, im.b.ID, it, im.known, im.remotes)
 	if err != nil {
