@@ -98,7 +98,7 @@ Changes within seconds (while the app or daemon runs):
 
 Other:
   daemon [--verbose]         schedules, webhooks and live updates without a window or tray
-  simulate --type plex|jellyfin|emby [--listen ADDR] [--items N] [--token T]
+  simulate --type plex|jellyfin|emby [--listen ADDR] [--items N] [--token T] [--version V]
   demo [--items N] [--headless]   three simulated servers and the app, in a throwaway config dir
   --version
 
