@@ -43,8 +43,12 @@ var ErrNoUser = errors.New("no user: the token has no user of its own (an API ke
 
 // itemFields are the Fields= the client asks for. ProviderIds, DateCreated
 // and Path appear only when asked for; RunTimeTicks, UserData and the
-// series and episode numbers always do.
-const itemFields = "ProviderIds,DateCreated,Path"
+// series and episode numbers always do, except that Emby 4.8 and later
+// leave UserData.LastPlayedDate and the real PlayCount out of listings
+// unless UserDataLastPlayedDate and UserDataPlayCount are named
+// (CrossWatch #1047, Reclaimerr #83). Jellyfin ignores Fields values it
+// does not know, so both are always sent.
+const itemFields = "ProviderIds,DateCreated,Path,UserDataLastPlayedDate,UserDataPlayCount"
 
 // Client is a Jellyfin or Emby server as one user. It implements
 // backend.Backend and is safe for concurrent use.
