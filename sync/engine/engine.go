@@ -177,6 +177,10 @@ type Report struct {
 type BackendReport struct {
 	state.RunBackend
 	Err error
+	// Found says how a quick import found what a listing by date cannot
+	// show (un-watches, marks without a date, long sessions), "" when it
+	// had nothing to find that way.
+	Found string
 }
 
 const maxReportChanges = 500

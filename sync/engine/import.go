@@ -61,7 +61,8 @@ type importer struct {
 	tx      *state.Tx
 	start   time.Time // listing start: the seen stamp and the next cursor
 	rep     *BackendReport
-	tainted bool // events that may not change the watched flag
+	tainted bool      // events that may not change the watched flag
+	at      time.Time // when an announced change happened; zero: start
 	// known and remotes speed up a full import (see matchKnown); a nil
 	// known and remotes true are always correct.
 	known   *idFilter
@@ -451,9 +452,13 @@ func (im *importer) newItem(it *backend.Item) state.Item {
 // apply merges a known item's remote state into the local one, by the
 // sync rules. It reports whether the local play state changed.
 func (im *importer) apply(local *state.Item, prev *state.Remote, it *backend.Item) (bool, error) {
+	now := im.start
+	if !im.at.IsZero() {
+		now = im.at
+	}
 	d := decide(*local, prev, it, decideContext{
 		backend:     im.b.Name,
-		now:         im.start,
+		now:         now,
 		lastImport:  im.b.LastImport,
 		progressMin: im.r.set.ProgressMin,
 		replay:      im.r.set.ReplayTracking,
