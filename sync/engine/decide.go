@@ -43,7 +43,9 @@ type decision struct {
 //     and local is kept.
 //   - Progress: taken on an unplayed item (or any, with replay tracking)
 //     when it is at least progressMin, moved by more than a few seconds and
-//     is newer than the local position.
+//     is newer than the local position. A position that moved under the
+//     same play date as last time (a long Jellyfin session) is as new as
+//     the moment it was seen.
 func decide(local state.Item, prev *state.Remote, it *backend.Item, c decideContext) decision {
 	d := decision{item: local}
 	played := secs(it.LastPlayed)
@@ -100,7 +102,10 @@ func decide(local state.Item, prev *state.Remote, it *backend.Item, c decideCont
 	if (!d.item.Watched || c.replay) && !it.Played && pos >= c.progressMin &&
 		absDur(pos-d.item.Progress) > progressJitter && (prev == nil || prev.Progress != pos) {
 		at := played
-		if at.IsZero() {
+		if at.IsZero() || (prev != nil && !at.After(prev.PlayedAt)) {
+			// No date, or the date of a session already seen: Jellyfin's
+			// progress never moves LastPlayedDate, so a position that
+			// moved since this backend was last read is that new.
 			at = c.now
 		}
 		if at.After(d.item.ProgressAt) {
