@@ -130,6 +130,11 @@ func (im *importer) playedIDDiff(ctx context.Context, pc backend.PlayedChecker, 
 	if err := im.tx.WatchedRemoteIDs(im.b.ID, lib, func(id string) { local[id] = true }); err != nil {
 		return err
 	}
+	// Items with no usable id have no sub-record: re-reading them would
+	// change nothing.
+	if err := im.tx.UnmatchedRemoteIDs(im.b.ID, func(id string) { delete(server, id) }); err != nil {
+		return err
+	}
 	for id := range local {
 		if !server[id] && !im.quick.listed[id] {
 			reread[id] = lib // un-watched, or a replay (decide tells), or gone

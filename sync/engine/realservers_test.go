@@ -192,3 +192,53 @@ func TestRealEventUnwatchReachesTheOthers(t *testing.T) {
 		})
 	}
 }
+
+// TestRealQuickImportStaysCheap counts the requests of a no-change quick
+// import at a modest size (3 x 3,000 items), and of one that has an
+// un-watch to find on each server.
+func TestRealQuickImportStaysCheap(t *testing.T) {
+	cat := simulate.Generate(simulate.GenerateOptions{Items: 3000, Seed: 7})
+	s := seed{}
+	for i, name := range allServers {
+		s[name] = simulate.GenerateWatches(cat, uint64(11*(i+1)), time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
+	}
+	w := newWorld(t, cat, s)
+	if rep, err := w.eng.Import(context.Background(), RunOptions{}); err != nil || len(rep.Failed()) > 0 {
+		t.Fatalf("first import: %v %v", err, failedBackends(rep))
+	}
+	w.clock.add(time.Hour)
+	quick := func() *Report {
+		t.Helper()
+		rep, err := w.eng.Import(context.Background(), RunOptions{})
+		if err != nil || len(rep.Failed()) > 0 {
+			t.Fatalf("quick import: %v %v", err, failedBackends(rep))
+		}
+		return rep
+	}
+	for _, b := range quick().Backends {
+		t.Logf("no change: %s %s import, %d requests", b.Backend, b.Mode, b.Requests)
+		if b.Mode != "quick" || b.Requests > 10 || b.Found != "" {
+			t.Errorf("%s: %s import with %d requests (found %q), want quick, at most 10, no played-id listing", b.Backend, b.Mode, b.Requests, b.Found)
+		}
+	}
+	// One un-watch on each server, each of another item.
+	chosen := map[string]bool{}
+	for _, name := range allServers {
+		for _, m := range cat.Media {
+			if w.watch(name, m.Key).Played && len(m.GUIDs) > 0 && !chosen[m.Key] {
+				chosen[m.Key] = true
+				if err := simulate.Mark(w.servers[name], m.Key, false); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+	}
+	w.clock.add(time.Hour)
+	for _, b := range quick().Backends {
+		t.Logf("one un-watch: %s %s import, %d requests, changed %d: %s", b.Backend, b.Mode, b.Requests, b.Changed, b.Found)
+		if b.Changed != 1 || b.Requests > 16 || !strings.Contains(b.Found, "played-id") {
+			t.Errorf("%s: changed %d in %d requests (found %q), want the un-watch in a few requests", b.Backend, b.Changed, b.Requests, b.Found)
+		}
+	}
+}

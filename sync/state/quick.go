@@ -66,3 +66,21 @@ func (t *Tx) InProgressRemotes(backendID int64) ([]Remote, error) {
 	}
 	return out, rows.Err()
 }
+
+// UnmatchedRemoteIDs calls f with the remote id of each item backend id
+// has that could not be matched.
+func (t *Tx) UnmatchedRemoteIDs(backendID int64, f func(id string)) error {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT remote_id FROM unmatched WHERE backend_id=?`, backendID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		f(id)
+	}
+	return rows.Err()
+}
