@@ -23,6 +23,7 @@ import (
 
 	"playmark/sync/backend"
 	"playmark/sync/engine"
+	"playmark/sync/live"
 	"playmark/sync/schedule"
 	"playmark/sync/state"
 )
@@ -576,6 +577,11 @@ func (c *cli) backendSet(args []string) error {
 	if set["url"] || set["token"] || set["user"] || set["trust-cert"] {
 		if err := c.resolveUser(ctx, &b); err != nil {
 			return err
+		}
+	}
+	if b.Options.Live && (set["live"] || set["token"] || set["url"]) {
+		if err := live.CheckToken(ctx, b, nil); err != nil {
+			return usageError{err.Error()} // nothing saved
 		}
 	}
 	if err := c.store.UpdateBackend(ctx, b); err != nil {
