@@ -63,20 +63,17 @@ func (im *importer) quickChecks(ctx context.Context, client backend.Backend, opt
 			return err
 		}
 		for _, lib := range slices.Sorted(maps.Keys(counts)) {
-			n := counts[lib]
-			base, ok := stored[lib]
-			if ok && base+im.quick.moved[lib] == n {
+			// A library the last full import listed no played item of
+			// has no count recorded: 0.
+			n, want := counts[lib], stored[lib]+im.quick.moved[lib]
+			if n == want {
 				continue
 			}
 			before := len(reread)
 			if err := im.playedIDDiff(ctx, pc, lib, reread); err != nil {
 				return err
 			}
-			if ok {
-				found = append(found, fmt.Sprintf("played-id check of library %s (%d played, expected %d): %d to re-read", lib, n, base+im.quick.moved[lib], len(reread)-before))
-			} else {
-				found = append(found, fmt.Sprintf("played-id check of library %s (first count, %d played): %d to re-read", lib, n, len(reread)-before))
-			}
+			found = append(found, fmt.Sprintf("played-id check of library %s (%d played, expected %d): %d to re-read", lib, n, want, len(reread)-before))
 		}
 		for lib, n := range counts {
 			if err := im.tx.SetPlayedCount(im.b.ID, lib, n); err != nil {

@@ -158,12 +158,22 @@ func TestRealEmby48PlayReachesTheOthersThroughAQuickImport(t *testing.T) {
 	w := newWorldVersions(t, scenarioCatalog(), nil, map[string]string{"emby": "4.8.11.0"})
 	w.sync(RunOptions{})
 	w.clock.add(3 * time.Hour)
-	w.servers["emby"].SetWatch("heat", simulate.Watch{Played: true, PlayCount: 1, LastPlayed: w.clock.now()})
-	w.clock.add(time.Minute)
-	w.quickSync()
+	playedAt := w.clock.now()
+	w.servers["emby"].SetWatch("heat", simulate.Watch{Played: true, PlayCount: 1, LastPlayed: playedAt})
+	w.clock.add(30 * time.Minute)
+	rep := w.quickSync()
 	for _, s := range []string{"plex", "jellyfin"} {
 		if got := w.watch(s, "heat"); !got.Played {
 			t.Errorf("%s: heat not played after the play on emby 4.8", s)
+		}
+	}
+	// The listing by date found it, with its date (Jellyfin can take it).
+	if got := w.watch("jellyfin", "heat"); !got.LastPlayed.Equal(playedAt) {
+		t.Errorf("jellyfin: heat played at %v, want emby's %v", got.LastPlayed, playedAt)
+	}
+	for _, b := range rep.Backends {
+		if b.Backend == "emby" && b.Phase == "import" && (b.Read != 1 || b.Found != "") {
+			t.Errorf("emby: read %d, found %q: want the play in the listing by date", b.Read, b.Found)
 		}
 	}
 }
@@ -239,6 +249,32 @@ func TestRealQuickImportStaysCheap(t *testing.T) {
 		t.Logf("one un-watch: %s %s import, %d requests, changed %d: %s", b.Backend, b.Mode, b.Requests, b.Changed, b.Found)
 		if b.Changed != 1 || b.Requests > 16 || !strings.Contains(b.Found, "played-id") {
 			t.Errorf("%s: changed %d in %d requests (found %q), want the un-watch in a few requests", b.Backend, b.Changed, b.Requests, b.Found)
+		}
+	}
+}
+
+// TestRealExportDoesNotLookLikeAnUnwatch: the marks a sync writes move the
+// servers' played counts; the next quick import must not take that for
+// something to look for.
+func TestRealExportDoesNotLookLikeAnUnwatch(t *testing.T) {
+	w := newWorld(t, scenarioCatalog(), watchedEverywhere("heat"))
+	w.sync(RunOptions{})
+	w.clock.add(time.Hour)
+	w.servers["plex"].SetWatch("alien", simulate.Watch{Played: true, PlayCount: 1, LastPlayed: w.clock.now()})
+	if err := simulate.Mark(w.servers["emby"], "heat", false); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.add(time.Minute)
+	w.quickSync() // alien to jellyfin and emby, heat's un-watch to plex and jellyfin
+	for _, s := range allServers {
+		if !w.watch(s, "alien").Played || w.watch(s, "heat").Played {
+			t.Fatalf("%s: alien %+v, heat %+v", s, w.watch(s, "alien"), w.watch(s, "heat"))
+		}
+	}
+	w.clock.add(time.Minute)
+	for _, b := range w.quickSync().Backends {
+		if b.Found != "" {
+			t.Errorf("%s: %s, after nothing changed but our own writes", b.Backend, b.Found)
 		}
 	}
 }

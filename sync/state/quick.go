@@ -30,6 +30,13 @@ func (t *Tx) SetPlayedCount(backendID int64, lib string, n int) error {
 		ON CONFLICT (backend_id, library) DO UPDATE SET played=excluded.played`, backendID, lib, n)
 }
 
+// AddPlayedCount moves backend id's recorded played count of library lib
+// by n (a missing count is 0).
+func (t *Tx) AddPlayedCount(backendID int64, lib string, n int) error {
+	return t.exec(`INSERT INTO played_counts (backend_id, library, played) VALUES (?, ?, max(?, 0))
+		ON CONFLICT (backend_id, library) DO UPDATE SET played=max(played+?, 0)`, backendID, lib, n, n)
+}
+
 // WatchedRemoteIDs calls f with the remote id of each of backend id's
 // sub-records in library lib that say watched.
 func (t *Tx) WatchedRemoteIDs(backendID int64, lib string, f func(id string)) error {
