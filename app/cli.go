@@ -23,6 +23,7 @@ import (
 
 	"playmark/sync/backend"
 	"playmark/sync/engine"
+	"playmark/sync/live"
 	"playmark/sync/schedule"
 	"playmark/sync/state"
 )
@@ -98,7 +99,7 @@ Changes within seconds (while the app or daemon runs):
 
 Other:
   daemon [--verbose]         schedules, webhooks and live updates without a window or tray
-  simulate --type plex|jellyfin|emby [--listen ADDR] [--items N] [--token T]
+  simulate --type plex|jellyfin|emby [--listen ADDR] [--items N] [--token T] [--version V]
   demo [--items N] [--headless]   three simulated servers and the app, in a throwaway config dir
   --version
 
@@ -580,6 +581,11 @@ func (c *cli) backendSet(args []string) error {
 	if set["url"] || set["token"] || set["user"] || set["trust-cert"] {
 		if err := c.resolveUser(ctx, &b); err != nil {
 			return err
+		}
+	}
+	if b.Options.Live && (set["live"] || set["token"] || set["url"]) {
+		if err := live.CheckToken(ctx, b, nil); err != nil {
+			return usageError{err.Error()} // nothing saved
 		}
 	}
 	if err := c.store.UpdateBackend(ctx, b); err != nil {

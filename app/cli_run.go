@@ -101,6 +101,12 @@ func printReport(w io.Writer, rep *engine.Report) {
 			b.Unmatched, b.Requests, b.Duration.Round(time.Millisecond), res)
 	}
 	tw.Flush()
+	for _, b := range rep.Backends {
+		if b.Found != "" {
+			// How a quick import found what a listing by date cannot show.
+			fmt.Fprintf(w, "  %s: %s\n", b.Backend, b.Found)
+		}
+	}
 	if len(rep.Changes) > 0 {
 		verb := "Changes"
 		if rep.DryRun {

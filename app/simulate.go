@@ -3,6 +3,7 @@ package app
 import (
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"playmark/sync/backend"
@@ -20,6 +21,7 @@ func (c *cli) simulateCmd(args []string) error {
 	seed := fs.Uint64("seed", 1, "")
 	watchSeed := fs.Uint64("watch-seed", 0, "")
 	name := fs.String("name", "", "")
+	version := fs.String("version", "", "")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -30,7 +32,7 @@ func (c *cli) simulateCmd(args []string) error {
 	if *items < 0 || *items > 5_000_000 {
 		return usagef("simulate: --items must be between 0 and 5000000")
 	}
-	srv, err := StartSimulator(k, SimOptions{Listen: *listen, Items: *items, Token: *token, Seed: *seed, WatchSeed: *watchSeed, Name: *name})
+	srv, err := StartSimulator(k, SimOptions{Listen: *listen, Items: *items, Token: *token, Seed: *seed, WatchSeed: *watchSeed, Name: *name, Version: *version})
 	if err != nil {
 		return err
 	}
@@ -57,6 +59,9 @@ type SimOptions struct {
 	Name      string
 	Seed      uint64 // the catalog: same seed, same library on every server
 	WatchSeed uint64 // the play states: differ per server to see sync work; 0 uses a seed per kind
+	// Version is the server version to behave as where behaviour changed
+	// (Jellyfin 10.11 or 12.0, Emby 4.7 or 4.8); "" is the default.
+	Version string
 }
 
 // StartSimulator starts a simulated server of kind k with a generated
@@ -67,9 +72,10 @@ func StartSimulator(k backend.Kind, o SimOptions) (simulate.Server, error) {
 	if ws == 0 {
 		ws = map[backend.Kind]uint64{backend.Plex: 101, backend.Jellyfin: 202, backend.Emby: 303}[k]
 	}
-	opt := simulate.Options{Listen: o.Listen, Token: o.Token, Name: o.Name,
+	opt := simulate.Options{Listen: o.Listen, Token: o.Token, Name: o.Name, Version: o.Version,
 		Watches: simulate.GenerateWatches(cat, ws, time.Now().UTC().Add(-time.Hour))}
 	// Jellyfin 10.x as people run it today: the legacy token forms on.
-	opt.LegacyAuth = k == backend.Jellyfin
+	// 12.0 turned them off.
+	opt.LegacyAuth = k == backend.Jellyfin && !strings.HasPrefix(o.Version, "12.")
 	return simulate.New(k, cat, opt)
 }

@@ -127,6 +127,10 @@ type ListOptions struct {
 	// PageSize is the number of items per request; 0 means the backend's
 	// default.
 	PageSize int
+	// PlayedOnly, with Since, leaves out the items in progress that a
+	// backend would otherwise list by date: the caller reads them with
+	// ProgressLister.InProgress instead.
+	PlayedOnly bool
 }
 
 // Capabilities says what a server can and cannot do, so the engine can

@@ -36,11 +36,16 @@ type decision struct {
 //     (then the local time is only its added date). A tie keeps local.
 //   - Un-watched: taken only when this backend had the item played (its
 //     sub-record, same remote id), the file was not replaced (same added
-//     date), and no newer play reached the local state since this backend
-//     was last read. Otherwise it is a conflict and local is kept.
+//     date), it is not a replay (unplayed but with a play count and a play
+//     date: Jellyfin 10.5-10.11 clears Played when playback starts; an
+//     un-mark erases count and date), and no newer play reached the local
+//     state since this backend was last read. Otherwise it is a conflict
+//     and local is kept.
 //   - Progress: taken on an unplayed item (or any, with replay tracking)
 //     when it is at least progressMin, moved by more than a few seconds and
-//     is newer than the local position.
+//     is newer than the local position. A position that moved under the
+//     same play date as last time (a long Jellyfin session) is as new as
+//     the moment it was seen.
 func decide(local state.Item, prev *state.Remote, it *backend.Item, c decideContext) decision {
 	d := decision{item: local}
 	played := secs(it.LastPlayed)
@@ -74,6 +79,12 @@ func decide(local state.Item, prev *state.Remote, it *backend.Item, c decideCont
 			case prev == nil || !prev.Watched:
 				// The backend never had it played: it lacks the play, which
 				// export will send. Nothing to take from it.
+			case it.PlayCount >= 1 && !it.LastPlayed.IsZero():
+				// A replay, not an un-watch: Jellyfin 10.5-10.11 clears
+				// Played when playback starts but keeps the count and
+				// stamps the date; an un-mark erases both (API-NOTES 7).
+				d.conflict = fmt.Sprintf("replayed on %s (played %d times, last started %s): kept watched",
+					c.backend, it.PlayCount, played.Format("2006-01-02 15:04"))
 			case !prev.AddedAt.IsZero() && !added.IsZero() && !prev.AddedAt.Equal(added):
 				d.conflict = fmt.Sprintf("%s shows it unwatched, but its file was replaced or re-added (added %s, was %s): kept watched",
 					c.backend, added.Format("2006-01-02 15:04"), prev.AddedAt.Format("2006-01-02 15:04"))
@@ -91,7 +102,10 @@ func decide(local state.Item, prev *state.Remote, it *backend.Item, c decideCont
 	if (!d.item.Watched || c.replay) && !it.Played && pos >= c.progressMin &&
 		absDur(pos-d.item.Progress) > progressJitter && (prev == nil || prev.Progress != pos) {
 		at := played
-		if at.IsZero() {
+		if at.IsZero() || (prev != nil && !at.After(prev.PlayedAt)) {
+			// No date, or the date of a session already seen: Jellyfin's
+			// progress never moves LastPlayedDate, so a position that
+			// moved since this backend was last read is that new.
 			at = c.now
 		}
 		if at.After(d.item.ProgressAt) {

@@ -183,6 +183,10 @@ type BackendReport struct {
 	// progress minimum): what a first import would record, which the
 	// run's changes do not list. Not kept in the history.
 	Watched, InProgress int
+	// Found says how a quick import found what a listing by date cannot
+	// show (un-watches, marks without a date, long sessions), "" when it
+	// had nothing to find that way.
+	Found string
 }
 
 const maxReportChanges = 500

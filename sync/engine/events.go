@@ -167,12 +167,13 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 	tr = t
 	// The last event per item decides how it is treated.
 	kind := map[string]EventKind{}
+	when := map[string]time.Time{}
 	var ids []string
 	for _, ev := range evs {
 		if _, ok := kind[ev.ItemID]; !ok {
 			ids = append(ids, ev.ItemID)
 		}
-		kind[ev.ItemID] = ev.Kind
+		kind[ev.ItemID], when[ev.ItemID] = ev.Kind, ev.At
 	}
 	items, err := client.Get(ctx, ids)
 	if rejected(err) {
@@ -199,11 +200,19 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 			// is a playback event, which never flips the watched flag.
 			k = EventProgress
 		}
-		im := &importer{r: r, b: b, mode: b.Import, tx: tx, start: now, rep: &rep, tainted: k == EventProgress}
+		// remotes: true, so that the item is matched by this backend's
+		// own id first and decide sees what the backend showed last time:
+		// without it an un-watch looked like a backend that never had
+		// the item played, and was dropped (issue 20).
+		im := &importer{r: r, b: b, mode: b.Import, tx: tx, start: now, rep: &rep, tainted: k == EventProgress, remotes: true}
 		if k == EventUnplayed {
-			// The server just told us: the un-watch is now, not some time
-			// since the last read.
+			// The server just told us: the un-watch is when it was
+			// announced (now when the event does not say, or says a time
+			// ahead of ours), not some time since the last read.
 			im.b.LastImport = time.Time{}
+			if at := secs(when[it.ID]); !at.IsZero() && !at.After(now) {
+				im.at = at
+			}
 		}
 		if err := im.item(it); err != nil {
 			_ = finish(false)

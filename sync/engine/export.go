@@ -430,6 +430,9 @@ func (r *run) recordWritten(ctx context.Context, client backend.Backend, b state
 	}
 	defer tx.Rollback()
 	now := r.e.now().UTC().Truncate(time.Second)
+	// How the writes moved the backend's played counts, so that the next
+	// quick import does not take them for an un-watch (quick.go).
+	moved := map[string]int{}
 	for i := range live {
 		it := &live[i]
 		if !asWritten(it, written[it.ID]) {
@@ -447,6 +450,7 @@ func (r *run) recordWritten(ctx context.Context, client backend.Backend, b state
 			}
 			prev = state.Remote{BackendID: b.ID, RemoteID: it.ID, ItemID: id}
 		}
+		was := prev.Watched
 		prev.Watched, prev.PlayCount, prev.PlayedAt = it.Played, it.PlayCount, secs(it.LastPlayed)
 		prev.Progress, prev.AddedAt, prev.Duration = it.Progress.Truncate(time.Millisecond), secs(it.Added), it.Duration
 		if it.Library != "" {
@@ -457,6 +461,14 @@ func (r *run) recordWritten(ctx context.Context, client backend.Backend, b state
 			prev.Seen = now
 		}
 		if err := tx.PutRemote(prev); err != nil {
+			return err
+		}
+		if was != prev.Watched {
+			moved[prev.Library] += map[bool]int{true: 1, false: -1}[prev.Watched]
+		}
+	}
+	for lib, n := range moved {
+		if err := tx.AddPlayedCount(b.ID, lib, n); err != nil {
 			return err
 		}
 	}

@@ -61,7 +61,12 @@ type importer struct {
 	tx      *state.Tx
 	start   time.Time // listing start: the seen stamp and the next cursor
 	rep     *BackendReport
-	tainted bool // events that may not change the watched flag
+	tainted bool      // events that may not change the watched flag
+	at      time.Time // when an announced change happened; zero: start
+	// quick, in a quick import, tracks what the listing saw (quick.go);
+	// played, in a full one, counts the played items per library.
+	quick  *quickTrack
+	played map[string]int
 	// known and remotes speed up a full import (see matchKnown); a nil
 	// known and remotes true are always correct.
 	known   *idFilter
@@ -93,8 +98,16 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	if !full {
 		rep.Mode = "quick"
 		opt.Since = b.ImportCursor.Add(-quickOverlap)
+		// The items in progress are compared whole (quick.go), which
+		// also sees a long session the listing by date misses.
+		_, opt.PlayedOnly = client.(backend.ProgressLister)
 	}
 	im := &importer{r: r, b: b, mode: mode, start: r.e.now().UTC().Truncate(time.Second), rep: &rep, remotes: true}
+	if full {
+		im.played = map[string]int{}
+	} else {
+		im.quick = &quickTrack{listed: map[string]bool{}, moved: map[string]int{}}
+	}
 	tx, finish, err := r.begin(ctx, "import_"+fmt.Sprint(b.ID))
 	if err != nil {
 		rep.Err = err
@@ -151,6 +164,14 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	if err == nil && full {
 		// A complete listing: what it did not show is gone from the server.
 		_, err = im.tx.ForgetUnseen(b.ID, im.start)
+		for lib, n := range im.played {
+			if err == nil {
+				err = im.tx.SetPlayedCount(b.ID, lib, n)
+			}
+		}
+	}
+	if err == nil && !full {
+		err = im.quickChecks(ctx, client, opt)
 	}
 	if err != nil {
 		_ = finish(false)
@@ -351,6 +372,15 @@ func (im *importer) item(it *backend.Item) error {
 	if err != nil {
 		return fmt.Errorf("matching %s: %w", it.ID, err)
 	}
+	if it.Library == "" && prev != nil {
+		it.Library = prev.Library // a re-read (Get) cannot tell the library
+	}
+	if im.quick != nil {
+		im.quick.saw(it, prev != nil && prev.Watched, prev != nil)
+	}
+	if im.played != nil && it.Played {
+		im.played[it.Library]++
+	}
 	hash := idsHash(it)
 	if found == nil {
 		if !hasIDs(it) {
@@ -452,9 +482,13 @@ func (im *importer) newItem(it *backend.Item) state.Item {
 // apply merges a known item's remote state into the local one, by the
 // sync rules. It reports whether the local play state changed.
 func (im *importer) apply(local *state.Item, prev *state.Remote, it *backend.Item) (bool, error) {
+	now := im.start
+	if !im.at.IsZero() {
+		now = im.at
+	}
 	d := decide(*local, prev, it, decideContext{
 		backend:     im.b.Name,
-		now:         im.start,
+		now:         now,
 		lastImport:  im.b.LastImport,
 		progressMin: im.r.set.ProgressMin,
 		replay:      im.r.set.ReplayTracking,

@@ -72,6 +72,13 @@ type seed map[string]map[string]simulate.Watch // server name -> media key -> wa
 
 func newWorld(t *testing.T, cat *simulate.Catalog, s seed) *world {
 	t.Helper()
+	return newWorldVersions(t, cat, s, nil)
+}
+
+// newWorldVersions is newWorld with the servers' versions by name ("" or
+// absent: the simulator's default, the current release).
+func newWorldVersions(t *testing.T, cat *simulate.Catalog, s seed, versions map[string]string) *world {
+	t.Helper()
 	w := &world{t: t, cat: cat, clock: &testClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}, servers: map[string]simulate.Server{}}
 	ctx := context.Background()
 	st, err := state.Open(ctx, filepath.Join(t.TempDir(), "cfg"))
@@ -85,7 +92,7 @@ func newWorld(t *testing.T, cat *simulate.Catalog, s seed) *world {
 	w.eng.SetClock(w.clock.now)
 	w.eng.SetTransportOptions(backend.TransportOptions{Timeout: 10 * time.Second, MaxRetryWait: 10 * time.Millisecond})
 	for _, name := range []string{"plex", "jellyfin", "emby"} {
-		opt := simulate.Options{Name: name + " server", Watches: s[name], Now: w.clock.now}
+		opt := simulate.Options{Name: name + " server", Watches: s[name], Now: w.clock.now, Version: versions[name]}
 		srv, err := simulate.New(backend.Kind(name), cat, opt)
 		if err != nil {
 			t.Fatal(err)

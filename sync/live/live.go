@@ -13,8 +13,12 @@
 //     {"MessageType":"UserDataChanged","Data":{"UserId":…,"UserDataList":
 //     [{"ItemId","Played","PlaybackPositionTicks",…}]}} for the backend's
 //     user becomes, per entry: Played when played; Progress when unplayed
-//     with a resume position; Unplayed when unplayed without one. Other
-//     users' changes are ignored.
+//     with a resume position; Unplayed when unplayed without one (the
+//     engine's re-read tells an un-mark from a Jellyfin 10.x replay).
+//     Entries of folders (with UnplayedItemCount: the series Jellyfin
+//     sends along with each episode) and other users' changes are
+//     ignored. Jellyfin sends nothing to a socket opened with an API key,
+//     so live on such a backend is refused (CheckToken).
 //   - Plex: GET /:/websockets/notifications with X-Plex-Token. Only
 //     {"NotificationContainer":{"type":"playing","PlaySessionStateNotification":
 //     [{"ratingKey","state","viewOffset"}]}} is used: each is Progress.
@@ -339,6 +343,10 @@ func (m *Manager) session(ctx context.Context, b state.Backend, clientID string,
 	case backend.Plex:
 		return m.plexSession(ctx, b, clientID, onOpen)
 	case backend.Jellyfin, backend.Emby:
+		// Never a silent socket: an API key's would hear nothing.
+		if err := CheckToken(ctx, b, m.client(b)); err != nil {
+			return err
+		}
 		return m.mbSession(ctx, b, clientID, onOpen)
 	}
 	<-ctx.Done() // nothing to connect to; wait to be stopped
@@ -505,6 +513,7 @@ func (m *Manager) mbSession(ctx context.Context, b state.Backend, clientID strin
 					ItemID                string `json:"ItemId"`
 					Played                bool
 					PlaybackPositionTicks int64
+					UnplayedItemCount     *int // only folders have it
 				}
 			}
 			if json.Unmarshal(env.Data, &d) != nil {
@@ -515,6 +524,11 @@ func (m *Manager) mbSession(ctx context.Context, b state.Backend, clientID strin
 				return
 			}
 			for _, e := range d.UserDataList {
+				if e.UnplayedItemCount != nil {
+					// A series or season: Jellyfin sends the parent of
+					// every changed episode along; it is not an item.
+					continue
+				}
 				id := strings.TrimSpace(e.ItemID)
 				if guid {
 					id = backend.NormalizeID(id)

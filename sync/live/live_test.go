@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -390,4 +391,33 @@ func markPlayed(base, userID, itemID, token string) error {
 		return fmt.Errorf("mark played: %s", resp.Status)
 	}
 	return nil
+}
+
+// TestJellyfinAPIKeyIsRefusedNotSilent: Jellyfin sends nothing to a socket
+// opened with an API key (it has no user), so live on such a backend says
+// why instead of connecting to hear nothing.
+func TestJellyfinAPIKeyIsRefusedNotSilent(t *testing.T) {
+	srv, err := simulate.NewJellyfin(catalog(), simulate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	w := newWorld(t, Options{})
+	b := state.Backend{Name: "attic", Kind: "jellyfin", URL: srv.URL(), Token: srv.APIKey(), UserID: srv.UserID(), Import: state.ImportFull}
+	b.Options.Live = true
+	if _, err := w.store.AddBackend(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckToken(context.Background(), b, nil); !errors.Is(err, ErrAPIKey) || !strings.Contains(err.Error(), "backend set attic --token") {
+		t.Errorf("CheckToken with an API key: %v, want ErrAPIKey and what to do", err)
+	}
+	b.Token = srv.Token()
+	if err := CheckToken(context.Background(), b, nil); err != nil {
+		t.Errorf("CheckToken with the user's token: %v", err)
+	}
+	w.run()
+	w.waitFor("the refusal in the status", func() bool { return strings.Contains(w.status("attic").Err, "API key") })
+	if srv.Sockets() != 0 || w.connected("attic") {
+		t.Errorf("a socket was opened with the API key (%d open)", srv.Sockets())
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -96,6 +97,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("UsersAndLibraries", h.testUsersAndLibraries)
 	t.Run("ListEverything", h.testListEverything)
 	t.Run("ListSince", h.testListSince)
+	t.Run("QuickChecks", h.testQuickChecks)
 	t.Run("Get", h.testGet)
 	t.Run("WriteRoundTrips", h.testWrites)
 	t.Run("WriteUnknownItem", h.testWriteUnknown)
@@ -325,6 +327,67 @@ func (h Harness) testListSince(t *testing.T) {
 		t.Errorf("Since listed %d of %d items: a quick listing must not read the library", len(got), len(f.cat.Media))
 	}
 	t.Logf("Since: %d items (%d recent) in %d requests", len(got), len(recent), f.srv.Requests()-before)
+}
+
+// testQuickChecks: the played counts, played ids and items in progress
+// agree with a full listing (quick.go in package backend).
+func (h Harness) testQuickChecks(t *testing.T) {
+	f := h.start(t, simulate.Options{})
+	all := h.listAll(t, f.client, backend.ListOptions{PageSize: pageSize})
+	played := map[string]map[string]bool{}
+	inProgress := map[string]time.Duration{}
+	for _, it := range all {
+		if played[it.Library] == nil {
+			played[it.Library] = map[string]bool{}
+		}
+		if it.Played {
+			played[it.Library][it.ID] = true
+		} else if it.Progress > 0 {
+			inProgress[it.ID] = it.Progress
+		}
+	}
+	ctx := context.Background()
+	if pc, ok := f.client.(backend.PlayedChecker); ok {
+		before := f.srv.Requests()
+		counts, err := pc.PlayedCounts(ctx, backend.ListOptions{})
+		if err != nil {
+			t.Fatalf("PlayedCounts: %v", err)
+		}
+		t.Logf("PlayedCounts: %v in %d requests", counts, f.srv.Requests()-before)
+		for lib, ids := range played {
+			if counts[lib] != len(ids) {
+				t.Errorf("library %s: PlayedCounts says %d, the listing has %d played", lib, counts[lib], len(ids))
+			}
+			got := map[string]bool{}
+			if err := pc.PlayedIDs(ctx, lib, func(page []string) error {
+				for _, id := range page {
+					got[id] = true
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("PlayedIDs(%s): %v", lib, err)
+			}
+			if !maps.Equal(got, ids) {
+				t.Errorf("library %s: PlayedIDs has %d ids, the listing %d played, or other ones", lib, len(got), len(ids))
+			}
+		}
+	}
+	if pl, ok := f.client.(backend.ProgressLister); ok {
+		marks, err := pl.InProgress(ctx, backend.ListOptions{})
+		if err != nil {
+			t.Fatalf("InProgress: %v", err)
+		}
+		got := map[string]time.Duration{}
+		for _, m := range marks {
+			got[m.ID] = m.Progress
+			if it := all[m.ID]; m.Library != it.Library || !m.LastPlayed.Equal(it.LastPlayed) || m.PlayCount != it.PlayCount {
+				t.Errorf("InProgress %+v, the listing %+v", m, it)
+			}
+		}
+		if len(inProgress) == 0 || !maps.Equal(got, inProgress) {
+			t.Errorf("InProgress lists %d items, the listing has %d in progress (or other positions)", len(got), len(inProgress))
+		}
+	}
 }
 
 func (h Harness) testGet(t *testing.T) {

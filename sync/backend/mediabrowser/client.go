@@ -43,8 +43,12 @@ var ErrNoUser = errors.New("no user: the token has no user of its own (an API ke
 
 // itemFields are the Fields= the client asks for. ProviderIds, DateCreated
 // and Path appear only when asked for; RunTimeTicks, UserData and the
-// series and episode numbers always do.
-const itemFields = "ProviderIds,DateCreated,Path"
+// series and episode numbers always do, except that Emby 4.8 and later
+// leave UserData.LastPlayedDate and the real PlayCount out of listings
+// unless UserDataLastPlayedDate and UserDataPlayCount are named
+// (CrossWatch #1047, Reclaimerr #83). Jellyfin ignores Fields values it
+// does not know, so both are always sent.
+const itemFields = "ProviderIds,DateCreated,Path,UserDataLastPlayedDate,UserDataPlayCount"
 
 // Client is a Jellyfin or Emby server as one user. It implements
 // backend.Backend and is safe for concurrent use.
@@ -54,8 +58,10 @@ type Client struct {
 	headers http.Header
 	tr      *backend.Transport
 
-	mu     sync.Mutex
-	userID string // configured, or resolved from the token (Jellyfin /Users/Me)
+	mu       sync.Mutex
+	userID   string // configured, or resolved from the token (Jellyfin /Users/Me)
+	libs     []backend.Library
+	libsUser string // whose views libs are
 }
 
 var _ backend.Backend = (*Client)(nil)
@@ -413,6 +419,25 @@ func (c *Client) Libraries(ctx context.Context) ([]backend.Library, error) {
 }
 
 func (c *Client) libraries(ctx context.Context, uid string) ([]backend.Library, error) {
+	// A client lives for one run: the views read once serve its listing
+	// and its quick checks.
+	c.mu.Lock()
+	if c.libsUser == uid && c.libs != nil {
+		libs := slices.Clone(c.libs)
+		c.mu.Unlock()
+		return libs, nil
+	}
+	c.mu.Unlock()
+	libs, err := c.readLibraries(ctx, uid)
+	if err == nil {
+		c.mu.Lock()
+		c.libs, c.libsUser = slices.Clone(libs), uid
+		c.mu.Unlock()
+	}
+	return libs, err
+}
+
+func (c *Client) readLibraries(ctx context.Context, uid string) ([]backend.Library, error) {
 	q := url.Values{}
 	path := c.viewsRoute(uid, q)
 	var res itemsPage
@@ -454,26 +479,9 @@ func (c *Client) libraries(ctx context.Context, uid string) ([]backend.Library, 
 // ErrBadResponse. A library in opt.Libraries the user does not have is
 // ErrNotFound.
 func (c *Client) Items(ctx context.Context, opt backend.ListOptions, page func([]backend.Item) error) error {
-	uid, err := c.user(ctx)
+	uid, libs, err := c.selected(ctx, opt)
 	if err != nil {
 		return err
-	}
-	libs, err := c.libraries(ctx, uid)
-	if err != nil {
-		return fmt.Errorf("listing %s libraries: %w", c.fl.Kind, err)
-	}
-	if len(opt.Libraries) > 0 {
-		var sel []backend.Library
-		for _, id := range opt.Libraries {
-			i := indexLibrary(libs, id)
-			if i < 0 {
-				return fmt.Errorf("listing %s items: library %s: %w", c.fl.Kind, id, backend.ErrNotFound)
-			}
-			if indexLibrary(sel, libs[i].ID) < 0 {
-				sel = append(sel, libs[i])
-			}
-		}
-		libs = sel
 	}
 	size := opt.PageSize
 	if size <= 0 {
@@ -484,13 +492,39 @@ func (c *Client) Items(ctx context.Context, opt backend.ListOptions, page func([
 		if opt.Since.IsZero() {
 			err = l.all(ctx, lib, size)
 		} else {
-			err = l.since(ctx, lib, size, opt.Since)
+			err = l.since(ctx, lib, size, opt.Since, !opt.PlayedOnly)
 		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// selected is the user and the libraries a listing covers.
+func (c *Client) selected(ctx context.Context, opt backend.ListOptions) (string, []backend.Library, error) {
+	uid, err := c.user(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	libs, err := c.libraries(ctx, uid)
+	if err != nil {
+		return "", nil, fmt.Errorf("listing %s libraries: %w", c.fl.Kind, err)
+	}
+	if len(opt.Libraries) > 0 {
+		var sel []backend.Library
+		for _, id := range opt.Libraries {
+			i := indexLibrary(libs, id)
+			if i < 0 {
+				return "", nil, fmt.Errorf("listing %s items: library %s: %w", c.fl.Kind, id, backend.ErrNotFound)
+			}
+			if indexLibrary(sel, libs[i].ID) < 0 {
+				sel = append(sel, libs[i])
+			}
+		}
+		libs = sel
+	}
+	return uid, libs, nil
 }
 
 func indexLibrary(libs []backend.Library, id string) int {
@@ -547,9 +581,13 @@ func (l *lister) all(ctx context.Context, lib backend.Library, size int) error {
 // the import's progress rule would not take such a change anyway (its
 // date is not newer than the one recorded), except on an item with no
 // date at all, which sorts last and is left to the full reconcile.
-func (l *lister) since(ctx context.Context, lib backend.Library, size int, t time.Time) error {
+//
+// With resumable false it lists played items only (ListOptions.PlayedOnly:
+// the caller reads the items in progress with InProgress, which sees a
+// long session too).
+func (l *lister) since(ctx context.Context, lib backend.Library, size int, t time.Time, resumable bool) error {
 	seen := map[string]bool{}
-	if err := l.newest(ctx, lib, size, t, url.Values{"IsPlayed": {"true"}}, seen); err != nil {
+	if err := l.newest(ctx, lib, size, t, url.Values{"IsPlayed": {"true"}}, seen); err != nil || !resumable {
 		return err
 	}
 	return l.newest(ctx, lib, size, t, url.Values{"Filters": {"IsResumable"}}, seen)

@@ -21,8 +21,10 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"playmark/sync/backend"
 )
@@ -53,6 +55,11 @@ type Client struct {
 	clientID string
 	device   string
 	tr       *backend.Transport
+
+	// A client lives for one run: the sections read once serve its
+	// listing and its quick checks.
+	libsMu sync.Mutex
+	libs   []backend.Library
 }
 
 var _ backend.Backend = (*Client)(nil)
@@ -282,6 +289,19 @@ func (c *Client) Users(ctx context.Context) ([]backend.User, error) {
 // Libraries lists the movie and show sections; music and photo sections
 // are left out.
 func (c *Client) Libraries(ctx context.Context) ([]backend.Library, error) {
+	c.libsMu.Lock()
+	defer c.libsMu.Unlock()
+	if c.libs != nil {
+		return slices.Clone(c.libs), nil
+	}
+	libs, err := c.readLibraries(ctx)
+	if err == nil {
+		c.libs = slices.Clone(libs)
+	}
+	return libs, err
+}
+
+func (c *Client) readLibraries(ctx context.Context) ([]backend.Library, error) {
 	var head wireHead
 	if _, err := c.getContainer(ctx, "/library/sections", nil, nil, &head, nil); err != nil {
 		return nil, fmt.Errorf("listing plex libraries: %w", err)

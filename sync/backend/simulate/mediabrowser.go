@@ -122,6 +122,10 @@ type mbFlavor struct {
 	problemJSON   bool      // 4xx bodies are ProblemDetails JSON (Jellyfin); else plain text (Emby)
 	zeroDataID    bool      // listings carry an all-zero UserData.ItemId (a Jellyfin quirk)
 	dataServerID  bool      // UserItemDataDto carries ServerId (Emby)
+	// Behaviours that changed between versions (API-NOTES section 7).
+	replayUnplays bool // playback start sets Played=false on a resumable video (Jellyfin 10.5-10.11)
+	gatedUserData bool // listings omit LastPlayedDate and PlayCount unless Fields names them (Emby 4.8+)
+	socketOwnUser bool // UserDataChanged goes to that user's sockets only; an API key hears nothing (Jellyfin)
 }
 
 func mbJellyfin(legacy bool) mbFlavor {
@@ -142,6 +146,8 @@ func mbJellyfin(legacy bool) mbFlavor {
 		msDates:       true,
 		problemJSON:   true,
 		zeroDataID:    true,
+		replayUnplays: true,
+		socketOwnUser: true,
 	}
 }
 
@@ -159,6 +165,7 @@ func mbEmby() mbFlavor {
 		legacyAuth:    true,
 		authSchemes:   []string{"Emby", "MediaBrowser"},
 		dataServerID:  true,
+		gatedUserData: true,
 	}
 }
 
@@ -221,16 +228,51 @@ var mbViewDefs = []struct{ name, collection string }{
 	{"Music", "music"},
 }
 
-// NewJellyfin starts a simulated Jellyfin 10.11 server over c. With
-// opt.LegacyAuth false it behaves like 12.0: only the MediaBrowser
-// Authorization scheme and ?ApiKey= carry a token.
+// NewJellyfin starts a simulated Jellyfin server over c: 10.11 unless
+// opt.Version names another. With opt.LegacyAuth false it authenticates
+// like 12.0: only the MediaBrowser Authorization scheme and ?ApiKey=
+// carry a token. From 12.0 on, starting playback no longer clears Played.
 func NewJellyfin(c *Catalog, opt Options) (*MediaBrowserServer, error) {
-	return newMediaBrowser(c, opt, mbJellyfin(opt.LegacyAuth))
+	fl := mbJellyfin(opt.LegacyAuth)
+	if opt.Version != "" {
+		major, _, err := parseVersion(opt.Version)
+		if err != nil {
+			return nil, err
+		}
+		fl.version = opt.Version
+		fl.replayUnplays = major < 12
+	}
+	return newMediaBrowser(c, opt, fl)
 }
 
-// NewEmby starts a simulated Emby 4.8 server over c.
+// NewEmby starts a simulated Emby server over c: 4.8 unless opt.Version
+// names another. Before 4.8, listings carry LastPlayedDate and PlayCount
+// without being asked.
 func NewEmby(c *Catalog, opt Options) (*MediaBrowserServer, error) {
-	return newMediaBrowser(c, opt, mbEmby())
+	fl := mbEmby()
+	if opt.Version != "" {
+		major, minor, err := parseVersion(opt.Version)
+		if err != nil {
+			return nil, err
+		}
+		fl.version = opt.Version
+		fl.gatedUserData = major > 4 || (major == 4 && minor >= 8)
+	}
+	return newMediaBrowser(c, opt, fl)
+}
+
+// parseVersion reads the major and minor numbers of a version such as
+// "10.11.8" or "4.7".
+func parseVersion(v string) (major, minor int, err error) {
+	parts := strings.Split(v, ".")
+	major, err = strconv.Atoi(parts[0])
+	if err == nil && len(parts) > 1 {
+		minor, err = strconv.Atoi(parts[1])
+	}
+	if err != nil || major < 0 || minor < 0 {
+		return 0, 0, fmt.Errorf("simulate: version %q: want numbers such as 10.11 or 4.8", v)
+	}
+	return major, minor, nil
 }
 
 func newMediaBrowser(c *Catalog, opt Options, fl mbFlavor) (*MediaBrowserServer, error) {
@@ -973,6 +1015,12 @@ func (s *MediaBrowserServer) route(r *http.Request, seg []string, is func(...str
 		}}
 	case (is("socket") && fl.kind == backend.Jellyfin) || (is("embywebsocket") && fl.kind == backend.Emby):
 		return mbRoute{[]string{get}, false, func(w http.ResponseWriter, who mbCaller) { s.serveSocket(w, r, who) }}
+	case is("sessions", "playing"), is("sessions", "playing", "progress"), is("sessions", "playing", "stopped"):
+		phase := map[int]PlaybackPhase{2: PlaybackStart, 3: PlaybackProgress}[len(seg)]
+		if len(seg) == 3 && strings.EqualFold(seg[2], "stopped") {
+			phase = PlaybackStop
+		}
+		return mbRoute{[]string{post}, false, func(w http.ResponseWriter, who mbCaller) { s.servePlayback(w, r, who, phase) }}
 	case is("useritems", "*", "userdata") && fl.newRoutes:
 		return mbRoute{[]string{get, post}, false, func(w http.ResponseWriter, who mbCaller) {
 			s.withUser(w, who, q.get("userid"), func(u *mbUser) { s.serveUserData(w, r, seg[1], u) })
@@ -1173,7 +1221,12 @@ type mbUserDataOut struct {
 }
 
 // mbFields is what Fields= asked for.
-type mbFields struct{ providerIDs, path, created, saved, parentID, sortName, all bool }
+type mbFields struct {
+	providerIDs, path, created, saved, parentID, sortName, all bool
+	// Emby 4.8+: listings carry UserData.LastPlayedDate and the real
+	// PlayCount only when asked for by these.
+	userDataDate, userDataCount bool
+}
 
 func mbParseFields(q mbQuery) mbFields {
 	var f mbFields
@@ -1191,6 +1244,10 @@ func mbParseFields(q mbQuery) mbFields {
 			f.parentID = true
 		case "sortname":
 			f.sortName = true
+		case "userdatalastplayeddate":
+			f.userDataDate = true
+		case "userdataplaycount":
+			f.userDataCount = true
 		}
 	}
 	return f
@@ -1380,6 +1437,16 @@ func (s *MediaBrowserServer) itemOut(n int32, u *mbUser, f mbFields, listing boo
 	}
 	if u != nil && node.kind != mbView {
 		o.UserData = s.userDataOut(n, u, listing)
+		if listing && s.fl.gatedUserData && !f.all {
+			// Emby 4.8+ (CrossWatch #1047, Reclaimerr #83): without
+			// the Fields, no date and a count of 0.
+			if !f.userDataDate {
+				o.UserData.LastPlayedDate = ""
+			}
+			if !f.userDataCount {
+				o.UserData.PlayCount = 0
+			}
+		}
 	}
 	return o
 }
@@ -2094,9 +2161,12 @@ var _ Server = (*MediaBrowserServer)(nil)
 type mbChangeSource int
 
 const (
-	mbByApp      mbChangeSource = iota // SetWatch: the user, in the server's own app
-	mbByPlayed                         // the PlayedItems endpoints
-	mbByUserData                       // the UserData endpoint
+	mbByApp              mbChangeSource = iota // SetWatch: the user, in the server's own app
+	mbByPlayed                                 // the PlayedItems endpoints
+	mbByUserData                               // the UserData endpoint
+	mbByPlaybackStart                          // a player's session started (/Sessions/Playing)
+	mbByPlaybackProgress                       // a session's progress report
+	mbByPlaybackStop                           // a session ended
 )
 
 // announceLocked tells websockets and webhooks that user u's play state
@@ -2121,6 +2191,21 @@ func (s *MediaBrowserServer) announceLocked(u *mbUser, nodes []int32, befores []
 	if len(list) == 0 {
 		return
 	}
+	if s.fl.socketOwnUser {
+		// Jellyfin's UserDataChangeNotifier also sends each changed
+		// episode's series (UnplayedItemCount, Played false until all
+		// are played).
+		parents := map[int32]bool{}
+		for i, n := range nodes {
+			if s.nodes[n].kind != mbEpisode || befores[i] == u.data[n] {
+				continue
+			}
+			if series := s.nodes[s.nodes[n].parent].parent; !parents[series] {
+				parents[series] = true
+				list = append(list, s.userDataOut(series, u, false))
+			}
+		}
+	}
 	msg, err := json.Marshal(map[string]any{
 		"MessageType": "UserDataChanged",
 		"Data":        map[string]any{"UserId": u.id, "UserDataList": list},
@@ -2129,7 +2214,15 @@ func (s *MediaBrowserServer) announceLocked(u *mbUser, nodes []int32, befores []
 	if err != nil {
 		return
 	}
-	s.notify.broadcast(func(user string, admin bool) bool { return admin || user == u.id }, msg)
+	s.notify.broadcast(func(user string, admin bool) bool {
+		if s.fl.socketOwnUser {
+			// Jellyfin sends it to that user's sessions only: a socket
+			// opened with an API key has no user and hears nothing
+			// (jellyfin #13479).
+			return user == u.id
+		}
+		return admin || user == u.id
+	}, msg)
 }
 
 // webhookLocked queues the webhook the flavour sends for one change.
@@ -2139,6 +2232,9 @@ func (s *MediaBrowserServer) webhookLocked(u *mbUser, n int32, before, after mbU
 	if s.fl.kind == backend.Jellyfin {
 		reason := "PlaybackFinished"
 		switch {
+		case src == mbByPlaybackStart:
+			reason = "PlaybackStart"
+		case src == mbByPlaybackStop:
 		case before.played != after.played:
 			reason = "TogglePlayed"
 		case src == mbByUserData:

@@ -294,6 +294,21 @@ func TestMediaBrowserItemShapes(t *testing.T) {
 					}
 				}
 			}
+			// Emby 4.8+ leaves the play date and the real count out of
+			// listings unless Fields names them; Jellyfin always has them.
+			var dated, counted int
+			for _, it := range bare.Items {
+				ud := it["UserData"].(map[string]any)
+				if _, has := ud["LastPlayedDate"]; has {
+					dated++
+				}
+				if ud["PlayCount"] != float64(0) {
+					counted++
+				}
+			}
+			if gated := kind == backend.Emby; gated != (dated == 0 && counted == 0) {
+				t.Errorf("%s without the UserData fields: %d items dated, %d counted", kind, dated, counted)
+			}
 			if kind == backend.Jellyfin && (bare.StartIndex == nil || *bare.StartIndex != 0) {
 				t.Errorf("Jellyfin QueryResult without StartIndex")
 			}
@@ -303,7 +318,7 @@ func TestMediaBrowserItemShapes(t *testing.T) {
 
 			// Case-insensitive keys and paths.
 			var p mbPage
-			f.get("/users/"+f.srv.UserID()+"/items?recursive=TRUE&includeitemtypes=movie&fields=providerids,path,datecreated&startindex=0&limit=500", &p)
+			f.get("/users/"+f.srv.UserID()+"/items?recursive=TRUE&includeitemtypes=movie&fields=providerids,path,datecreated,UserDataLastPlayedDate,userdataplaycount&startindex=0&limit=500", &p)
 			idPattern := regexp.MustCompile(`^[0-9]+$`)
 			if kind == backend.Jellyfin {
 				idPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)

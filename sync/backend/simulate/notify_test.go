@@ -323,7 +323,8 @@ func TestMediaBrowserSocket(t *testing.T) {
 			me := dial(t, ws+"?deviceId=x", auth)
 			otherID, otherToken := srv.OtherUser()
 			other := dial(t, ws+"?deviceId=y&api_key="+otherToken+"&ApiKey="+otherToken, nil)
-			for _, c := range []*websocket.Conn{me, other} {
+			key := dial(t, ws+"?deviceId=k&api_key="+srv.APIKey()+"&ApiKey="+srv.APIKey(), nil)
+			for _, c := range []*websocket.Conn{me, other, key} {
 				if m := read(t, c); m["MessageType"] != "ForceKeepAlive" || m["Data"] != float64(60) {
 					t.Fatalf("greeting %v", m)
 				}
@@ -339,8 +340,27 @@ func TestMediaBrowserSocket(t *testing.T) {
 			m := read(t, me)
 			data, _ := m["Data"].(map[string]any)
 			list, _ := data["UserDataList"].([]any)
-			if m["MessageType"] != "UserDataChanged" || data["UserId"] != srv.UserID() || len(list) != 1 {
+			// Jellyfin also sends the episode's series.
+			want := map[backend.Kind]int{backend.Jellyfin: 2, backend.Emby: 1}[kind]
+			if m["MessageType"] != "UserDataChanged" || data["UserId"] != srv.UserID() || len(list) != want {
 				t.Fatalf("got %v", m)
+			}
+			if kind == backend.Jellyfin {
+				series := list[1].(map[string]any)
+				if series["Played"] != false || series["UnplayedItemCount"] == nil {
+					t.Errorf("series entry %v", series)
+				}
+			}
+			// An API key's socket: Jellyfin sends it nothing (it has no
+			// user, jellyfin #13479); Emby sends it every user's changes.
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			_, heard, err := key.Read(ctx)
+			cancel()
+			if kind == backend.Jellyfin && err == nil {
+				t.Errorf("the API key's socket heard %s", heard)
+			}
+			if kind == backend.Emby && err != nil {
+				t.Errorf("the Emby API key's socket heard nothing: %v", err)
 			}
 			ud := list[0].(map[string]any)
 			if ud["ItemId"] != srv.RemoteID("e1") || ud["Played"] != false || ud["PlaybackPositionTicks"] != float64(7*time.Minute/100) {

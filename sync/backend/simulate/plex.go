@@ -847,6 +847,17 @@ func (s *PlexServer) sectionAll(w http.ResponseWriter, r *http.Request, a *plexA
 			filterKey = append(filterKey, op+"="+strconv.FormatInt(n, 10))
 		}
 	}
+	// unwatched=0 lists watched items only, unwatched=1 unwatched ones
+	// (the "Media Queries" docs; python-plexapi uses both).
+	unwatched := -1
+	if v := q.Get("unwatched"); v != "" {
+		if v != "0" && v != "1" {
+			plexHTMLError(w, http.StatusBadRequest)
+			return
+		}
+		unwatched = int(v[0] - '0')
+		filterKey = append(filterKey, "unwatched="+v)
+	}
 	slices.Sort(filterKey) // the cache key must not depend on map order
 	sortField, desc := plexSort(q.Get("sort"))
 	includeGuids := q.Get("includeGuids") == "1"
@@ -854,7 +865,7 @@ func (s *PlexServer) sectionAll(w http.ResponseWriter, r *http.Request, a *plexA
 	s.mu.Lock()
 	var list []int32
 	if valid {
-		list = s.listLocked(a, typ, filters, strings.Join(filterKey, "&"), sortField, desc)
+		list = s.listLocked(a, typ, filters, unwatched, strings.Join(filterKey, "&"), sortField, desc)
 	}
 	total := len(list)
 	from := min(start, total)
@@ -924,9 +935,9 @@ func plexSort(v string) (field string, desc bool) {
 // listLocked returns the obj indices of one listing, in order. The plain
 // addedAt order is precomputed; anything else is computed once per state
 // generation and cached, so that paging through it stays O(page).
-func (s *PlexServer) listLocked(a *plexAccount, typ int, filters []plexFilter, filterKey, sortField string, desc bool) []int32 {
+func (s *PlexServer) listLocked(a *plexAccount, typ int, filters []plexFilter, unwatched int, filterKey, sortField string, desc bool) []int32 {
 	base := s.order[typ]
-	if len(filters) == 0 && sortField == "addedAt" && !desc {
+	if len(filters) == 0 && unwatched < 0 && sortField == "addedAt" && !desc {
 		return base
 	}
 	key := plexListKey{account: a.id, typ: typ, filter: filterKey, sort: fmt.Sprintf("%s:%v", sortField, desc), gen: s.gen}
@@ -934,12 +945,12 @@ func (s *PlexServer) listLocked(a *plexAccount, typ int, filters []plexFilter, f
 		return l
 	}
 	var out []int32
-	if len(filters) == 0 {
+	if len(filters) == 0 && unwatched < 0 {
 		out = slices.Clone(base)
 	} else {
 		for _, oi := range base {
 			v := s.lastViewedLocked(a, oi)
-			ok := true
+			ok := unwatched < 0 || (a.watch[oi].viewCount == 0) == (unwatched == 1)
 			for _, f := range filters {
 				ok = ok && f.match(v)
 			}

@@ -62,6 +62,12 @@ type Options struct {
 	// LegacyAuth (Jellyfin only) accepts the legacy X-Emby-Token and
 	// api_key forms, as 10.x does by default; false behaves like 12.0.
 	LegacyAuth bool
+	// Version is the server version to behave as, where behaviour changed
+	// (API-NOTES section 7): Jellyfin "10.11" (the default: starting
+	// playback clears Played) or "12.0"; Emby "4.8" (the default:
+	// listings leave out the play date and count unless asked) or "4.7".
+	// Plex ignores it.
+	Version string
 	// WebhookURL, when set, receives the server's webhooks in its real
 	// format whenever a user's play state changes (Plex: multipart
 	// "payload"; Jellyfin: the webhook plugin's JSON; Emby: form field
