@@ -186,24 +186,6 @@ func resolveConfigDir(flagDir string) (string, error) {
 	return filepath.Join(base, "playmark"), nil
 }
 
-// open opens the store and the engine, once.
-func (c *cli) open() error {
-	if c.store != nil {
-		return nil
-	}
-	st, err := state.Open(context.Background(), c.configDir)
-	if err != nil {
-		return err
-	}
-	c.store = st
-	c.log = newLogger(c.configDir, c.stderr, false)
-	if err := useKeyring(context.Background(), st, c.configDir, c.log); err != nil {
-		fmt.Fprintf(c.stderr, "playmark: warning: %v\n", err)
-	}
-	c.engine = engine.New(st, c.log)
-	return nil
-}
-
 func (c *cli) dispatch(args []string) error {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -591,7 +573,7 @@ func (c *cli) backendList(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := c.open(); err != nil {
+	if err := c.openRead(); err != nil {
 		return err
 	}
 	bs, err := c.store.Backends(context.Background())

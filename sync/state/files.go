@@ -8,6 +8,7 @@ package state
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -225,9 +226,22 @@ func checkFiles(path string) (os.FileInfo, error) {
 		return nil, err
 	}
 	defer f.Close()
-	head := make([]byte, len(sqliteMagic))
-	if _, err := io.ReadFull(f, head); err != nil || string(head) != sqliteMagic {
+	head := make([]byte, 100) // the database header
+	if _, err := io.ReadFull(f, head); err != nil || string(head[:len(sqliteMagic)]) != sqliteMagic {
 		return nil, damaged(path, "is not an SQLite database")
+	}
+	// A file shorter than its header says was cut (by a copy, a full disk
+	// or a bad restore). The header's size is only valid when its
+	// "valid-for" counter matches the change counter, and the file may be
+	// behind while a write-ahead log holds the rest.
+	pageSize := int64(binary.BigEndian.Uint16(head[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	pages := int64(binary.BigEndian.Uint32(head[28:32]))
+	valid := binary.BigEndian.Uint32(head[92:96]) == binary.BigEndian.Uint32(head[24:28])
+	if valid && len(journal) == 0 && pages*pageSize > fi.Size() {
+		return nil, damaged(path, fmt.Sprintf("is cut short (%d bytes of %d)", fi.Size(), pages*pageSize))
 	}
 	return fi, nil
 }
@@ -367,4 +381,24 @@ func (g guardedDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, e
 		err = g.s.classify(err)
 	}
 	return tx, err
+}
+
+// OpenAppend opens a file in the config dir (the log) for appending,
+// creating it 0600, without following a symbolic link planted in its
+// place: that is refused with ErrUnsafeFile and a sentence.
+func OpenAppend(path string) (*os.File, error) {
+	if _, err := checkRegular(path); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY|oNoFollow, 0o600)
+	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+			_, err = checkRegular(path) // planted between the two looks
+		}
+		return nil, err
+	}
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		_ = f.Chmod(0o600)
+	}
+	return f, nil
 }
