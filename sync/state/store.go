@@ -126,9 +126,10 @@ func OpenReadOnly(ctx context.Context, dir string) (*Store, error) {
 	s, err := openDB(ctx, path, dsn(path, true), fi, true)
 	if c := sqliteCode(err); c == codeCantOpen || c == codeIOErr || c == 8 /* READONLY */ {
 		// WAL mode needs a shared-memory file beside the database; a
-		// read-only folder cannot hold a new one. With no write-ahead
-		// log, no one is writing: read the file as it is.
-		if _, werr := os.Lstat(path + "-wal"); errors.Is(werr, os.ErrNotExist) {
+		// read-only folder (or a full disk) cannot hold a new one. With
+		// no write-ahead log (or an empty one), nothing is waiting in a
+		// log and no one can be writing: read the file as it is.
+		if wfi, werr := os.Lstat(path + "-wal"); errors.Is(werr, os.ErrNotExist) || (werr == nil && wfi.Size() == 0) {
 			s, err = openDB(ctx, path, "file:"+path+"?immutable=1&_pragma=query_only(1)", fi, true)
 		}
 	}
