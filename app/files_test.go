@@ -1,0 +1,226 @@
+package app
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"playmark/sync/backend"
+	"playmark/sync/state"
+)
+
+// syncedDir is a config dir with one simulated Jellyfin backend, synced
+// once.
+func syncedDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "cfg")
+	srv, err := StartSimulator(backend.Jellyfin, SimOptions{Items: 60, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if code, _, stderr := pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL(), "--token", srv.Token(), "--user", srv.UserID()); code != 0 {
+		t.Fatalf("backend add: %s", stderr)
+	}
+	if code, out, stderr := pm(t, dir, "sync"); code != 0 {
+		t.Fatalf("sync: %s %s", out, stderr)
+	}
+	return dir
+}
+
+// anotherProcessSyncing is another process in the middle of a sync on
+// dir: it holds the run lock, has its run recorded as running, and is
+// inside a write transaction. done ends it as that process would.
+func anotherProcessSyncing(t *testing.T, dir string) (runID int64, done func()) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := state.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := st.LockRuns(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := st.StartRun(ctx, "sync", "schedule", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := st.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Seq(); err != nil { // a write: the transaction holds the write lock
+		t.Fatal(err)
+	}
+	return id, func() {
+		tx.Rollback()
+		_ = st.FinishRun(ctx, id, state.RunOK, "", nil)
+		release()
+		st.Close()
+	}
+}
+
+func runStatus(t *testing.T, dir string, id int64) string {
+	t.Helper()
+	st, err := state.OpenReadOnly(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var status string
+	if err := st.DB().QueryRow(`SELECT status FROM runs WHERE id=?`, id).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	return status
+}
+
+// Issue 14, point 11: status, history and backup FILE during another
+// process's sync answer at once, and leave that run alone.
+func TestCLIReadOnlyCommandsDuringAnotherRun(t *testing.T) {
+	dir := syncedDir(t)
+	id, done := anotherProcessSyncing(t, dir)
+	defer done()
+	for _, args := range [][]string{
+		{"status"},
+		{"history", "--json"},
+		{"backup", filepath.Join(t.TempDir(), "b.jsonl")},
+		{"unmatched"},
+		{"backend", "list"},
+	} {
+		start := time.Now()
+		code, out, stderr := pm(t, dir, args...)
+		if code != 0 {
+			t.Errorf("%v during another process's sync: exit %d %q %q", args, code, out, stderr)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("%v took %v during another process's sync", args, took)
+		}
+		if got := runStatus(t, dir, id); got != state.RunRunning {
+			t.Fatalf("after %v the other process's live run is recorded %q", args, got)
+		}
+	}
+}
+
+// readOnlyView returns dir as this process cannot write it: a read-only
+// bind mount for root (which file modes do not stop; CI runs as root),
+// else dir without its write bits.
+func readOnlyView(t *testing.T, dir string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		_ = os.Chmod(filepath.Join(dir, state.FileName), 0o400)
+		_ = os.Chmod(dir, 0o500)
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+		return dir
+	}
+	view := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(view, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "--bind", dir, view).CombinedOutput(); err != nil {
+		t.Skipf("cannot make a read-only view as root here (mount --bind: %v %s); run as another user to test with file modes", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", view).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", view).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v %s", err, out)
+	}
+	return view
+}
+
+// Point 11: a read-only config dir still lets status, history and backup
+// FILE work.
+func TestCLIReadOnlyConfigDir(t *testing.T) {
+	dir := readOnlyView(t, syncedDir(t))
+	backupFile := filepath.Join(t.TempDir(), "b.jsonl")
+	for _, args := range [][]string{{"status"}, {"history"}, {"backup", backupFile}} {
+		if code, out, stderr := pm(t, dir, args...); code != 0 {
+			t.Errorf("%v on a read-only config dir: exit %d %q %q", args, code, out, stderr)
+		}
+	}
+	if fi, err := os.Stat(backupFile); err != nil || fi.Size() == 0 {
+		t.Errorf("backup FILE from a read-only config dir: %v", err)
+	}
+}
+
+// Point 12: backend remove during a sync is refused with a sentence, not
+// a foreign key error, and removes nothing.
+func TestCLIBackendRemoveDuringSync(t *testing.T) {
+	dir := syncedDir(t)
+	_, done := anotherProcessSyncing(t, dir)
+	code, _, stderr := pm(t, dir, "backend", "remove", "jf")
+	done()
+	if code == 0 || !strings.Contains(stderr, "cannot be removed while a run is in progress") || strings.Contains(stderr, "FOREIGN KEY") ||
+		strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+		t.Fatalf("backend remove during a sync: exit %d %q; want one sentence refusing it", code, stderr)
+	}
+	if code, out, _ := pm(t, dir, "backend", "list"); code != 0 || !strings.Contains(out, "jf") {
+		t.Fatalf("the refused remove removed the backend: %s", out)
+	}
+	if code, _, stderr := pm(t, dir, "backend", "remove", "jf"); code != 0 {
+		t.Fatalf("backend remove after the sync: %s", stderr)
+	}
+}
+
+// Point 4: a config dir left 0777 is tightened, and a playmark.log
+// symbolic link planted in it is not followed.
+func TestCLIConfigDirTightenedAndLogLinkNotFollowed(t *testing.T) {
+	dir := syncedDir(t)
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "playmark.log")
+	os.Remove(log)
+	if err := os.Symlink(victim, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := pm(t, dir, "sync")
+	if code != 0 {
+		t.Fatalf("sync: %d %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the log was written through a planted symbolic link: %q", b)
+	}
+	if !strings.Contains(stderr, "symbolic link") {
+		t.Errorf("nothing said about the planted link: %q", stderr)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("the config dir is still %v", fi.Mode().Perm())
+	}
+}
+
+// Point 14: a 0-byte database is refused, untouched, with the newest
+// backup named and how to restore.
+func TestCLIEmptyDatabaseRefused(t *testing.T) {
+	dir := syncedDir(t)
+	if code, _, stderr := pm(t, dir, "backup"); code != 0 {
+		t.Fatal(stderr)
+	}
+	newest := state.NewestBackup(dir)
+	if newest == "" {
+		t.Fatal("no backup written")
+	}
+	db := filepath.Join(dir, state.FileName)
+	for _, f := range []string{db, db + "-wal", db + "-shm"} {
+		os.Remove(f)
+	}
+	if err := os.WriteFile(db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"status"}, {"sync"}, {"backend", "list"}} {
+		code, _, stderr := pm(t, dir, args...)
+		if code == 0 || !strings.Contains(stderr, "empty (0 bytes)") || !strings.Contains(stderr, newest) || !strings.Contains(stderr, "playmark restore") {
+			t.Errorf("%v on a 0-byte database: exit %d %q", args, code, stderr)
+		}
+	}
+	if fi, _ := os.Stat(db); fi.Size() != 0 {
+		t.Error("the 0-byte database was replaced")
+	}
+}
