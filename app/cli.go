@@ -573,7 +573,7 @@ func (c *cli) backendList(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := c.openRead(); err != nil {
+	if err := c.open(); err != nil {
 		return err
 	}
 	bs, err := c.store.Backends(context.Background())

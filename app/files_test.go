@@ -90,7 +90,6 @@ func TestCLIReadOnlyCommandsDuringAnotherRun(t *testing.T) {
 		{"history", "--json"},
 		{"backup", filepath.Join(t.TempDir(), "b.jsonl")},
 		{"unmatched"},
-		{"backend", "list"},
 	} {
 		start := time.Now()
 		code, out, stderr := pm(t, dir, args...)

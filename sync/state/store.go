@@ -14,7 +14,11 @@
 // Errors: ErrNotFound and ErrExists classify look-ups and inserts;
 // ErrTooNew is returned by Open for a database from a newer version;
 // ErrTokenUnavailable says a backend's token is in a keyring that cannot
-// be read.
+// be read. About the file itself (files.go): ErrDamaged (0 bytes, not
+// SQLite, corrupt or cut short; the message names the newest backup),
+// ErrGone (deleted or replaced while open, or missing beside a WAL),
+// ErrDiskFull (with the folder), ErrUnsafeFile (a symbolic link where a
+// file goes) and ErrReadOnly (a write through OpenReadOnly).
 package state
 
 import (
