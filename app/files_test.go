@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,7 +124,11 @@ func readOnlyView(t *testing.T, dir string) string {
 	if out, err := exec.Command("mount", "--bind", dir, view).CombinedOutput(); err != nil {
 		t.Skipf("cannot make a read-only view as root here (mount --bind: %v %s); run as another user to test with file modes", err, out)
 	}
-	t.Cleanup(func() { _ = exec.Command("umount", view).Run() })
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", view).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", view, err, out)
+		}
+	})
 	if out, err := exec.Command("mount", "-o", "remount,bind,ro", view).CombinedOutput(); err != nil {
 		t.Fatalf("remount read-only: %v %s", err, out)
 	}
@@ -221,5 +226,34 @@ func TestCLIEmptyDatabaseRefused(t *testing.T) {
 	}
 	if fi, _ := os.Stat(db); fi.Size() != 0 {
 		t.Error("the 0-byte database was replaced")
+	}
+}
+
+// Point 13: a daemon notices, even when idle, that its database file was
+// deleted, says so and stops.
+func TestDaemonNoticesItsDatabaseDeleted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "cfg")
+	core, err := OpenCore(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer core.Close()
+	stopped := make(chan error, 1)
+	go core.watchStore(ctx, 10*time.Millisecond, func(err error) { stopped <- err })
+	if err := os.Remove(filepath.Join(dir, state.FileName)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-stopped:
+		if !errors.Is(err, state.ErrGone) || !strings.Contains(err.Error(), "deleted") || !strings.Contains(err.Error(), ".saved-") {
+			t.Fatalf("the daemon stopped with %v; want the file named as deleted and where its state was saved", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the daemon did not notice that its database was deleted")
+	}
+	if _, err := core.Store.StartRun(ctx, "import", "schedule", false); !errors.Is(err, state.ErrGone) {
+		t.Errorf("a write after the deletion: %v; want ErrGone", err)
 	}
 }

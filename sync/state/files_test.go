@@ -29,7 +29,11 @@ func readOnlyView(t *testing.T, dir string) string {
 	if out, err := exec.Command("mount", "--bind", dir, view).CombinedOutput(); err != nil {
 		t.Skipf("cannot make a read-only view as root here (mount --bind: %v %s); run as another user to test with file modes", err, out)
 	}
-	t.Cleanup(func() { _ = exec.Command("umount", view).Run() })
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", view).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", view, err, out)
+		}
+	})
 	if out, err := exec.Command("mount", "-o", "remount,bind,ro", view).CombinedOutput(); err != nil {
 		t.Fatalf("remount read-only: %v %s", err, out)
 	}
@@ -417,5 +421,39 @@ func TestConfigDirTightenedAndSymlinksRefused(t *testing.T) {
 		t.Fatal("OpenAppend followed a symbolic link")
 	} else if !errors.Is(err, ErrUnsafeFile) {
 		t.Errorf("OpenAppend = %v; want ErrUnsafeFile", err)
+	}
+}
+
+// Point 11: a read-only view of a config dir that a running process is
+// writing: the reader sees what is still only in the write-ahead log, and
+// what is committed after it opened.
+func TestReadOnlyViewWhileAWriterRuns(t *testing.T) {
+	ctx := context.Background()
+	w, dir := open(t)
+	if _, err := w.AddBackend(ctx, Backend{Name: "plex", Kind: "plex", URL: "http://x", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(w.Path() + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("no write-ahead log in use: %v", err)
+	}
+	view := readOnlyView(t, dir)
+	// In one process SQLite shares open files by inode, and the view is
+	// the same inode: the writer must close before the view is unmounted.
+	defer w.Close()
+	r, err := OpenReadOnly(ctx, view)
+	if err != nil {
+		t.Fatalf("OpenReadOnly beside a live writer: %v", err)
+	}
+	defer r.Close()
+	if _, err := r.Backend(ctx, "plex"); err != nil {
+		t.Fatalf("the reader does not see what is in the log: %v", err)
+	}
+	if os.Geteuid() == 0 { // the writer can still write (a bind mount leaves dir writable)
+		if _, err := w.AddBackend(ctx, Backend{Name: "jf", Kind: "jellyfin", URL: "http://y", Token: "t"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Backend(ctx, "jf"); err != nil {
+			t.Fatalf("the reader does not see a later commit: %v", err)
+		}
 	}
 }
