@@ -143,7 +143,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDesktop(dir, *hidden, stderr)
 	}
 	c := &cli{stdout: stdout, stderr: stderr, configDir: dir}
-	err = c.dispatch(rest)
+	err = c.explain(c.dispatch(rest))
 	if c.store != nil {
 		c.store.Close()
 	}

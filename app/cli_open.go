@@ -37,3 +37,13 @@ func (c *cli) openStore(readOnly bool) error {
 	c.engine = engine.New(st, c.log)
 	return nil
 }
+
+// explain words an error from the database file that reached the top
+// without a sentence (a corrupt page met by a read, a full disk): it says
+// what happened and what to do (state.Classify).
+func (c *cli) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	return state.Classify(c.configDir, err)
+}

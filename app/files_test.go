@@ -257,3 +257,46 @@ func TestDaemonNoticesItsDatabaseDeleted(t *testing.T) {
 		t.Errorf("a write after the deletion: %v; want ErrGone", err)
 	}
 }
+
+// Point 14: a database damaged inside (valid header, corrupt pages) says
+// so at the first read that meets the damage, with the way back.
+func TestCLICorruptDatabaseSaysSo(t *testing.T) {
+	dir := syncedDir(t)
+	if code, _, stderr := pm(t, dir, "backup"); code != 0 {
+		t.Fatal(stderr)
+	}
+	db := filepath.Join(dir, state.FileName)
+	// Damage the items table's root page only: the schema reads fine, and
+	// the first read of the items meets the damage.
+	st, err := state.OpenReadOnly(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root, pageSize int64
+	if err := st.DB().QueryRow(`SELECT rootpage FROM sqlite_schema WHERE name='items'`).Scan(&root); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DB().QueryRow(`PRAGMA page_size`).Scan(&pageSize); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if fi, err := os.Stat(db + "-wal"); err == nil && fi.Size() > 0 {
+		t.Fatalf("a write-ahead log is left (%d bytes): the damage would not be where the test puts it", fi.Size())
+	}
+	b, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := (root - 1) * pageSize; i < root*pageSize; i++ {
+		b[i] = 0xA5
+	}
+	if err := os.WriteFile(db, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"status"}, {"backup", filepath.Join(t.TempDir(), "b.jsonl")}} {
+		code, _, stderr := pm(t, dir, args...)
+		if code == 0 || !strings.Contains(stderr, "corrupt") || !strings.Contains(stderr, state.NewestBackup(dir)) {
+			t.Errorf("%v on a corrupt database: exit %d %q", args, code, stderr)
+		}
+	}
+}

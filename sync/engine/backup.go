@@ -138,6 +138,9 @@ func (e *Engine) BackupDir() string { return filepath.Join(filepath.Dir(e.store.
 // "before-full-export", "before-restore", "before-held-apply".
 func (e *Engine) Backup(ctx context.Context, reason string) (string, error) {
 	dir := e.BackupDir()
+	if fi, err := os.Lstat(dir); err == nil && !fi.IsDir() {
+		return "", fmt.Errorf("%s is not a folder (a symbolic link?); Playmark does not write backups through it: remove it and run again", dir)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating backups folder: %w", err)
 	}

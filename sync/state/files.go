@@ -77,6 +77,17 @@ func (s *Store) classify(err error) error {
 	return classifyAt(filepath.Dir(s.path), err)
 }
 
+// Classify is classify for an error met outside the store's own calls
+// (a read through a row or a transaction): with dir the config dir, a
+// full disk becomes ErrDiskFull and a corrupt file ErrDamaged, each with
+// its sentence.
+func Classify(dir string, err error) error {
+	if err == nil || errors.Is(err, ErrDiskFull) || errors.Is(err, ErrDamaged) || errors.Is(err, ErrGone) {
+		return err
+	}
+	return classifyAt(dir, err)
+}
+
 func classifyAt(dir string, err error) error {
 	switch sqliteCode(err) {
 	case codeFull:
@@ -207,7 +218,7 @@ func checkFiles(path string) (os.FileInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		if jfi != nil && suffix == "-wal" {
+		if jfi != nil && suffix == "-wal" && jfi.Size() > 0 { // an empty log holds nothing
 			journal = append(journal, path+suffix)
 		}
 	}
@@ -278,7 +289,14 @@ func createAtomically(ctx context.Context, path string) error {
 		return err
 	}
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
-		return classifyDirErr(dir, fmt.Errorf("creating database: %w", err))
+		// A file system without hard links: rename, unless another
+		// process made the database meanwhile.
+		if _, serr := os.Lstat(path); !errors.Is(serr, os.ErrNotExist) {
+			return nil
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return classifyDirErr(dir, fmt.Errorf("creating database: %w", err))
+		}
 	}
 	return nil
 }
@@ -368,6 +386,15 @@ func (g guardedDB) ExecContext(ctx context.Context, q string, args ...any) (sql.
 		err = g.s.classify(err)
 	}
 	return r, err
+}
+
+// QueryContext classifies a corrupt file (and a full disk) met by a read.
+func (g guardedDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := g.DB.QueryContext(ctx, q, args...)
+	if g.s != nil {
+		err = g.s.classify(err)
+	}
+	return rows, err
 }
 
 func (g guardedDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
