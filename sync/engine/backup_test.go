@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -185,4 +187,28 @@ func TestBackupToIsAtomic(t *testing.T) {
 	if _, err := os.Stat(autoStale); !errors.Is(err, os.ErrNotExist) {
 		t.Error("a killed automatic backup's temporary file was left in backups/")
 	}
+}
+
+// FuzzReadBackup: whatever the bytes, ReadBackup does not panic, and it
+// returns items only for a whole backup, whose trailer then matches what
+// it read (a damaged file never restores part of itself).
+func FuzzReadBackup(f *testing.F) {
+	var whole bytes.Buffer
+	whole.WriteString(`{"format":"playmark-backup","version":2,"created":"2025-03-01T12:00:00Z","items":1}` + "\n")
+	whole.WriteString(`{"type":"movie","title":"Heat","year":1995,"ids":{"imdb":"tt0113277"},"watched":true,"updated":"2024-06-01T20:30:00Z"}` + "\n")
+	sum := sha256.Sum256(whole.Bytes())
+	whole.WriteString(`{"end":{"items":1,"sha256":"` + hex.EncodeToString(sum[:]) + `"}}` + "\n")
+	if items, err := ReadBackup(bytes.NewReader(whole.Bytes())); err != nil || len(items) != 1 {
+		f.Fatalf("the seed backup reads as %d items, %v", len(items), err)
+	}
+	f.Add(whole.Bytes())
+	f.Add(whole.Bytes()[:whole.Len()/2])
+	f.Add([]byte(`{"format":"playmark-backup","version":1,"items":0}` + "\n"))
+	f.Add([]byte("{\"end\":{}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		items, err := ReadBackup(bytes.NewReader(data))
+		if err != nil && len(items) > 0 {
+			t.Fatalf("%d items returned with an error: %v", len(items), err)
+		}
+	})
 }
