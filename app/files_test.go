@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"playmark/sync/backend"
+	"playmark/sync/engine"
 	"playmark/sync/state"
 )
 
@@ -298,5 +300,86 @@ func TestCLICorruptDatabaseSaysSo(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr, "corrupt") || !strings.Contains(stderr, state.NewestBackup(dir)) {
 			t.Errorf("%v on a corrupt database: exit %d %q", args, code, stderr)
 		}
+	}
+}
+
+// Point 16: `playmark backup FILE` killed at random moments leaves either
+// no FILE or a whole backup, never a truncated one; the temporary files of
+// killed backups are removed by a later one.
+func TestBackupFileKilledIsWholeOrAbsent(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "cfg")
+	st, err := state.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := st.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const items = 30000
+	for i := range items {
+		it := state.Item{Type: "movie", Title: fmt.Sprintf("Film %d", i), Year: 1990 + i%30, Watched: i%3 == 0, Updated: time.Unix(1700000000, 0)}
+		if err := tx.CreateItem(&it); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.AddGUID(it.ID, "movie", "imdb", fmt.Sprintf("tt%07d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	out := t.TempDir()
+	start := time.Now()
+	if b, err := child(dir, "backup", filepath.Join(out, "timing.jsonl")).CombinedOutput(); err != nil {
+		t.Fatalf("backup: %v %s", err, b)
+	}
+	took := time.Since(start)
+	os.Remove(filepath.Join(out, "timing.jsonl"))
+	whole, absent := 0, 0
+	for i := range 20 {
+		path := filepath.Join(out, "b.jsonl")
+		cmd := child(dir, "backup", path)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill from early in the process's life to past its end.
+		time.Sleep(time.Duration(int64(took) * int64(i+1) / 20))
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		f, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) {
+			absent++
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := engine.ReadBackup(f)
+		f.Close()
+		if err != nil || len(got) != items {
+			t.Fatalf("kill %d left a backup of %d items: %v", i, len(got), err)
+		}
+		whole++
+		os.Remove(path)
+	}
+	t.Logf("20 kills over %v: %d left no file, %d a whole backup", took, absent, whole)
+	if absent == 0 {
+		t.Error("no kill landed before the backup was complete: the test proves nothing")
+	}
+	// A minute later, the next backup removes what killed ones left.
+	leftovers, _ := filepath.Glob(filepath.Join(out, ".*playmark-tmp-*"))
+	old := time.Now().Add(-2 * time.Minute)
+	for _, l := range leftovers {
+		os.Chtimes(l, old, old)
+	}
+	if code, _, stderr := pm(t, dir, "backup", filepath.Join(out, "b.jsonl")); code != 0 {
+		t.Fatal(stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, ".*playmark-tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files left after a later backup: %v (of %d)", left, len(leftovers))
 	}
 }
