@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -38,7 +39,9 @@ func (s *Store) LockRuns(ctx context.Context, wait bool) (func(), error) {
 			return nil, fmt.Errorf("taking run lock: %w", err)
 		}
 		if ok {
-			release := func() { unlock(f); f.Close() }
+			heldHere.add(path, 1)
+			var once sync.Once
+			release := func() { once.Do(func() { heldHere.add(path, -1); unlock(f); f.Close() }) }
 			if err := s.closeInterrupted(ctx); err != nil {
 				release()
 				return nil, err
@@ -72,10 +75,39 @@ func (s *Store) closeInterrupted(ctx context.Context) error {
 	return nil
 }
 
+// heldHere counts the run locks this process holds, by lock file.
+var heldHere = heldLocks{n: map[string]int{}}
+
+type heldLocks struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *heldLocks) add(path string, d int) {
+	h.mu.Lock()
+	h.n[path] += d
+	if h.n[path] <= 0 {
+		delete(h.n, path)
+	}
+	h.mu.Unlock()
+}
+
+func (h *heldLocks) held(path string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n[path] > 0
+}
+
 // runLockHeld reports whether some process holds the run lock, without
-// taking it for more than an instant (a shared probe, released at once).
+// taking it for more than an instant (a shared probe, released at once,
+// and only when this process holds none: the probe could make another
+// process's non-waiting LockRuns fail as busy in that instant).
 func (s *Store) runLockHeld() bool {
-	f, err := os.OpenFile(filepath.Join(filepath.Dir(s.path), "run.lock"), os.O_RDONLY|oNoFollow, 0)
+	path := filepath.Join(filepath.Dir(s.path), "run.lock")
+	if heldHere.held(path) {
+		return true
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return false // no lock file: no run was ever locked here
 	}
