@@ -144,7 +144,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDesktop(dir, *hidden, stderr)
 	}
 	c := &cli{stdout: stdout, stderr: stderr, configDir: dir}
-	err = c.dispatch(rest)
+	err = c.explain(c.dispatch(rest))
 	if c.store != nil {
 		c.store.Close()
 	}
@@ -185,25 +185,6 @@ func resolveConfigDir(flagDir string) (string, error) {
 		return "", fmt.Errorf("no config dir: %w (pass --config-dir)", err)
 	}
 	return filepath.Join(base, "playmark"), nil
-}
-
-// open opens the store and the engine, once.
-func (c *cli) open() error {
-	if c.store != nil {
-		return nil
-	}
-	st, err := state.Open(context.Background(), c.configDir)
-	if err != nil {
-		return err
-	}
-	c.store = st
-	c.log = newLogger(c.configDir, c.stderr, false)
-	if err := useKeyring(context.Background(), st, c.configDir, c.log); err != nil {
-		fmt.Fprintf(c.stderr, "playmark: warning: %v\n", err)
-	}
-	c.engine = engine.New(st, c.log)
-	wireAccounts(c.engine, st)
-	return nil
 }
 
 func (c *cli) dispatch(args []string) error {

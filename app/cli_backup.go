@@ -22,7 +22,7 @@ func (c *cli) backupCmd(args []string) error {
 	if len(pos) > 1 {
 		return usagef("backup: want at most one FILE")
 	}
-	if err := c.open(); err != nil {
+	if err := c.openRead(); err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -34,17 +34,12 @@ func (c *cli) backupCmd(args []string) error {
 		fmt.Fprintf(c.stdout, "Backup written to %s\n", path)
 		return nil
 	}
-	f, err := os.OpenFile(pos[0], os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
+	n, err := c.engine.BackupTo(ctx, pos[0])
+	if errors.Is(err, os.ErrExist) {
 		return usagef("backup: %v (the file must not exist yet)", err)
 	}
-	n, err := c.engine.WriteBackup(ctx, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		os.Remove(pos[0])
-		return fmt.Errorf("writing backup: %w", err)
+		return err
 	}
 	fmt.Fprintf(c.stdout, "Backup of %d items written to %s\n", n, pos[0])
 	return nil

@@ -180,7 +180,7 @@ func (c *cli) statusCmd(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := c.open(); err != nil {
+	if err := c.openRead(); err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -220,7 +220,7 @@ func (c *cli) historyCmd(args []string) error {
 	if *limit <= 0 {
 		return usagef("history: --limit must be positive")
 	}
-	if err := c.open(); err != nil {
+	if err := c.openRead(); err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -326,7 +326,7 @@ func (c *cli) unmatchedCmd(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := c.open(); err != nil {
+	if err := c.openRead(); err != nil {
 		return err
 	}
 	items, err := c.store.UnmatchedItems(context.Background(), *limit)
@@ -362,12 +362,14 @@ func (c *cli) unmatchedCmd(args []string) error {
 // logged: nothing logs a backend's token or a request URL with one.
 func newLogger(dir string, w io.Writer, verbose bool) *slog.Logger {
 	path := filepath.Join(dir, "playmark.log")
-	if fi, err := os.Stat(path); err == nil && fi.Size() > 5<<20 {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > 5<<20 {
 		_ = os.Rename(path, path+".1")
 	}
 	var out io.Writer = io.Discard
-	if f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
+	if f, err := state.OpenAppend(path); err == nil {
 		out = f
+	} else if errors.Is(err, state.ErrUnsafeFile) && w != nil {
+		fmt.Fprintf(w, "playmark: warning: not logging: %v\n", err)
 	}
 	if verbose {
 		out = io.MultiWriter(out, w)

@@ -136,6 +136,8 @@ func (c *cli) daemonCmd(args []string) error {
 		fmt.Fprintf(c.stderr, "playmark: warning: %v\n", err)
 	}
 	defer func() { cancel(); <-core.EventsDone() }() // before the store closes
+	gone := make(chan error, 1)
+	go core.watchStore(ctx, storeCheckEvery, func(err error) { gone <- err; cancel() })
 	fmt.Fprintf(c.stdout, "Playmark daemon: schedules running from %s. Press Ctrl+C to stop.\n", c.configDir)
 	next, _ := core.Engine.Overview(ctx, nil)
 	for _, t := range next.Tasks {
@@ -146,8 +148,38 @@ func (c *cli) daemonCmd(args []string) error {
 		}
 	}
 	err = core.Sched.Run(ctx)
+	select {
+	case gerr := <-gone:
+		return gerr
+	default:
+	}
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+// storeCheckEvery is how often a running daemon checks that its database
+// file is still the one it opened.
+var storeCheckEvery = 5 * time.Second
+
+// watchStore checks every so often that the database file was not
+// deleted or replaced under the running process (state.Store.Check); when
+// it was, it logs why and calls stop once. Writes already refuse by then;
+// this makes an idle daemon notice, and say so, too.
+func (c *Core) watchStore(ctx context.Context, every time.Duration, stop func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.Store.Check(); err != nil {
+				c.Log.Error("database file", "err", err)
+				stop(err)
+				return
+			}
+		}
+	}
 }

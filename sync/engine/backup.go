@@ -2,8 +2,11 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,9 +22,12 @@ import (
 )
 
 // BackupFormat names the backup file format; BackupVersion is its version.
+// Version 2 ends with a trailer line (backupTrailer) that ReadBackup
+// requires; version 1 files (no trailer) are read when they hold as many
+// items as their header says.
 const (
 	BackupFormat  = "playmark-backup"
-	BackupVersion = 1
+	BackupVersion = 2
 	keepBackups   = 10
 )
 
@@ -51,16 +57,39 @@ type backupHeader struct {
 	Items   int       `json:"items"`
 }
 
-// WriteBackup writes the whole play state to w: a header line, then one
-// item a line (JSON lines: a large library streams, and a damaged file
-// still restores up to the damage). No backend, token or URL is in it.
+// backupTrailer is a backup's last line: how many items precede it and
+// the SHA-256 of every byte before it (header and item lines, as written,
+// uncompressed). A file cut anywhere, even at a line boundary, lacks it
+// or fails it.
+type backupTrailer struct {
+	End struct {
+		Items  int    `json:"items"`
+		SHA256 string `json:"sha256"`
+	} `json:"end"`
+}
+
+// trailerPrefix starts the trailer line and no item line.
+var trailerPrefix = []byte(`{"end":`)
+
+// maxBackupLine bounds one line of a backup (an item with its ids is
+// well under 4 KiB).
+const maxBackupLine = 1 << 20
+
+// ErrBackupDamaged: the file is not a complete Playmark backup (cut
+// short, altered, or not a backup at all). Nothing was restored.
+var ErrBackupDamaged = errors.New("not a complete Playmark backup")
+
+// WriteBackup writes the whole play state to w: a header line, one item
+// a line (JSON lines: a large library streams), then the trailer with the
+// count and checksum. No backend, token or URL is in it.
 func (e *Engine) WriteBackup(ctx context.Context, w io.Writer) (int, error) {
 	counts, err := e.store.Counts(ctx)
 	if err != nil {
 		return 0, err
 	}
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
+	sum := sha256.New()
+	enc := json.NewEncoder(io.MultiWriter(bw, sum))
 	if err := enc.Encode(backupHeader{Format: BackupFormat, Version: BackupVersion, Created: e.now().UTC(), Items: counts.Items}); err != nil {
 		return 0, err
 	}
@@ -92,6 +121,12 @@ func (e *Engine) WriteBackup(ctx context.Context, w io.Writer) (int, error) {
 	if err != nil {
 		return n, err
 	}
+	var tr backupTrailer
+	tr.End.Items = n
+	tr.End.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	if err := json.NewEncoder(bw).Encode(tr); err != nil {
+		return n, err
+	}
 	return n, bw.Flush()
 }
 
@@ -103,37 +138,97 @@ func (e *Engine) BackupDir() string { return filepath.Join(filepath.Dir(e.store.
 // "before-full-export", "before-restore", "before-held-apply".
 func (e *Engine) Backup(ctx context.Context, reason string) (string, error) {
 	dir := e.BackupDir()
+	if fi, err := os.Lstat(dir); err == nil && !fi.IsDir() {
+		return "", fmt.Errorf("%s is not a folder (a symbolic link?); Playmark does not write backups through it: remove it and run again", dir)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating backups folder: %w", err)
 	}
 	name := fmt.Sprintf("playmark-%s-%s.jsonl.gz", e.now().UTC().Format("20060102-150405"), reason)
 	path := filepath.Join(dir, name)
-	tmp, err := os.CreateTemp(dir, ".backup-*")
-	if err != nil {
-		return "", fmt.Errorf("writing backup: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	zw := gzip.NewWriter(tmp)
-	if _, err := e.WriteBackup(ctx, zw); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("writing backup: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("writing backup: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("writing backup: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("writing backup: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return "", fmt.Errorf("writing backup: %w", err)
+	if _, err := e.writeFileAtomically(ctx, path, ".backup-*", true, true); err != nil {
+		return "", err
 	}
 	e.pruneBackups(dir)
 	return path, nil
+}
+
+// BackupTo writes a backup to path, which must not exist yet: to a
+// temporary file beside it first, renamed into place only when complete
+// and on disk, so that a kill or a full disk never leaves a truncated
+// backup under path. Temporary files that a killed backup left there are
+// removed. Compressed when path ends in .gz.
+func (e *Engine) BackupTo(ctx context.Context, path string) (int, error) {
+	return e.writeFileAtomically(ctx, path, "."+filepath.Base(path)+".playmark-tmp-*", strings.HasSuffix(path, ".gz"), false)
+}
+
+// writeFileAtomically writes a backup to a temporary file (named by
+// pattern, in path's folder), syncs it, and moves it to path: replacing
+// it when replace, else only when path does not exist (os.ErrExist).
+// Leftovers of pattern older than a minute, from a killed backup, go.
+func (e *Engine) writeFileAtomically(ctx context.Context, path, pattern string, gz, replace bool) (int, error) {
+	dir := filepath.Dir(path)
+	cleanStale(dir, pattern)
+	if !replace {
+		if _, err := os.Lstat(path); err == nil {
+			return 0, fmt.Errorf("writing backup: %s: %w", path, os.ErrExist)
+		}
+	}
+	tmp, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return 0, fmt.Errorf("writing backup: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	fail := func(err error) (int, error) {
+		tmp.Close()
+		return 0, fmt.Errorf("writing backup %s: %w", path, err)
+	}
+	var w io.Writer = tmp
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(tmp)
+		w = zw
+	}
+	n, err := e.WriteBackup(ctx, w)
+	if err != nil {
+		return fail(err)
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, fmt.Errorf("writing backup %s: %w", path, err)
+	}
+	if replace {
+		err = os.Rename(tmp.Name(), path)
+	} else if err = os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
+		// A file system without hard links: rename (path was free above).
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("writing backup %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // the new name on disk too
+		d.Close()
+	}
+	return n, nil
+}
+
+// cleanStale removes files matching pattern in dir older than a minute
+// (a younger one may be another backup still being written).
+func cleanStale(dir, pattern string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, pattern))
+	for _, m := range matches {
+		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > time.Minute {
+			_ = os.Remove(m)
+		}
+	}
 }
 
 func (e *Engine) pruneBackups(dir string) {
@@ -154,7 +249,12 @@ func (e *Engine) pruneBackups(dir string) {
 	}
 }
 
-// ReadBackup reads a backup (gzipped or not) written by WriteBackup.
+// ReadBackup reads a backup (gzipped or not) written by WriteBackup. It
+// returns the items only when the file is whole: the trailer is there,
+// nothing follows it, and its count and checksum match what precedes it.
+// Otherwise the error (ErrBackupDamaged) says what is wrong, and no item
+// is returned: a restore from part of a backup would silently miss the
+// rest.
 func ReadBackup(r io.Reader) ([]BackupItem, error) {
 	br := bufio.NewReader(r)
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -165,27 +265,77 @@ func ReadBackup(r io.Reader) ([]BackupItem, error) {
 		defer zr.Close()
 		br = bufio.NewReader(zr)
 	}
-	dec := json.NewDecoder(br)
+	sum := sha256.New()
+	readLine := func() ([]byte, error) {
+		var line []byte
+		for {
+			part, err := br.ReadSlice('\n')
+			line = append(line, part...)
+			if len(line) > maxBackupLine {
+				return nil, fmt.Errorf("%w: a line longer than %d bytes", ErrBackupDamaged, maxBackupLine)
+			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if err == io.EOF && len(line) > 0 {
+				return nil, fmt.Errorf("%w: it ends in the middle of a line (cut short)", ErrBackupDamaged)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return line, nil
+		}
+	}
+	line, err := readLine()
 	var h backupHeader
-	if err := dec.Decode(&h); err != nil || h.Format != BackupFormat {
-		return nil, errors.New("not a Playmark backup")
+	if err != nil || json.Unmarshal(line, &h) != nil || h.Format != BackupFormat {
+		return nil, fmt.Errorf("%w: this is not a Playmark backup", ErrBackupDamaged)
 	}
 	if h.Version > BackupVersion {
 		return nil, fmt.Errorf("backup version %d is newer than this Playmark reads (%d)", h.Version, BackupVersion)
 	}
+	sum.Write(line)
 	var out []BackupItem
 	for {
-		var it BackupItem
-		err := dec.Decode(&it)
+		line, err := readLine()
 		if errors.Is(err, io.EOF) {
-			break
+			if h.Version >= 2 {
+				return nil, fmt.Errorf("%w: it has %d items and no end marker: it was cut short (a complete backup ends with its count and checksum)", ErrBackupDamaged, len(out))
+			}
+			if len(out) < h.Items {
+				return nil, fmt.Errorf("%w: it was cut short (%d of the %d items its header announces)", ErrBackupDamaged, len(out), h.Items)
+			}
+			return out, nil
 		}
 		if err != nil {
-			return out, fmt.Errorf("backup damaged after %d items: %w", len(out), err)
+			if errors.Is(err, ErrBackupDamaged) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: unreadable after %d items: %v", ErrBackupDamaged, len(out), err)
+		}
+		if bytes.HasPrefix(line, trailerPrefix) {
+			var tr backupTrailer
+			if err := json.Unmarshal(line, &tr); err != nil {
+				return nil, fmt.Errorf("%w: its end marker is damaged", ErrBackupDamaged)
+			}
+			if tr.End.Items != len(out) {
+				return nil, fmt.Errorf("%w: it holds %d items where its end marker says %d", ErrBackupDamaged, len(out), tr.End.Items)
+			}
+			if got := hex.EncodeToString(sum.Sum(nil)); got != tr.End.SHA256 {
+				return nil, fmt.Errorf("%w: its checksum does not match (the file was altered)", ErrBackupDamaged)
+			}
+			if rest, err := readLine(); !errors.Is(err, io.EOF) || len(rest) > 0 {
+				return nil, fmt.Errorf("%w: there is more after its end marker", ErrBackupDamaged)
+			}
+			return out, nil
+		}
+		sum.Write(line)
+		var it BackupItem
+		if err := json.Unmarshal(line, &it); err != nil {
+			return nil, fmt.Errorf("%w: item %d is damaged: %v", ErrBackupDamaged, len(out)+1, err)
 		}
 		out = append(out, it)
 	}
-	return out, nil
 }
 
 // Restore makes a backend's marks match a backup: it lists the backend,

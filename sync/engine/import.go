@@ -73,6 +73,30 @@ type importer struct {
 	remotes bool
 }
 
+// reportMark is what an import's report said at its last commit.
+type reportMark struct {
+	added, changed, unmatched, changes, more int
+}
+
+func (im *importer) mark() reportMark {
+	return reportMark{im.rep.Added, im.rep.Changed, im.rep.Unmatched, len(im.r.report.Changes), im.r.report.MoreChanges}
+}
+
+// reportOnly wraps a transaction's finish: a commit moves the mark, a
+// rollback (or a failed commit) puts the report back to it.
+func (im *importer) reportOnly(finish func(bool) error, m *reportMark) func(bool) error {
+	return func(ok bool) error {
+		err := finish(ok)
+		if ok && err == nil {
+			*m = im.mark()
+			return nil
+		}
+		im.rep.Added, im.rep.Changed, im.rep.Unmatched = m.added, m.changed, m.unmatched
+		im.r.report.Changes, im.r.report.MoreChanges = im.r.report.Changes[:m.changes], m.more
+		return err
+	}
+}
+
 func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendReport) {
 	rep.Phase, rep.Backend = "import", b.Name
 	started := r.e.now()
@@ -114,6 +138,11 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		return rep
 	}
 	im.tx = tx
+	// What the report says must be what committed: a batch that is
+	// rolled back (a failed listing, a full disk) takes its counts and
+	// changes out of the report again.
+	committed := im.mark()
+	finish = im.reportOnly(finish, &committed)
 	if full {
 		// A full listing touches every item: answer the look-ups that
 		// must miss from memory.
@@ -155,6 +184,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 			if im.tx, finish, berr = r.begin(ctx, "import"); berr != nil {
 				return berr
 			}
+			finish = im.reportOnly(finish, &committed)
 		}
 		return nil
 	}

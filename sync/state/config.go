@@ -247,6 +247,16 @@ func (s *Store) Backends(ctx context.Context) ([]Backend, error) {
 // locked keyring, or a store without one, keeps it: removing a backend
 // never depends on the keyring).
 func (s *Store) RemoveBackend(ctx context.Context, name string) error {
+	// A run in progress writes the backend's records as it goes: removing
+	// it under the run would break them (a foreign key error, mid-run).
+	release, err := s.LockRuns(ctx, false)
+	if errors.Is(err, ErrBusy) {
+		return fmt.Errorf("backend %q cannot be removed while a run is in progress: %w", name, ErrBusy)
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("removing backend %q: %w", name, err)

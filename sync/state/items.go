@@ -98,6 +98,7 @@ type Change struct {
 // one goroutine; Commit or Rollback ends it.
 type Tx struct {
 	tx   *sql.Tx
+	s    *Store
 	ctx  context.Context
 	seq  int64 // this transaction's change sequence, allocated on first use
 	now  func() time.Time
@@ -115,11 +116,11 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	// context already rolls the whole transaction back (database/sql),
 	// and a cancellable context costs the driver a goroutine per
 	// statement (a profile showed ~8 % of an import).
-	return &Tx{tx: tx, ctx: context.WithoutCancel(ctx), now: s.now, stmt: map[string]*sql.Stmt{}}, nil
+	return &Tx{tx: tx, s: s, ctx: context.WithoutCancel(ctx), now: s.now, stmt: map[string]*sql.Stmt{}}, nil
 }
 
 // Commit makes the transaction's changes durable.
-func (t *Tx) Commit() error { return t.tx.Commit() }
+func (t *Tx) Commit() error { return t.s.classify(t.tx.Commit()) }
 
 // Rollback discards the transaction's changes. It is safe after Commit.
 func (t *Tx) Rollback() error {
@@ -148,7 +149,7 @@ func (t *Tx) exec(q string, args ...any) error {
 		return err
 	}
 	_, err = st.ExecContext(t.ctx, args...)
-	return err
+	return t.s.classify(err)
 }
 
 // Seq is this transaction's change sequence number, allocated on first

@@ -47,11 +47,14 @@ type RunBackend struct {
 
 // StartRun records a run as running and returns its id.
 func (s *Store) StartRun(ctx context.Context, kind, trigger string, dry bool) (int64, error) {
+	if err := s.db.writable(); err != nil {
+		return 0, err
+	}
 	var id int64
 	err := s.db.QueryRowContext(ctx, `INSERT INTO runs (kind, trigger, dry_run, started) VALUES (?, ?, ?, ?) RETURNING id`,
 		kind, trigger, dry, s.now().Unix()).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("recording run: %w", err)
+		return 0, fmt.Errorf("recording run: %w", s.classify(err))
 	}
 	return id, nil
 }
@@ -71,9 +74,9 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, msg string, bac
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status=?, message=?, finished=? WHERE id=?`, status, msg, s.now().Unix(), id); err != nil {
-		return fmt.Errorf("finishing run: %w", err)
+		return fmt.Errorf("finishing run: %w", s.classify(err))
 	}
-	return tx.Commit()
+	return s.classify(tx.Commit())
 }
 
 // Runs lists the newest runs first, at most limit, with their figures.
@@ -98,6 +101,18 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]Run, error) {
 	rows.Close()
 	if err := rows.Err(); err != nil || len(out) == 0 {
 		return out, err
+	}
+	// A run recorded as running while no process holds the run lock has
+	// died: show it as interrupted (the next run records it so).
+	for i := range out {
+		if out[i].Status == RunRunning && !s.runLockHeld() {
+			for j := i; j < len(out); j++ {
+				if out[j].Status == RunRunning {
+					out[j].Status, out[j].Message = RunInterrupted, interruptedMessage
+				}
+			}
+			break
+		}
 	}
 	brows, err := s.db.QueryContext(ctx, `SELECT run_id, phase, backend, mode, read, added, changed, skipped, failed, unmatched, requests, millis, error
 		FROM run_backends WHERE run_id >= ? ORDER BY run_id, phase DESC, backend`, out[len(out)-1].ID)

@@ -73,8 +73,8 @@ func newMarker() string {
 // now on: Close closes it when it has a Close method.
 func (s *Store) SetKeyring(ctx context.Context, k secret.Keyring) error {
 	s.keyring = k
-	if k == nil {
-		return nil
+	if k == nil || s.readOnly {
+		return nil // a read-only store reads tokens where they are
 	}
 	return errors.Join(s.moveTokensToKeyring(ctx), s.moveAccountSecrets(ctx)) // accounts.go
 }

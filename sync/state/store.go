@@ -14,7 +14,11 @@
 // Errors: ErrNotFound and ErrExists classify look-ups and inserts;
 // ErrTooNew is returned by Open for a database from a newer version;
 // ErrTokenUnavailable says a backend's token is in a keyring that cannot
-// be read.
+// be read. About the file itself (files.go): ErrDamaged (0 bytes, not
+// SQLite, corrupt or cut short; the message names the newest backup),
+// ErrGone (deleted or replaced while open, or missing beside a WAL),
+// ErrDiskFull (with the folder), ErrUnsafeFile (a symbolic link where a
+// file goes) and ErrReadOnly (a write through OpenReadOnly).
 package state
 
 import (
@@ -53,48 +57,115 @@ var (
 // Store is the open database. It is safe for concurrent use; writes are
 // serialised by SQLite (one writer at a time, readers never blocked).
 type Store struct {
-	db   *sql.DB
-	path string
-	now  func() time.Time
+	db       guardedDB
+	path     string
+	now      func() time.Time
+	readOnly bool      // OpenReadOnly: every write fails with ErrReadOnly
+	id       *identity // the file opened, watched by Check
 
 	keyring secret.Keyring         // nil: tokens in the database (secrets.go)
 	tokMu   sync.Mutex             // guards tokens
 	tokens  map[string]cachedToken // resolved keyring tokens by backend name
 }
 
+func dsn(path string, readOnly bool) string {
+	if readOnly {
+		return "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=cache_size(-16384)"
+	}
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
+}
+
 // Open opens (creating if needed) the database in dir, applying pending
-// migrations. dir is created 0700 and the file made 0600.
+// migrations. dir is created 0700 (an existing one open to other users is
+// tightened) and the file made 0600.
+//
+// Before SQLite touches anything, the files are vetted (files.go): a
+// symbolic link in the database's place (or its journal's) is refused
+// with ErrUnsafeFile; a 0-byte, non-SQLite or corrupt file with
+// ErrDamaged, naming the newest backup; a missing database beside a
+// write-ahead log with ErrGone (never a fresh database beside another's
+// journal). A new database is created whole or not at all.
+//
+// Open never decides that a run was interrupted: only the holder of the
+// run lock may (LockRuns), so that opening the store while another
+// process syncs leaves that run alone.
 func Open(ctx context.Context, dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating config dir: %w", err)
+	if err := secureDir(dir); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, FileName)
-	// Create the file ourselves so that it is 0600 from the start.
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	fi, err := checkFiles(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening database: %w", err)
+		return nil, err
 	}
-	f.Close()
+	if fi == nil {
+		if err := createAtomically(ctx, path); err != nil {
+			return nil, err
+		}
+		if fi, err = checkFiles(path); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.Chmod(path, 0o600); err != nil {
-		return nil, fmt.Errorf("securing database: %w", err)
+		return nil, classifyDirErr(dir, fmt.Errorf("securing database: %w", err))
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
+	return openDB(ctx, path, dsn(path, false), fi, false)
+}
+
+// OpenReadOnly opens the database in dir for reading only: for status,
+// history and backups, which must neither wait for nor disturb another
+// process's run, and must work on a read-only database or config dir.
+// Every write through it fails with ErrReadOnly. A database that does not
+// exist yet or needs a migration is opened with Open instead (which
+// writes, and so needs a writable dir).
+func OpenReadOnly(ctx context.Context, dir string) (*Store, error) {
+	path := filepath.Join(dir, FileName)
+	fi, err := checkFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi == nil {
+		return Open(ctx, dir)
+	}
+	s, err := openDB(ctx, path, dsn(path, true), fi, true)
+	if c := sqliteCode(err); c == codeCantOpen || c == codeIOErr || c == 8 /* READONLY */ {
+		// WAL mode needs a shared-memory file beside the database; a
+		// read-only folder (or a full disk) cannot hold a new one. With
+		// no write-ahead log (or an empty one), nothing is waiting in a
+		// log and no one can be writing: read the file as it is.
+		if wfi, werr := os.Lstat(path + "-wal"); errors.Is(werr, os.ErrNotExist) || (werr == nil && wfi.Size() == 0) {
+			s, err = openDB(ctx, path, "file:"+path+"?immutable=1&_pragma=query_only(1)", fi, true)
+		}
+	}
+	if errors.Is(err, errNeedsMigration) {
+		return Open(ctx, dir)
+	}
+	return s, err
+}
+
+var errNeedsMigration = errors.New("needs migration")
+
+func openDB(ctx context.Context, path, dsn string, fi os.FileInfo, readOnly bool) (*Store, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
-	s := &Store{db: db, path: path, now: time.Now}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
+	s := &Store{db: guardedDB{DB: db}, path: path, now: time.Now, readOnly: readOnly, id: &identity{fi: fi}}
+	s.db.s = s
+	if readOnly {
+		err = s.checkVersion(ctx)
+	} else {
+		err = s.migrate(ctx)
 	}
-	// Runs left "running" by a crash or a kill were never finished.
-	if _, err := db.ExecContext(ctx, `UPDATE runs SET status='interrupted', finished=? WHERE status='running'`, s.now().Unix()); err != nil {
+	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("closing interrupted runs: %w", err)
+		return nil, s.classify(err)
 	}
 	return s, nil
 }
+
+// ReadOnly reports whether the store was opened with OpenReadOnly.
+func (s *Store) ReadOnly() bool { return s.readOnly }
 
 // Path is the database file's path.
 func (s *Store) Path() string { return s.path }
@@ -107,7 +178,7 @@ func (s *Store) Close() error {
 
 // DB exposes the handle for read-only diagnostics (integrity checks,
 // tests). Callers must not write through it.
-func (s *Store) DB() *sql.DB { return s.db }
+func (s *Store) DB() *sql.DB { return s.db.DB }
 
 // SetClock replaces the store's clock (tests).
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
@@ -152,6 +223,21 @@ func SchemaVersion() int {
 		return 0
 	}
 	return len(ms)
+}
+
+// checkVersion refuses a database from a newer Playmark, and reports one
+// that needs a migration (which a read-only store cannot apply).
+func (s *Store) checkVersion(ctx context.Context) error {
+	var have int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	if n := SchemaVersion(); have > n {
+		return fmt.Errorf("%w: %s has schema version %d, this build knows up to %d; upgrade Playmark or use another --config-dir", ErrTooNew, s.path, have, n)
+	} else if have < n {
+		return errNeedsMigration
+	}
+	return nil
 }
 
 func (s *Store) migrate(ctx context.Context) error {
