@@ -353,7 +353,7 @@ func (s *BackendsScreen) confirmRemove(r *BackendRow) {
 			s.u.Window.setMessage("Removing " + name + "…")
 			var err error
 			s.u.write(func() {
-				err = s.u.st.RemoveBackend(s.u.ctx, name)
+				err = s.u.st.RemoveBackendAfterRun(s.u.ctx, name)
 			}, func() {
 				r.Remove.Enable()
 				if err != nil {

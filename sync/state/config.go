@@ -245,11 +245,22 @@ func (s *Store) Backends(ctx context.Context) ([]Backend, error) {
 // unmatched items). Items stay: other backends may know them. Its token
 // is deleted from the system keyring, as far as the keyring lets it (a
 // locked keyring, or a store without one, keeps it: removing a backend
-// never depends on the keyring).
+// never depends on the keyring). During a run it is refused (ErrBusy).
 func (s *Store) RemoveBackend(ctx context.Context, name string) error {
+	return s.removeBackend(ctx, name, false)
+}
+
+// RemoveBackendAfterRun is RemoveBackend for a caller that would rather
+// wait for a run in progress to end than be refused (the window, whose
+// writes already run in the background, in the order they were asked for).
+func (s *Store) RemoveBackendAfterRun(ctx context.Context, name string) error {
+	return s.removeBackend(ctx, name, true)
+}
+
+func (s *Store) removeBackend(ctx context.Context, name string, wait bool) error {
 	// A run in progress writes the backend's records as it goes: removing
 	// it under the run would break them (a foreign key error, mid-run).
-	release, err := s.LockRuns(ctx, false)
+	release, err := s.LockRuns(ctx, wait)
 	if errors.Is(err, ErrBusy) {
 		return fmt.Errorf("backend %q cannot be removed while a run is in progress: %w", name, ErrBusy)
 	}
