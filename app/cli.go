@@ -21,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	_ "playmark/app/locale" // before Fyne reads the locale: no "Error parsing user locale C"
 	"playmark/sync/backend"
 	"playmark/sync/engine"
 	"playmark/sync/schedule"

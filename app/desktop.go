@@ -56,14 +56,6 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	}
 	defer core.Close()
 
-	// Fyne reads the locale lazily and logs an error for the plain C
-	// locale; a C locale means "no preference", which is English.
-	if os.Getenv("LC_ALL") == "" && os.Getenv("LC_MESSAGES") == "" {
-		switch os.Getenv("LANG") {
-		case "", "C", "POSIX", "C.UTF-8", "C.utf8":
-			os.Setenv("LANG", "en_US.UTF-8")
-		}
-	}
 	fyneapp.SetMetadata(fyne.AppMetadata{ID: appID, Name: "Playmark", Version: Version, Build: 1, Icon: ui.AppIcon(),
 		Migrations: map[string]bool{"fyneDo": true}})
 	a := fyneapp.NewWithID(appID)
