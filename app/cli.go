@@ -32,11 +32,13 @@ import (
 // sets it with -ldflags "-X playmark/app.Version=...".
 var Version = "0.1.0-dev"
 
-// Exit codes.
+// Exit codes (the README's "The command line" lists them).
 const (
-	exitOK     = 0
-	exitFailed = 1 // a run failed on at least one backend
-	exitUsage  = 2 // a usage or configuration error
+	exitOK        = 0
+	exitFailed    = 1   // a run failed on at least one backend; a server could not be reached or refused
+	exitUsage     = 2   // what was typed or configured is wrong (a token or user refused at backend add/set); nothing done
+	exitBusy      = 3   // another run is in progress; nothing done, try again
+	exitCancelled = 130 // stopped by Ctrl+C or SIGTERM (128 + SIGINT, as shells count it)
 )
 
 // usageError is an error in what the user typed: exit code 2.
@@ -51,13 +53,22 @@ type failedError struct{ msg string }
 
 func (e failedError) Error() string { return e.msg }
 
+// cancelledError is a command stopped by Ctrl+C or SIGTERM: exit code 130.
+type cancelledError struct{ msg string }
+
+func (e cancelledError) Error() string { return e.msg }
+
 // cli is one invocation of the command line.
 type cli struct {
 	stdout, stderr io.Writer
+	stdin          io.Reader // --token-stdin and the token prompt; nil is os.Stdin
 	configDir      string
-	store          *state.Store
-	engine         *engine.Engine
-	log            *slog.Logger
+	// ctx, when set, is the parent of the commands' contexts (tests
+	// cancel it as Ctrl+C would).
+	ctx    context.Context
+	store  *state.Store
+	engine *engine.Engine
+	log    *slog.Logger
 }
 
 const usageText = `Playmark keeps watched marks and resume positions in step across Plex, Jellyfin and Emby.
@@ -106,7 +117,14 @@ Other:
 The config dir defaults to $PLAYMARK_CONFIG_DIR, else the user's config dir + /playmark.
 Tokens are kept in the system keyring (Secret Service) when there is one, else in the config dir;
 PLAYMARK_KEYRING=off keeps them in the config dir.
-Exit codes: 0 success, 1 a run failed on at least one backend, 2 usage or configuration error.
+Tokens: --token-stdin reads the token from standard input, else $PLAYMARK_TOKEN, else Playmark asks
+for it on a terminal (not echoed); --token TOKEN also works but shows it to other local users.
+
+Exit codes: 0 done; 1 a run failed on at least one backend, or a server could not be reached or
+refused; 2 what was typed or configured is wrong (including a token or user the server refuses at
+backend add/set), nothing done; 3 another run is in progress, nothing done; 130 stopped by Ctrl+C.
+
+playmark COMMAND --help shows a command's usage with an example.
 `
 
 // Main runs Playmark with args (without the program name) and returns the
@@ -116,6 +134,13 @@ func Main(args []string) int {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return (&cli{stdout: stdout, stderr: stderr}).main(args)
+}
+
+// main runs one command line on c (its streams, stdin and ctx set) and
+// returns the exit code.
+func (c *cli) main(args []string) int {
+	stdout, stderr := c.stdout, c.stderr
 	global := flag.NewFlagSet("playmark", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	configDir := global.String("config-dir", "", "")
@@ -123,18 +148,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	help := global.Bool("help", false, "")
 	hidden := global.Bool("hidden", false, "") // desktop app: start in the tray (launch at login)
 	if err := global.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "playmark: %v\n\n%s", err, usageText)
+		if errors.Is(err, flag.ErrHelp) { // -h
+			printHelp(stdout, "")
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "playmark: %v (playmark --help lists the commands)\n", err)
 		return exitUsage
 	}
 	if *version {
 		fmt.Fprintf(stdout, "playmark %s\n", Version)
 		return exitOK
 	}
-	if *help {
-		fmt.Fprint(stdout, usageText)
+	rest := global.Args()
+	if *help || wantsHelp(rest) {
+		printHelp(stdout, helpTopic(rest))
 		return exitOK
 	}
-	rest := global.Args()
 	dir, err := resolveConfigDir(*configDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "playmark: %v\n", err)
@@ -143,32 +172,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(rest) == 0 {
 		return runDesktop(dir, *hidden, stderr)
 	}
-	c := &cli{stdout: stdout, stderr: stderr, configDir: dir}
+	c.configDir = dir
 	err = c.dispatch(rest)
 	if c.store != nil {
 		c.store.Close()
 	}
+	code, msg := exitCode(err)
+	if msg != "" {
+		fmt.Fprintf(stderr, "playmark: %s\n", oneLine(msg))
+	}
+	return code
+}
+
+// exitCode is the exit code of a command's error and the sentence to
+// print ("" for none).
+func exitCode(err error) (int, string) {
 	var ue usageError
 	var fe failedError
+	var ce cancelledError
 	switch {
 	case err == nil:
-		return exitOK
+		return exitOK, ""
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "playmark: %s\n", ue.msg)
-		return exitUsage
+		return exitUsage, ue.msg
+	case errors.As(err, &ce):
+		return exitCancelled, ce.msg
 	case errors.As(err, &fe):
-		fmt.Fprintf(stderr, "playmark: %s\n", fe.msg)
-		return exitFailed
+		return exitFailed, fe.msg
 	case errors.Is(err, state.ErrBusy):
-		fmt.Fprintf(stderr, "playmark: %v; try again when it has finished\n", err)
-		return exitFailed
+		return exitBusy, err.Error() + "; nothing was done, try again when it has finished"
+	case errors.Is(err, context.Canceled):
+		return exitCancelled, "cancelled"
 	case errors.Is(err, state.ErrTooNew), errors.Is(err, state.ErrNotFound), errors.Is(err, state.ErrExists):
-		fmt.Fprintf(stderr, "playmark: %v\n", err)
-		return exitUsage
+		return exitUsage, err.Error()
 	default:
-		fmt.Fprintf(stderr, "playmark: %v\n", err)
-		return exitFailed
+		return exitFailed, err.Error()
 	}
+}
+
+// oneLine bounds an error to one line of a terminal: the first line, at
+// most 300 characters. Whole server answers belong in the log.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = strings.TrimSpace(s[:i]) + " …"
+	}
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:299]) + "…"
+	}
+	return s
 }
 
 // resolveConfigDir picks the config dir: the flag, then
@@ -237,10 +289,14 @@ func (c *cli) dispatch(args []string) error {
 	case "webhooks", "webhook":
 		return c.webhooksCmd(rest)
 	case "help":
-		fmt.Fprint(c.stdout, usageText)
+		topic := helpTopic(rest)
+		if len(rest) > 0 && topic == "" {
+			return usagef("help: unknown command %q (playmark help lists the commands)", rest[0])
+		}
+		printHelp(c.stdout, topic)
 		return nil
 	}
-	return usagef("unknown command %q (run playmark help)", cmd)
+	return usagef("unknown command %q (playmark help lists the commands)", cmd)
 }
 
 // parse parses flags and positional arguments in any order.
@@ -249,10 +305,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, usagef("%s: see playmark help", fs.Name())
-			}
-			return nil, usagef("%s: %v", fs.Name(), err)
+			return nil, usagef("%s: %v (playmark %s --help)", fs.Name(), err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -821,4 +874,13 @@ func ago(t time.Time) string { return engine.Ago(t, time.Now()) }
 // cleanly (its current batch rolled back, the run recorded as cancelled).
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// runContext is signalContext under c.ctx, when set.
+func (c *cli) runContext() (context.Context, context.CancelFunc) {
+	parent := c.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 }

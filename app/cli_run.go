@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"playmark/sync/backend"
 	"playmark/sync/engine"
 	"playmark/sync/state"
 )
@@ -41,8 +42,11 @@ func (c *cli) runCmd(kind string, args []string) error {
 	if err := c.open(); err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
+	ctx, cancel := c.runContext()
 	defer cancel()
+	if err := c.needBackends(ctx, kind); err != nil {
+		return err
+	}
 	opt := engine.RunOptions{Backends: backends, Full: *full, DryRun: *dry, Yes: yes, Trigger: "cli"}
 	line := newProgressLine(c.stderr, *quiet)
 	opt.Progress = line.update
@@ -59,19 +63,43 @@ func (c *cli) runCmd(kind string, args []string) error {
 	if errors.Is(err, state.ErrNotFound) {
 		return usageError{err.Error()}
 	}
-	return c.finishRun(rep, err)
+	return c.finishRun(ctx, rep, err)
+}
+
+// needBackends refuses a run when there is no backend at all, before a
+// run is recorded: the user's next step is to add one.
+func (c *cli) needBackends(ctx context.Context, kind string) error {
+	bs, err := c.store.Backends(ctx)
+	if errors.Is(err, state.ErrTokenUnavailable) {
+		return nil // there are backends; the run says which token is missing
+	}
+	if err != nil {
+		return err
+	}
+	if len(bs) == 0 {
+		return usagef("%s: there are no backends yet; add one first: playmark backend add NAME --type plex|jellyfin|emby --url URL --token-stdin (playmark backend add --help)", kind)
+	}
+	return nil
 }
 
 // finishRun prints a run's report, when there is one, and turns how the
-// run ended into the command's error.
-func (c *cli) finishRun(rep *engine.Report, err error) error {
+// run ended into the command's error. ctx is the run's: once it is
+// cancelled (Ctrl+C), whatever error the run stopped with is a
+// cancellation, not a failure ("sql: statement is closed").
+func (c *cli) finishRun(ctx context.Context, rep *engine.Report, err error) error {
 	if rep != nil {
 		printReport(c.stdout, rep)
 	}
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return failedError{"cancelled: the batch being written was rolled back; what was committed is consistent"}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || (rep != nil && rep.Status == state.RunCancelled) {
+		if err != nil || ctx.Err() != nil {
+			msg := "cancelled: the batch being written was rolled back; what was committed is consistent"
+			if rep != nil {
+				msg = fmt.Sprintf("cancelled: run %d stopped; the batch being written was rolled back, what was committed is consistent (the figures above are those so far)", rep.RunID)
+			}
+			return cancelledError{msg}
 		}
+	}
+	if err != nil {
 		return err
 	}
 	if rep.Status == state.RunFailed {
@@ -94,8 +122,13 @@ func printReport(w io.Writer, rep *engine.Report) {
 	fmt.Fprintln(tw, "  PHASE\tBACKEND\tMODE\tREAD\tNEW\tCHANGED\tSKIPPED\tFAILED\tUNMATCHED\tREQUESTS\tTIME\tRESULT")
 	for _, b := range rep.Backends {
 		res := "ok"
-		if b.Error != "" {
-			res = b.Error
+		switch {
+		case b.Error == "":
+		case rep.Status == state.RunCancelled && !errors.Is(b.Err, backend.ErrUnauthorized):
+			// Stopped by Ctrl+C: what it stopped with is no failure.
+			res = "cancelled"
+		default:
+			res = oneLine(b.Error)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", b.Phase, b.Backend, b.Mode, b.Read, b.Added, b.Changed, b.Skipped, b.Failed,
 			b.Unmatched, b.Requests, b.Duration.Round(time.Millisecond), res)
@@ -218,7 +251,17 @@ func (c *cli) historyCmd(args []string) error {
 		return err
 	}
 	ctx := context.Background()
+	if set := flagsSet(fs); set["run"] && *runID <= 0 {
+		return usagef("history: --run wants a run number (playmark history lists them)")
+	}
 	if *runID > 0 {
+		var n int
+		if err := c.store.DB().QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE id=?`, *runID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return usagef("history: there is no run %d (playmark history lists the runs)", *runID)
+		}
 		changes, err := c.store.Changes(ctx, *runID, *limit*100)
 		if err != nil {
 			return err
@@ -308,9 +351,10 @@ func (c *cli) heldCmd(args []string) error {
 		fmt.Fprintf(c.stdout, "Discarded the held export to %s: those un-watches will not be sent to it.\n", name)
 		return nil
 	}
-	rctx, cancel := signalContext()
+	rctx, cancel := c.runContext()
 	defer cancel()
-	return c.finishRun(c.engine.Export(rctx, engine.RunOptions{Backends: []string{name}, Yes: true, Trigger: "cli"}))
+	rep, err := c.engine.Export(rctx, engine.RunOptions{Backends: []string{name}, Yes: true, Trigger: "cli"})
+	return c.finishRun(rctx, rep, err)
 }
 
 func (c *cli) unmatchedCmd(args []string) error {
