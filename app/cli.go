@@ -78,10 +78,10 @@ Usage:
   playmark [--config-dir DIR] COMMAND [ARGS]
 
 Backends:
-  backend add NAME --type plex|jellyfin|emby --url URL --token TOKEN [--user USER]
+  backend add NAME --type plex|jellyfin|emby --url URL [--token-stdin] [--user USER]
                    [--import off|metadata|full] [--export on|off]
   backend list [--json]
-  backend set NAME [--url URL] [--token TOKEN] [--user USER] [--import MODE] [--export on|off]
+  backend set NAME [--url URL] [--token-stdin] [--user USER] [--import MODE] [--export on|off]
                    [--trust-cert SHA256|off]   trust a self-signed certificate (shown by backend test)
                    [--live on|off]   keep the server's notification socket open: changes within seconds
   backend test NAME          connect; print the server's name, version, id and the user
@@ -403,12 +403,14 @@ func (c *cli) backendCmd(args []string) error {
 type backendFlags struct {
 	kind, url, token, user, importMode, export, trustCert string
 	live                                                  string
+	tokenStdin                                            bool
 }
 
 func (f *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.kind, "type", "", "")
 	fs.StringVar(&f.url, "url", "", "")
 	fs.StringVar(&f.token, "token", "", "")
+	fs.BoolVar(&f.tokenStdin, "token-stdin", false, "")
 	fs.StringVar(&f.user, "user", "", "")
 	fs.StringVar(&f.importMode, "import", "", "")
 	fs.StringVar(&f.export, "export", "", "")
@@ -431,12 +433,6 @@ func (f *backendFlags) apply(b *state.Backend, set map[string]bool) error {
 			return usageError{err.Error()}
 		}
 		b.URL = u
-	}
-	if set["token"] {
-		if strings.TrimSpace(f.token) == "" {
-			return usagef("the token is empty")
-		}
-		b.Token = strings.TrimSpace(f.token)
 	}
 	if set["user"] {
 		b.UserID = f.user
@@ -492,19 +488,22 @@ func (c *cli) backendAdd(args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("backend add: want one NAME (e.g. playmark backend add living-room --type plex --url http://host:32400 --token TOKEN)")
+		return usagef("backend add: want one NAME (e.g. playmark backend add living-room --type plex --url http://host:32400 --token-stdin)")
 	}
 	if err := ValidateName(pos[0]); err != nil {
 		return usageError{err.Error()}
 	}
 	set := flagsSet(fs)
-	for _, req := range []string{"type", "url", "token"} {
+	for _, req := range []string{"type", "url"} {
 		if !set[req] {
-			return usagef("backend add: --%s is required", req)
+			return usagef("backend add: --%s is required (playmark backend add --help)", req)
 		}
 	}
 	b := state.Backend{Name: pos[0], Import: state.ImportFull}
 	if err := f.apply(&b, set); err != nil {
+		return err
+	}
+	if b.Token, _, err = c.token(&f, set, b.Name, true); err != nil {
 		return err
 	}
 	if err := c.open(); err != nil {
@@ -533,60 +532,40 @@ func (c *cli) backendAdd(args []string) error {
 	return nil
 }
 
-// resolveUser connects to the new backend: a rejected token refuses the
-// add; a user given by name becomes its id; an unreachable server is
-// saved with a warning (it may be off right now).
+// resolveUser connects to the backend (engine.Connect) before it is
+// saved: a server of another type, a rejected token or a user the server
+// does not have refuses the save (exit 2, nothing saved); a token without
+// a user of its own asks for --user; a user given by name becomes its id.
+// Only a server that does not answer is saved, with a warning: it may be
+// off right now.
 func (c *cli) resolveUser(ctx context.Context, b *state.Backend) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	client, _, err := c.engine.Open(ctx, *b)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	if b.UserID != "" && b.Kind != string(backend.Plex) {
-		users, err := client.Users(ctx)
-		if err == nil {
-			for _, u := range users {
-				if strings.EqualFold(u.Name, b.UserID) || u.ID == b.UserID {
-					b.UserID = u.ID
-					break
-				}
-			}
-		}
-		if client, _, err = c.engine.Open(ctx, *b); err != nil {
-			return usageError{err.Error()}
-		}
-	}
-	info, err := client.Identify(ctx)
+	conn, err := c.engine.Connect(ctx, *b)
 	switch {
+	case errors.Is(err, backend.ErrUnreachable):
+		fmt.Fprintf(c.stderr, "warning: %s; saved anyway, test it later with: playmark backend test %s\n", oneLine(backend.Describe(b.Name, err)), b.Name)
+		return nil
+	case errors.Is(err, engine.ErrWrongKind), errors.Is(err, engine.ErrNoSuchUser):
+		return usagef("%v; nothing saved", err)
 	case errors.Is(err, backend.ErrUnauthorized):
-		return failedError{backend.Describe(b.Name, err) + "; nothing saved"}
-	case err != nil && b.UserID == "" && b.Kind != string(backend.Plex):
-		// A token without a user (an API key): say which users there are.
-		if users, uerr := client.Users(ctx); uerr == nil && len(users) > 0 {
-			var names []string
-			for _, u := range users {
-				names = append(names, fmt.Sprintf("%s (%s)", u.Name, u.ID))
-			}
-			return usagef("%s: this token has no user; pass --user with one of: %s", b.Name, strings.Join(names, ", "))
-		}
-		fmt.Fprintf(c.stderr, "warning: %s; saved anyway, test it later with: playmark backend test %s\n", backend.Describe(b.Name, err), b.Name)
+		return usagef("%s; nothing saved", backend.Describe(b.Name, err))
 	case err != nil:
-		fmt.Fprintf(c.stderr, "warning: %s; saved anyway, test it later with: playmark backend test %s\n", backend.Describe(b.Name, err), b.Name)
-	case info.UserID == "" && b.Kind != string(backend.Plex):
-		// The token has no user (an API key) and none was given.
+		return usagef("%s; nothing saved", backend.Describe(b.Name, err))
+	case conn.NeedUser:
 		var names []string
-		if users, uerr := client.Users(ctx); uerr == nil {
-			for _, u := range users {
-				names = append(names, fmt.Sprintf("%s (%s)", u.Name, u.ID))
-			}
+		for _, u := range conn.Users {
+			names = append(names, fmt.Sprintf("%s (%s)", u.Name, u.ID))
 		}
-		return usagef("%s: this token has no user of its own; pass --user with one of: %s", b.Name, strings.Join(names, ", "))
-	default:
-		b.ServerID, b.ServerName, b.UserName = info.ServerID, info.Name, info.UserName
-		if info.UserID != "" {
-			b.UserID = info.UserID
+		if len(names) == 0 {
+			return usagef("%s: this token has no user of its own; pass --user with the user's name or id; nothing saved", b.Name)
 		}
+		return usagef("%s: this token has no user of its own; pass --user with one of: %s; nothing saved", b.Name, strings.Join(names, ", "))
+	}
+	info := conn.Info
+	b.ServerID, b.ServerName, b.UserName = info.ServerID, info.Name, info.UserName
+	if info.UserID != "" {
+		b.UserID = info.UserID
 	}
 	return nil
 }
@@ -607,14 +586,21 @@ func (c *cli) backendSet(args []string) error {
 		return usagef("backend set: the type of a backend cannot change; remove it and add it again")
 	}
 	if len(set) == 0 {
-		return usagef("backend set: nothing to change (give --url, --token, --user, --import or --export)")
+		return usagef("backend set: nothing to change (give --url, --token-stdin, --user, --import or --export)")
+	}
+	token, newToken, err := c.token(&f, set, pos[0], false)
+	if err != nil {
+		return err
+	}
+	if newToken {
+		set["token"] = true
 	}
 	if err := c.open(); err != nil {
 		return err
 	}
 	ctx := context.Background()
 	b, err := c.store.Backend(ctx, pos[0])
-	if errors.Is(err, state.ErrTokenUnavailable) && set["token"] {
+	if errors.Is(err, state.ErrTokenUnavailable) && newToken {
 		// The old token cannot be read; the new one replaces it anyway.
 		err = nil
 	}
@@ -623,6 +609,9 @@ func (c *cli) backendSet(args []string) error {
 	}
 	if err := f.apply(&b, set); err != nil {
 		return err
+	}
+	if newToken {
+		b.Token = token
 	}
 	if set["trust-cert"] && b.Options.TrustCert != "" {
 		fmt.Fprintf(c.stderr, "warning: %s now trusts the certificate %s even though no authority vouches for it\n", b.Name, b.Options.TrustCert)
@@ -677,7 +666,7 @@ func (c *cli) backendList(args []string) error {
 		return writeJSON(c.stdout, out)
 	}
 	if len(bs) == 0 {
-		fmt.Fprintln(c.stdout, "No backends yet. Add one: playmark backend add NAME --type plex|jellyfin|emby --url URL --token TOKEN")
+		fmt.Fprintln(c.stdout, "No backends yet. Add one: playmark backend add NAME --type plex|jellyfin|emby --url URL --token-stdin (playmark backend add --help)")
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)

@@ -44,8 +44,10 @@ func (c *cli) runCmd(kind string, args []string) error {
 	}
 	ctx, cancel := c.runContext()
 	defer cancel()
-	if err := c.needBackends(ctx, kind); err != nil {
-		return err
+	if len(backends) == 0 {
+		if err := c.needBackends(ctx, kind); err != nil {
+			return err
+		}
 	}
 	opt := engine.RunOptions{Backends: backends, Full: *full, DryRun: *dry, Yes: yes, Trigger: "cli"}
 	line := newProgressLine(c.stderr, *quiet)
@@ -174,11 +176,6 @@ func newProgressLine(w io.Writer, quiet bool) *progressLine {
 	f, ok := w.(*os.File)
 	on := !quiet && ok && isTerminal(f)
 	return &progressLine{w: w, on: on}
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progressLine) update(st engine.Status) {
