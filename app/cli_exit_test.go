@@ -146,3 +146,30 @@ func TestCLICancelledRun(t *testing.T) {
 		t.Errorf("history does not show the cancelled run:\n%s", hist)
 	}
 }
+
+// status forgets the errors of backends removed since.
+func TestCLIStatusForgetsRemovedBackends(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := StartSimulator(backend.Emby, SimOptions{Items: 10, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := srv.URL()
+	if code, _, stderr := pm(t, dir, "backend", "add", "gone", "--type", "emby", "--url", url, "--token", srv.Token(), "--user", "admin"); code != 0 {
+		t.Fatal(stderr)
+	}
+	srv.Close()
+	if code, _, _ := pm(t, dir, "import"); code != exitFailed {
+		t.Fatalf("import with the server down: exit %d, want 1", code)
+	}
+	_, out, _ := pm(t, dir, "status")
+	if !strings.Contains(out, "gone is unreachable") {
+		t.Fatalf("status before the removal does not name the failure:\n%s", out)
+	}
+	pm(t, dir, "backend", "remove", "gone")
+	_, out, _ = pm(t, dir, "status")
+	_, js, _ := pm(t, dir, "status", "--json")
+	if strings.Contains(out+js, "gone") {
+		t.Errorf("status still speaks of the removed backend:\n%s\n%s", out, js)
+	}
+}
