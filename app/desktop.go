@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -32,6 +33,15 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 		// GLFW would panic; say what to do instead.
 		fmt.Fprintln(stderr, "playmark: no graphical display (DISPLAY and WAYLAND_DISPLAY are not set): use the commands (playmark help), or playmark daemon for schedules without a window")
 		return exitUsage
+	}
+	if d := os.Getenv("DISPLAY"); d != "" && runtime.GOOS == "linux" {
+		// Set but unusable (a stale SSH display, refused authorisation):
+		// GLFW would panic.
+		if err := probeX11(d); err != nil {
+			fmt.Fprintf(stderr, "playmark: no graphical display (%v): use the commands (playmark help), or playmark daemon for schedules without a window\n",
+				strings.TrimPrefix(err.Error(), errDisplay.Error()+": "))
+			return exitUsage
+		}
 	}
 	inst, err := claimInstance(dir)
 	switch {
