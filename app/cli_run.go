@@ -396,16 +396,22 @@ func (c *cli) unmatchedCmd(args []string) error {
 // old file kept), and, when verbose, to w as well. Tokens are never
 // logged: nothing logs a backend's token or a request URL with one.
 func newLogger(dir string, w io.Writer, verbose bool) *slog.Logger {
-	path := filepath.Join(dir, "playmark.log")
-	if fi, err := os.Stat(path); err == nil && fi.Size() > 5<<20 {
-		_ = os.Rename(path, path+".1")
-	}
-	var out io.Writer = io.Discard
-	if f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
-		out = f
-	}
+	out := logFile(dir)
 	if verbose {
 		out = io.MultiWriter(out, w)
 	}
 	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// logFile is playmark.log in dir, rotated at 5 MB (one old file kept);
+// io.Discard when it cannot be opened.
+func logFile(dir string) io.Writer {
+	path := filepath.Join(dir, "playmark.log")
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 5<<20 {
+		_ = os.Rename(path, path+".1")
+	}
+	if f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err == nil {
+		return f
+	}
+	return io.Discard
 }
