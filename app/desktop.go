@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"os/signal"
 	"runtime"
@@ -183,6 +184,12 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 
 	// Quit: stop the tray, the loops and any run (a cancelled run rolls
 	// back the batch it was writing), then let them finish.
+	//
+	// Fyne's file watchers outlive its loop: saving its preferences on
+	// quit wakes them ("Preferences load error: EOF", and "Unable to
+	// create settings storage" when the demo's throwaway dir goes). From
+	// here on what Fyne logs goes to playmark.log, not the terminal.
+	stdlog.SetOutput(logFile(dir))
 	ut.close()
 	if st != nil {
 		st.Stop()
