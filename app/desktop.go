@@ -38,10 +38,14 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	if d := os.Getenv("DISPLAY"); d != "" && runtime.GOOS == "linux" {
 		// Set but unusable (a stale SSH display, refused authorisation):
 		// GLFW would panic.
-		if err := probeX11(d); err != nil {
+		x, err := probeX11(d)
+		if err != nil {
 			fmt.Fprintf(stderr, "playmark: no graphical display (%v): use the commands (playmark help), or playmark daemon for schedules without a window\n",
 				strings.TrimPrefix(err.Error(), errDisplay.Error()+": "))
 			return exitUsage
+		}
+		if x != nil {
+			defer x.Close()
 		}
 	}
 	inst, err := claimInstance(dir)

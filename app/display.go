@@ -24,10 +24,15 @@ var errDisplay = errors.New("the X display cannot be used")
 // connection (authorisation). GLFW would then panic with 38 lines. Any
 // doubt (an unusual $DISPLAY, an answer we do not know) is nil: the
 // window then gets its chance.
-func probeX11(display string) error {
+//
+// An accepted connection is returned open, for the caller to close once
+// the window has its own: an X server that resets when its last client
+// leaves (Xvfb, as xvfb-run starts it) would otherwise be resetting just
+// as the window connects, and refuse it.
+func probeX11(display string) (io.Closer, error) {
 	host, num, ok := parseDisplay(display)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	var conn net.Conn
 	var err error
@@ -44,9 +49,14 @@ func probeX11(display string) error {
 		conn, err = d.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(6000+n)))
 	}
 	if err != nil {
-		return fmt.Errorf("%w: nothing answers on DISPLAY=%s", errDisplay, display)
+		return nil, fmt.Errorf("%w: nothing answers on DISPLAY=%s", errDisplay, display)
 	}
-	defer conn.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			conn.Close()
+		}
+	}()
 	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
 
 	name, data := xauthCookie(host, num)
@@ -60,15 +70,17 @@ func probeX11(display string) error {
 	req.Write(data)
 	req.Write(make([]byte, pad(len(data))))
 	if _, err := conn.Write(req.Bytes()); err != nil {
-		return nil
+		return nil, nil
 	}
 	var head [8]byte
 	if _, err := io.ReadFull(conn, head[:]); err != nil {
-		return nil
+		return nil, nil
 	}
 	switch head[0] {
-	case 1: // Success
-		return nil
+	case 1: // Success: the rest of the setup is unread, the server does not mind
+		keep = true
+		_ = conn.SetDeadline(time.Time{})
+		return conn, nil
 	case 0, 2: // Failed, Authenticate
 		reason := make([]byte, head[1])
 		_, _ = io.ReadFull(conn, reason)
@@ -76,9 +88,9 @@ func probeX11(display string) error {
 		if why == "" {
 			why = "authorisation refused"
 		}
-		return fmt.Errorf("%w: the X server on DISPLAY=%s refused the connection (%s)", errDisplay, display, why)
+		return nil, fmt.Errorf("%w: the X server on DISPLAY=%s refused the connection (%s)", errDisplay, display, why)
 	}
-	return nil
+	return nil, nil
 }
 
 // parseDisplay splits "[host]:number[.screen]"; ok is false for a form
