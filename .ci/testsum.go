@@ -37,6 +37,7 @@ func main() {
 		skipped  []string
 		failed   []string
 		passed   int
+		noTests  int
 		packages int
 	)
 	start := time.Now()
@@ -96,6 +97,7 @@ func main() {
 			} else {
 				delete(running, ev.Package)
 				packages++
+				noTests++
 				fmt.Printf("  -  %-44s (no tests)\n", short(ev.Package))
 			}
 			delete(output, k)
@@ -126,7 +128,7 @@ func main() {
 	}
 	close(done)
 
-	fmt.Printf("\n%d packages in %s: %d passed, %d failed", packages, elapsed(time.Since(start)), passed, len(failed))
+	fmt.Printf("\n%d packages in %s: %d passed, %d without tests, %d failed", packages, elapsed(time.Since(start)), passed, noTests, len(failed))
 	fmt.Printf(", %d tests skipped\n", len(skipped))
 	for _, s := range skipped {
 		fmt.Println("  skipped:", s)
