@@ -38,6 +38,7 @@ func main() {
 		failed   []string
 		passed   int
 		noTests  int
+		failPkgs int
 		packages int
 	)
 	start := time.Now()
@@ -120,6 +121,7 @@ func main() {
 					fmt.Print(strings.Join(output[k], ""))
 				}
 				fmt.Printf("FAIL %-44s %s\n", short(ev.Package), elapsed(secs(ev.Elapsed)))
+				failPkgs++
 				failed = append(failed, short(ev.Package))
 			}
 			delete(output, k)
@@ -128,7 +130,7 @@ func main() {
 	}
 	close(done)
 
-	fmt.Printf("\n%d packages in %s: %d passed, %d without tests, %d failed", packages, elapsed(time.Since(start)), passed, noTests, len(failed))
+	fmt.Printf("\n%d packages in %s: %d passed, %d without tests, %d failed", packages, elapsed(time.Since(start)), passed, noTests, failPkgs)
 	fmt.Printf(", %d tests skipped\n", len(skipped))
 	for _, s := range skipped {
 		fmt.Println("  skipped:", s)
