@@ -674,7 +674,7 @@ func (c *cli) backendList(args []string) error {
 	for _, b := range bs {
 		status := "ok"
 		if b.LastError != "" {
-			status = b.LastError
+			status = oneLine(b.LastError)
 		} else if b.LastImport.IsZero() {
 			status = "never synced"
 		}

@@ -244,6 +244,9 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	b.WriteString(word + ": " + r.Message)
 	add := func(a slog.Attr) bool {
+		if a.Key == "body" {
+			return true // a server's whole answer: the log file's, not stdout's
+		}
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 		return true
 	}

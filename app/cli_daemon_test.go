@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -126,4 +127,16 @@ func waitFor(t *testing.T, out *syncBuffer, want string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("no %q in:\n%s", want, out.String())
+}
+
+// A warning's attributes reach stdout, a server's body does not.
+func TestDaemonWarningsWithoutBodies(t *testing.T) {
+	t.Setenv("JOURNAL_STREAM", "8:1")
+	var buf bytes.Buffer
+	log := slog.New(&lineHandler{out: newDaemonOut(&buf), level: slog.LevelWarn})
+	log.Info("not shown")
+	log.With("unit", "events").Warn("import failed", "err", "jf sent a bad response", "body", `{"traceId":"00-ab"}`)
+	if got := buf.String(); got != "<4>warning: import failed unit=events err=jf sent a bad response\n" {
+		t.Errorf("got %q", got)
+	}
 }

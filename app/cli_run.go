@@ -306,7 +306,7 @@ func (c *cli) historyCmd(args []string) error {
 		for _, b := range r.Backends {
 			p := fmt.Sprintf("%s %s %d/%d/%d/%d", b.Phase, b.Backend, b.Read, b.Changed, b.Skipped, b.Failed)
 			if b.Error != "" {
-				p += " [" + b.Error + "]"
+				p += " [" + oneLine(b.Error) + "]"
 			}
 			parts = append(parts, p)
 		}
