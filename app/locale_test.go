@@ -2,10 +2,12 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestNoLocaleNoise runs commands in a fresh process under the locales of
@@ -15,8 +17,13 @@ import (
 func TestNoLocaleNoise(t *testing.T) {
 	if os.Getenv("PLAYMARK_LOCALE_CHILD") != "" {
 		var out bytes.Buffer
-		for _, args := range [][]string{{"--version"}, {"--config-dir", os.Getenv("PLAYMARK_LOCALE_CHILD"), "status"}} {
-			if code := run(args, &out, os.Stderr); code != 0 {
+		dir := os.Getenv("PLAYMARK_LOCALE_CHILD")
+		for _, args := range [][]string{{"--version"}, {"--config-dir", dir, "status"}, {"--config-dir", dir, "daemon"}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond) // ends the daemon
+			c := &cli{stdout: &out, stderr: os.Stderr, ctx: ctx}
+			code := c.main(args)
+			cancel()
+			if code != 0 {
 				t.Fatalf("%v: exit %d", args, code)
 			}
 		}
