@@ -22,12 +22,16 @@ test-deps:
 	@.ci/deps test
 
 vet:
-	$(GO) vet ./...
+	@echo "go vet ./... and gofmt"
+	@$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 
-## test: install what tests need, vet, then the whole suite
+## test: install what tests need, vet, then the whole suite: each package
+## as it finishes, a line a minute while some still run, failures in full,
+## and at the end every skipped test and why (.ci/testsum.go)
 test: test-deps vet
-	LANG=$${LANG:-en_US.UTF-8} $(GO) test -count=1 -timeout 30m ./...
+	@echo "go test ./... (each package as it finishes; skipped tests are listed at the end)"
+	@LANG=$${LANG:-C.UTF-8} $(GO) test -json -count=1 -timeout 30m ./... 2>&1 | $(GO) run .ci/testsum.go
 
 ## bench: the scale benchmarks against simulated servers over loopback (under
 ## 15 minutes; BENCHFLAGS=--quick for a one-minute smoke run), then the engine's
@@ -57,7 +61,10 @@ package: deps
 	$(GO) build -ldflags "$(LDFLAGS) -s -w" -o $(BIN) .
 	@test -x "$(FYNE)" || GOFLAGS= $(GO) install fyne.io/tools/cmd/fyne@v1.7.4
 	mkdir -p dist
-	"$(FYNE)" package --os linux --release --name Playmark --app-id io.playmark.Playmark --icon assets/icon.png --app-version $(VERSION)
+	@# fyne package bumps Build in FyneApp.toml: put it back, so that a build leaves the tree clean.
+	cp FyneApp.toml dist/.FyneApp.toml.keep
+	"$(FYNE)" package --os linux --release --name Playmark --app-id io.playmark.Playmark --icon assets/icon.png --app-version $(VERSION); \
+	  status=$$?; mv -f dist/.FyneApp.toml.keep FyneApp.toml; exit $$status
 	mv -f Playmark.tar.xz dist/
 	packaging/build-deb $(VERSION)
 

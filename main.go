@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"playmark/app"
+	_ "playmark/app/locale" // before Fyne reads the locale (see the package)
 )
 
 func main() {

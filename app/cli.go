@@ -21,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	_ "playmark/app/locale" // before Fyne reads the locale: no "Error parsing user locale C"
 	"playmark/sync/backend"
 	"playmark/sync/engine"
 	"playmark/sync/live"
@@ -32,11 +33,13 @@ import (
 // sets it with -ldflags "-X playmark/app.Version=...".
 var Version = "0.1.0-dev"
 
-// Exit codes.
+// Exit codes (the README's "The command line" lists them).
 const (
-	exitOK     = 0
-	exitFailed = 1 // a run failed on at least one backend
-	exitUsage  = 2 // a usage or configuration error
+	exitOK        = 0
+	exitFailed    = 1   // a run failed on at least one backend; a server could not be reached or refused
+	exitUsage     = 2   // what was typed or configured is wrong (a token or user refused at backend add/set); nothing done
+	exitBusy      = 3   // another run is in progress; nothing done, try again
+	exitCancelled = 130 // stopped by Ctrl+C or SIGTERM (128 + SIGINT, as shells count it)
 )
 
 // usageError is an error in what the user typed: exit code 2.
@@ -51,13 +54,22 @@ type failedError struct{ msg string }
 
 func (e failedError) Error() string { return e.msg }
 
+// cancelledError is a command stopped by Ctrl+C or SIGTERM: exit code 130.
+type cancelledError struct{ msg string }
+
+func (e cancelledError) Error() string { return e.msg }
+
 // cli is one invocation of the command line.
 type cli struct {
 	stdout, stderr io.Writer
+	stdin          io.Reader // --token-stdin and the token prompt; nil is os.Stdin
 	configDir      string
-	store          *state.Store
-	engine         *engine.Engine
-	log            *slog.Logger
+	// ctx, when set, is the parent of the commands' contexts (tests
+	// cancel it as Ctrl+C would).
+	ctx    context.Context
+	store  *state.Store
+	engine *engine.Engine
+	log    *slog.Logger
 }
 
 const usageText = `Playmark keeps watched marks and resume positions in step across Plex, Jellyfin and Emby.
@@ -67,10 +79,10 @@ Usage:
   playmark [--config-dir DIR] COMMAND [ARGS]
 
 Backends:
-  backend add NAME --type plex|jellyfin|emby --url URL --token TOKEN [--user USER]
+  backend add NAME --type plex|jellyfin|emby --url URL [--token-stdin] [--user USER]
                    [--import off|metadata|full] [--export on|off]
   backend list [--json]
-  backend set NAME [--url URL] [--token TOKEN] [--user USER] [--import MODE] [--export on|off]
+  backend set NAME [--url URL] [--token-stdin] [--user USER] [--import MODE] [--export on|off]
                    [--trust-cert SHA256|off]   trust a self-signed certificate (shown by backend test)
                    [--live on|off]   keep the server's notification socket open: changes within seconds
   backend test NAME          connect; print the server's name, version, id and the user
@@ -106,7 +118,14 @@ Other:
 The config dir defaults to $PLAYMARK_CONFIG_DIR, else the user's config dir + /playmark.
 Tokens are kept in the system keyring (Secret Service) when there is one, else in the config dir;
 PLAYMARK_KEYRING=off keeps them in the config dir.
-Exit codes: 0 success, 1 a run failed on at least one backend, 2 usage or configuration error.
+Tokens: --token-stdin reads the token from standard input, else $PLAYMARK_TOKEN, else Playmark asks
+for it on a terminal (not echoed); --token TOKEN also works but shows it to other local users.
+
+Exit codes: 0 done; 1 a run failed on at least one backend, or a server could not be reached or
+refused; 2 what was typed or configured is wrong (including a token or user the server refuses at
+backend add/set), nothing done; 3 another run is in progress, nothing done; 130 stopped by Ctrl+C.
+
+playmark COMMAND --help shows a command's usage with an example.
 `
 
 // Main runs Playmark with args (without the program name) and returns the
@@ -116,6 +135,13 @@ func Main(args []string) int {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return (&cli{stdout: stdout, stderr: stderr}).main(args)
+}
+
+// main runs one command line on c (its streams, stdin and ctx set) and
+// returns the exit code.
+func (c *cli) main(args []string) int {
+	stdout, stderr := c.stdout, c.stderr
 	global := flag.NewFlagSet("playmark", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	configDir := global.String("config-dir", "", "")
@@ -123,18 +149,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	help := global.Bool("help", false, "")
 	hidden := global.Bool("hidden", false, "") // desktop app: start in the tray (launch at login)
 	if err := global.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "playmark: %v\n\n%s", err, usageText)
+		if errors.Is(err, flag.ErrHelp) { // -h
+			printHelp(stdout, "")
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "playmark: %v (playmark --help lists the commands)\n", err)
 		return exitUsage
 	}
 	if *version {
 		fmt.Fprintf(stdout, "playmark %s\n", Version)
 		return exitOK
 	}
-	if *help {
-		fmt.Fprint(stdout, usageText)
+	rest := global.Args()
+	if *help || wantsHelp(rest) {
+		printHelp(stdout, helpTopic(rest))
 		return exitOK
 	}
-	rest := global.Args()
 	dir, err := resolveConfigDir(*configDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "playmark: %v\n", err)
@@ -143,32 +173,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(rest) == 0 {
 		return runDesktop(dir, *hidden, stderr)
 	}
-	c := &cli{stdout: stdout, stderr: stderr, configDir: dir}
+	c.configDir = dir
 	err = c.explain(c.dispatch(rest))
 	if c.store != nil {
 		c.store.Close()
 	}
+	code, msg := exitCode(err)
+	if msg != "" {
+		fmt.Fprintf(stderr, "playmark: %s\n", oneLine(msg))
+	}
+	return code
+}
+
+// exitCode is the exit code of a command's error and the sentence to
+// print ("" for none).
+func exitCode(err error) (int, string) {
 	var ue usageError
 	var fe failedError
+	var ce cancelledError
 	switch {
 	case err == nil:
-		return exitOK
+		return exitOK, ""
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "playmark: %s\n", ue.msg)
-		return exitUsage
+		return exitUsage, ue.msg
+	case errors.As(err, &ce):
+		return exitCancelled, ce.msg
 	case errors.As(err, &fe):
-		fmt.Fprintf(stderr, "playmark: %s\n", fe.msg)
-		return exitFailed
+		return exitFailed, fe.msg
 	case errors.Is(err, state.ErrBusy):
-		fmt.Fprintf(stderr, "playmark: %v; try again when it has finished\n", err)
-		return exitFailed
+		return exitBusy, err.Error() + "; nothing was done, try again when it has finished"
+	case errors.Is(err, context.Canceled):
+		return exitCancelled, "cancelled"
 	case errors.Is(err, state.ErrTooNew), errors.Is(err, state.ErrNotFound), errors.Is(err, state.ErrExists):
-		fmt.Fprintf(stderr, "playmark: %v\n", err)
-		return exitUsage
+		return exitUsage, err.Error()
 	default:
-		fmt.Fprintf(stderr, "playmark: %v\n", err)
-		return exitFailed
+		return exitFailed, err.Error()
 	}
+}
+
+// oneLine bounds an error to one line of a terminal: the first line, at
+// most 300 characters. Whole server answers belong in the log.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = strings.TrimSpace(s[:i]) + " …"
+	}
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:299]) + "…"
+	}
+	return s
 }
 
 // resolveConfigDir picks the config dir: the flag, then
@@ -222,10 +275,14 @@ func (c *cli) dispatch(args []string) error {
 	case "webhooks", "webhook":
 		return c.webhooksCmd(rest)
 	case "help":
-		fmt.Fprint(c.stdout, usageText)
+		topic := helpTopic(rest)
+		if len(rest) > 0 && topic == "" {
+			return usagef("help: unknown command %q (playmark help lists the commands)", rest[0])
+		}
+		printHelp(c.stdout, topic)
 		return nil
 	}
-	return usagef("unknown command %q (run playmark help)", cmd)
+	return usagef("unknown command %q (playmark help lists the commands)", cmd)
 }
 
 // parse parses flags and positional arguments in any order.
@@ -234,10 +291,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, usagef("%s: see playmark help", fs.Name())
-			}
-			return nil, usagef("%s: %v", fs.Name(), err)
+			return nil, usagef("%s: %v (playmark %s --help)", fs.Name(), err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -335,12 +389,14 @@ func (c *cli) backendCmd(args []string) error {
 type backendFlags struct {
 	kind, url, token, user, importMode, export, trustCert string
 	live                                                  string
+	tokenStdin                                            bool
 }
 
 func (f *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.kind, "type", "", "")
 	fs.StringVar(&f.url, "url", "", "")
 	fs.StringVar(&f.token, "token", "", "")
+	fs.BoolVar(&f.tokenStdin, "token-stdin", false, "")
 	fs.StringVar(&f.user, "user", "", "")
 	fs.StringVar(&f.importMode, "import", "", "")
 	fs.StringVar(&f.export, "export", "", "")
@@ -363,12 +419,6 @@ func (f *backendFlags) apply(b *state.Backend, set map[string]bool) error {
 			return usageError{err.Error()}
 		}
 		b.URL = u
-	}
-	if set["token"] {
-		if strings.TrimSpace(f.token) == "" {
-			return usagef("the token is empty")
-		}
-		b.Token = strings.TrimSpace(f.token)
 	}
 	if set["user"] {
 		b.UserID = f.user
@@ -424,19 +474,22 @@ func (c *cli) backendAdd(args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("backend add: want one NAME (e.g. playmark backend add living-room --type plex --url http://host:32400 --token TOKEN)")
+		return usagef("backend add: want one NAME (e.g. playmark backend add living-room --type plex --url http://host:32400 --token-stdin)")
 	}
 	if err := ValidateName(pos[0]); err != nil {
 		return usageError{err.Error()}
 	}
 	set := flagsSet(fs)
-	for _, req := range []string{"type", "url", "token"} {
+	for _, req := range []string{"type", "url"} {
 		if !set[req] {
-			return usagef("backend add: --%s is required", req)
+			return usagef("backend add: --%s is required (playmark backend add --help)", req)
 		}
 	}
 	b := state.Backend{Name: pos[0], Import: state.ImportFull}
 	if err := f.apply(&b, set); err != nil {
+		return err
+	}
+	if b.Token, _, err = c.token(&f, set, b.Name, true); err != nil {
 		return err
 	}
 	if err := c.open(); err != nil {
@@ -465,60 +518,40 @@ func (c *cli) backendAdd(args []string) error {
 	return nil
 }
 
-// resolveUser connects to the new backend: a rejected token refuses the
-// add; a user given by name becomes its id; an unreachable server is
-// saved with a warning (it may be off right now).
+// resolveUser connects to the backend (engine.Connect) before it is
+// saved: a server of another type, a rejected token or a user the server
+// does not have refuses the save (exit 2, nothing saved); a token without
+// a user of its own asks for --user; a user given by name becomes its id.
+// Only a server that does not answer is saved, with a warning: it may be
+// off right now.
 func (c *cli) resolveUser(ctx context.Context, b *state.Backend) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	client, _, err := c.engine.Open(ctx, *b)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	if b.UserID != "" && b.Kind != string(backend.Plex) {
-		users, err := client.Users(ctx)
-		if err == nil {
-			for _, u := range users {
-				if strings.EqualFold(u.Name, b.UserID) || u.ID == b.UserID {
-					b.UserID = u.ID
-					break
-				}
-			}
-		}
-		if client, _, err = c.engine.Open(ctx, *b); err != nil {
-			return usageError{err.Error()}
-		}
-	}
-	info, err := client.Identify(ctx)
+	conn, err := c.engine.Connect(ctx, *b)
 	switch {
+	case errors.Is(err, backend.ErrUnreachable):
+		fmt.Fprintf(c.stderr, "warning: %s; saved anyway, test it later with: playmark backend test %s\n", oneLine(backend.Describe(b.Name, err)), b.Name)
+		return nil
+	case errors.Is(err, engine.ErrWrongKind), errors.Is(err, engine.ErrNoSuchUser):
+		return usagef("%v; nothing saved", err)
 	case errors.Is(err, backend.ErrUnauthorized):
-		return failedError{backend.Describe(b.Name, err) + "; nothing saved"}
-	case err != nil && b.UserID == "" && b.Kind != string(backend.Plex):
-		// A token without a user (an API key): say which users there are.
-		if users, uerr := client.Users(ctx); uerr == nil && len(users) > 0 {
-			var names []string
-			for _, u := range users {
-				names = append(names, fmt.Sprintf("%s (%s)", u.Name, u.ID))
-			}
-			return usagef("%s: this token has no user; pass --user with one of: %s", b.Name, strings.Join(names, ", "))
-		}
-		fmt.Fprintf(c.stderr, "warning: %s; saved anyway, test it later with: playmark backend test %s\n", backend.Describe(b.Name, err), b.Name)
+		return usagef("%s; nothing saved", backend.Describe(b.Name, err))
 	case err != nil:
-		fmt.Fprintf(c.stderr, "warning: %s; saved anyway, test it later with: playmark backend test %s\n", backend.Describe(b.Name, err), b.Name)
-	case info.UserID == "" && b.Kind != string(backend.Plex):
-		// The token has no user (an API key) and none was given.
+		return usagef("%s; nothing saved", backend.Describe(b.Name, err))
+	case conn.NeedUser:
 		var names []string
-		if users, uerr := client.Users(ctx); uerr == nil {
-			for _, u := range users {
-				names = append(names, fmt.Sprintf("%s (%s)", u.Name, u.ID))
-			}
+		for _, u := range conn.Users {
+			names = append(names, fmt.Sprintf("%s (%s)", u.Name, u.ID))
 		}
-		return usagef("%s: this token has no user of its own; pass --user with one of: %s", b.Name, strings.Join(names, ", "))
-	default:
-		b.ServerID, b.ServerName, b.UserName = info.ServerID, info.Name, info.UserName
-		if info.UserID != "" {
-			b.UserID = info.UserID
+		if len(names) == 0 {
+			return usagef("%s: this token has no user of its own; pass --user with the user's name or id; nothing saved", b.Name)
 		}
+		return usagef("%s: this token has no user of its own; pass --user with one of: %s; nothing saved", b.Name, strings.Join(names, ", "))
+	}
+	info := conn.Info
+	b.ServerID, b.ServerName, b.UserName = info.ServerID, info.Name, info.UserName
+	if info.UserID != "" {
+		b.UserID = info.UserID
 	}
 	return nil
 }
@@ -539,14 +572,21 @@ func (c *cli) backendSet(args []string) error {
 		return usagef("backend set: the type of a backend cannot change; remove it and add it again")
 	}
 	if len(set) == 0 {
-		return usagef("backend set: nothing to change (give --url, --token, --user, --import or --export)")
+		return usagef("backend set: nothing to change (give --url, --token-stdin, --user, --import or --export)")
+	}
+	token, newToken, err := c.token(&f, set, pos[0], false)
+	if err != nil {
+		return err
+	}
+	if newToken {
+		set["token"] = true
 	}
 	if err := c.open(); err != nil {
 		return err
 	}
 	ctx := context.Background()
 	b, err := c.store.Backend(ctx, pos[0])
-	if errors.Is(err, state.ErrTokenUnavailable) && set["token"] {
+	if errors.Is(err, state.ErrTokenUnavailable) && newToken {
 		// The old token cannot be read; the new one replaces it anyway.
 		err = nil
 	}
@@ -555,6 +595,9 @@ func (c *cli) backendSet(args []string) error {
 	}
 	if err := f.apply(&b, set); err != nil {
 		return err
+	}
+	if newToken {
+		b.Token = token
 	}
 	if set["trust-cert"] && b.Options.TrustCert != "" {
 		fmt.Fprintf(c.stderr, "warning: %s now trusts the certificate %s even though no authority vouches for it\n", b.Name, b.Options.TrustCert)
@@ -614,7 +657,7 @@ func (c *cli) backendList(args []string) error {
 		return writeJSON(c.stdout, out)
 	}
 	if len(bs) == 0 {
-		fmt.Fprintln(c.stdout, "No backends yet. Add one: playmark backend add NAME --type plex|jellyfin|emby --url URL --token TOKEN")
+		fmt.Fprintln(c.stdout, "No backends yet. Add one: playmark backend add NAME --type plex|jellyfin|emby --url URL --token-stdin (playmark backend add --help)")
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
@@ -622,7 +665,7 @@ func (c *cli) backendList(args []string) error {
 	for _, b := range bs {
 		status := "ok"
 		if b.LastError != "" {
-			status = b.LastError
+			status = oneLine(b.LastError)
 		} else if b.LastImport.IsZero() {
 			status = "never synced"
 		}
@@ -811,4 +854,13 @@ func ago(t time.Time) string { return engine.Ago(t, time.Now()) }
 // cleanly (its current batch rolled back, the run recorded as cancelled).
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// runContext is signalContext under c.ctx, when set.
+func (c *cli) runContext() (context.Context, context.CancelFunc) {
+	parent := c.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 }

@@ -70,11 +70,11 @@ func (c *cli) restoreCmd(args []string) error {
 	if err := c.open(); err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
+	ctx, cancel := c.runContext()
 	defer cancel()
 	rep, err := c.engine.Restore(ctx, items, *name, engine.RunOptions{DryRun: *dry, Yes: *yes, Trigger: "cli"})
 	if errors.Is(err, state.ErrNotFound) {
 		return usageError{err.Error()}
 	}
-	return c.finishRun(rep, err)
+	return c.finishRun(ctx, rep, err)
 }

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"playmark/sync/backend"
 	"playmark/sync/engine"
 	"playmark/sync/state"
 )
@@ -41,8 +42,13 @@ func (c *cli) runCmd(kind string, args []string) error {
 	if err := c.open(); err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
+	ctx, cancel := c.runContext()
 	defer cancel()
+	if len(backends) == 0 {
+		if err := c.needBackends(ctx, kind); err != nil {
+			return err
+		}
+	}
 	opt := engine.RunOptions{Backends: backends, Full: *full, DryRun: *dry, Yes: yes, Trigger: "cli"}
 	line := newProgressLine(c.stderr, *quiet)
 	opt.Progress = line.update
@@ -59,19 +65,43 @@ func (c *cli) runCmd(kind string, args []string) error {
 	if errors.Is(err, state.ErrNotFound) {
 		return usageError{err.Error()}
 	}
-	return c.finishRun(rep, err)
+	return c.finishRun(ctx, rep, err)
+}
+
+// needBackends refuses a run when there is no backend at all, before a
+// run is recorded: the user's next step is to add one.
+func (c *cli) needBackends(ctx context.Context, kind string) error {
+	bs, err := c.store.Backends(ctx)
+	if errors.Is(err, state.ErrTokenUnavailable) {
+		return nil // there are backends; the run says which token is missing
+	}
+	if err != nil {
+		return err
+	}
+	if len(bs) == 0 {
+		return usagef("%s: there are no backends yet; add one first: playmark backend add NAME --type plex|jellyfin|emby --url URL --token-stdin (playmark backend add --help)", kind)
+	}
+	return nil
 }
 
 // finishRun prints a run's report, when there is one, and turns how the
-// run ended into the command's error.
-func (c *cli) finishRun(rep *engine.Report, err error) error {
+// run ended into the command's error. ctx is the run's: once it is
+// cancelled (Ctrl+C), whatever error the run stopped with is a
+// cancellation, not a failure ("sql: statement is closed").
+func (c *cli) finishRun(ctx context.Context, rep *engine.Report, err error) error {
 	if rep != nil {
 		printReport(c.stdout, rep)
 	}
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return failedError{"cancelled: the batch being written was rolled back; what was committed is consistent"}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || (rep != nil && rep.Status == state.RunCancelled) {
+		if err != nil || ctx.Err() != nil {
+			msg := "cancelled: the batch being written was rolled back; what was committed is consistent"
+			if rep != nil {
+				msg = fmt.Sprintf("cancelled: run %d stopped; the batch being written was rolled back, what was committed is consistent (the figures above are those so far)", rep.RunID)
+			}
+			return cancelledError{msg}
 		}
+	}
+	if err != nil {
 		return err
 	}
 	if rep.Status == state.RunFailed {
@@ -94,8 +124,13 @@ func printReport(w io.Writer, rep *engine.Report) {
 	fmt.Fprintln(tw, "  PHASE\tBACKEND\tMODE\tREAD\tNEW\tCHANGED\tSKIPPED\tFAILED\tUNMATCHED\tREQUESTS\tTIME\tRESULT")
 	for _, b := range rep.Backends {
 		res := "ok"
-		if b.Error != "" {
-			res = b.Error
+		switch {
+		case b.Error == "":
+		case rep.Status == state.RunCancelled && !errors.Is(b.Err, backend.ErrUnauthorized):
+			// Stopped by Ctrl+C: what it stopped with is no failure.
+			res = "cancelled"
+		default:
+			res = oneLine(b.Error)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", b.Phase, b.Backend, b.Mode, b.Read, b.Added, b.Changed, b.Skipped, b.Failed,
 			b.Unmatched, b.Requests, b.Duration.Round(time.Millisecond), res)
@@ -147,11 +182,6 @@ func newProgressLine(w io.Writer, quiet bool) *progressLine {
 	f, ok := w.(*os.File)
 	on := !quiet && ok && isTerminal(f)
 	return &progressLine{w: w, on: on}
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progressLine) update(st engine.Status) {
@@ -224,7 +254,17 @@ func (c *cli) historyCmd(args []string) error {
 		return err
 	}
 	ctx := context.Background()
+	if set := flagsSet(fs); set["run"] && *runID <= 0 {
+		return usagef("history: --run wants a run number (playmark history lists them)")
+	}
 	if *runID > 0 {
+		var n int
+		if err := c.store.DB().QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE id=?`, *runID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return usagef("history: there is no run %d (playmark history lists the runs)", *runID)
+		}
 		changes, err := c.store.Changes(ctx, *runID, *limit*100)
 		if err != nil {
 			return err
@@ -272,9 +312,12 @@ func (c *cli) historyCmd(args []string) error {
 		for _, b := range r.Backends {
 			p := fmt.Sprintf("%s %s %d/%d/%d/%d", b.Phase, b.Backend, b.Read, b.Changed, b.Skipped, b.Failed)
 			if b.Error != "" {
-				p += " [" + b.Error + "]"
+				p += " [" + oneLine(b.Error) + "]"
 			}
 			parts = append(parts, p)
+		}
+		if len(parts) == 0 && r.Status == state.RunInterrupted {
+			parts = append(parts, "(the process stopped before the run recorded its figures)")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Started.Local().Format("2006-01-02 15:04"), kind, r.Trigger, r.Status, took, strings.Join(parts, "; "))
 	}
@@ -314,9 +357,10 @@ func (c *cli) heldCmd(args []string) error {
 		fmt.Fprintf(c.stdout, "Discarded the held export to %s: those un-watches will not be sent to it.\n", name)
 		return nil
 	}
-	rctx, cancel := signalContext()
+	rctx, cancel := c.runContext()
 	defer cancel()
-	return c.finishRun(c.engine.Export(rctx, engine.RunOptions{Backends: []string{name}, Yes: true, Trigger: "cli"}))
+	rep, err := c.engine.Export(rctx, engine.RunOptions{Backends: []string{name}, Yes: true, Trigger: "cli"})
+	return c.finishRun(rctx, rep, err)
 }
 
 func (c *cli) unmatchedCmd(args []string) error {
@@ -361,18 +405,28 @@ func (c *cli) unmatchedCmd(args []string) error {
 // old file kept), and, when verbose, to w as well. Tokens are never
 // logged: nothing logs a backend's token or a request URL with one.
 func newLogger(dir string, w io.Writer, verbose bool) *slog.Logger {
-	path := filepath.Join(dir, "playmark.log")
-	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > 5<<20 {
-		_ = os.Rename(path, path+".1")
-	}
-	var out io.Writer = io.Discard
-	if f, err := state.OpenAppend(path); err == nil {
-		out = f
-	} else if errors.Is(err, state.ErrUnsafeFile) && w != nil {
-		fmt.Fprintf(w, "playmark: warning: not logging: %v\n", err)
-	}
+	out := logFile(dir, w)
 	if verbose {
 		out = io.MultiWriter(out, w)
 	}
 	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// logFile is playmark.log in dir, rotated when opened past 5 MB (one old
+// file kept); io.Discard when it cannot be opened, with a warning to warn
+// (when not nil) if that is because the file is not safe to write.
+func logFile(dir string, warn io.Writer) io.Writer {
+	path := filepath.Join(dir, "playmark.log")
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > 5<<20 {
+		_ = os.Rename(path, path+".1")
+	}
+	// Never through a symbolic link planted in the config dir.
+	f, err := state.OpenAppend(path)
+	if err == nil {
+		return f
+	}
+	if errors.Is(err, state.ErrUnsafeFile) && warn != nil {
+		fmt.Fprintf(warn, "playmark: warning: not logging: %v\n", err)
+	}
+	return io.Discard
 }

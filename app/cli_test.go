@@ -18,7 +18,8 @@ import (
 func pm(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(append([]string{"--config-dir", dir}, args...), &out, &errb)
+	c := &cli{stdout: &out, stderr: &errb, stdin: strings.NewReader("")} // never a terminal: no prompt
+	code := c.main(append([]string{"--config-dir", dir}, args...))
 	return code, out.String(), errb.String()
 }
 
@@ -33,7 +34,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"backend", "add", "x", "--type", "plex", "--url", "ftp://h", "--token", "t"}, "is not valid"},
 		{[]string{"backend", "add", "x", "--type", "plex", "--url", "h:32400", "--token", "t"}, "is not valid"},
 		{[]string{"backend", "add", "bad name!", "--type", "plex", "--url", "http://h", "--token", "t"}, "backend name"},
-		{[]string{"backend", "add", "x", "--type", "plex", "--url", "http://h"}, "--token is required"},
+		{[]string{"backend", "add", "x", "--type", "plex", "--url", "http://h"}, "the token is missing: give it on standard input with --token-stdin"},
 		{[]string{"backend", "add", "x", "--type", "plex", "--url", "http://h", "--token", "t", "--import", "some"}, "unknown import mode"},
 		{[]string{"backend", "add", "x", "--type", "plex", "--url", "http://h", "--token", "t", "--export", "maybe"}, "want on or off"},
 		{[]string{"backend", "test", "nope"}, "not found"},
@@ -97,8 +98,8 @@ func TestCLIBackendLifecycleAgainstASimulatedServer(t *testing.T) {
 
 	// A wrong token is refused and nothing is saved.
 	code, _, stderr := pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL(), "--token", "wrong", "--user", srv.UserID())
-	if code != exitFailed || !strings.Contains(stderr, "token rejected by jf") {
-		t.Fatalf("add with a wrong token: exit %d, %q", code, stderr)
+	if code != exitUsage || !strings.Contains(stderr, "token rejected by jf; nothing saved") {
+		t.Fatalf("add with a wrong token: exit %d, %q; want exit 2", code, stderr)
 	}
 	code, out, stderr := pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL()+"/", "--token", srv.Token(), "--user", srv.UserID())
 	if code != 0 || !strings.Contains(out, "Connected to Basement") || !strings.Contains(out, "export off") {
@@ -121,8 +122,8 @@ func TestCLIBackendLifecycleAgainstASimulatedServer(t *testing.T) {
 		t.Errorf("set: %d %q", code, out)
 	}
 	code, _, stderr = pm(t, dir, "backend", "set", "jf", "--token", "revoked")
-	if code != exitFailed || !strings.Contains(stderr, "token rejected") {
-		t.Errorf("set to a bad token: %d %q", code, stderr)
+	if code != exitUsage || !strings.Contains(stderr, "token rejected") {
+		t.Errorf("set to a bad token: exit %d, %q; want exit 2", code, stderr)
 	}
 	// The server revokes the token after it was saved: backend test says so.
 	st, err := state.Open(context.Background(), dir)

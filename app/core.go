@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,11 +29,15 @@ type Core struct {
 // OpenCore opens the store in dir and builds the engine and scheduler.
 // verboseTo, when not nil, also receives the log.
 func OpenCore(ctx context.Context, dir string, verboseTo io.Writer) (*Core, error) {
+	return openCore(ctx, dir, newLogger(dir, verboseTo, verboseTo != nil))
+}
+
+// openCore is OpenCore with the logger made by the caller.
+func openCore(ctx context.Context, dir string, log *slog.Logger) (*Core, error) {
 	st, err := state.Open(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	log := newLogger(dir, verboseTo, verboseTo != nil)
 	if err := useKeyring(ctx, st, dir, log); err != nil {
 		log.Warn("system keyring", "err", err)
 	}
@@ -111,52 +114,6 @@ func (c *Core) onScheduleEvent(ev schedule.Event) {
 		}
 	}
 	c.Engine.Notify()
-}
-
-// daemonCmd runs the scheduler with no window and no tray, for a machine
-// without a desktop, until interrupted.
-func (c *cli) daemonCmd(args []string) error {
-	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
-	verbose := fs.Bool("verbose", false, "")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	var to io.Writer
-	if *verbose {
-		to = c.stderr
-	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	core, err := OpenCore(ctx, c.configDir, to)
-	if err != nil {
-		return err
-	}
-	defer core.Close()
-	if err := core.StartEvents(ctx); err != nil {
-		fmt.Fprintf(c.stderr, "playmark: warning: %v\n", err)
-	}
-	defer func() { cancel(); <-core.EventsDone() }() // before the store closes
-	gone := make(chan error, 1)
-	go core.watchStore(ctx, storeCheckEvery, func(err error) { gone <- err; cancel() })
-	fmt.Fprintf(c.stdout, "Playmark daemon: schedules running from %s. Press Ctrl+C to stop.\n", c.configDir)
-	next, _ := core.Engine.Overview(ctx, nil)
-	for _, t := range next.Tasks {
-		if t.Enabled && t.Next != nil {
-			fmt.Fprintf(c.stdout, "  %s next at %s\n", t.Name, t.Next.Local().Format(time.DateTime))
-		} else {
-			fmt.Fprintf(c.stdout, "  %s is off (playmark tasks set %s --on)\n", t.Name, t.Name)
-		}
-	}
-	err = core.Sched.Run(ctx)
-	select {
-	case gerr := <-gone:
-		return gerr
-	default:
-	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }
 
 // storeCheckEvery is how often a running daemon checks that its database

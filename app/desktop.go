@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,6 +35,19 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "playmark: no graphical display (DISPLAY and WAYLAND_DISPLAY are not set): use the commands (playmark help), or playmark daemon for schedules without a window")
 		return exitUsage
 	}
+	if d := os.Getenv("DISPLAY"); d != "" && runtime.GOOS == "linux" {
+		// Set but unusable (a stale SSH display, refused authorisation):
+		// GLFW would panic.
+		x, err := probeX11(d)
+		if err != nil {
+			fmt.Fprintf(stderr, "playmark: no graphical display (%v): use the commands (playmark help), or playmark daemon for schedules without a window\n",
+				strings.TrimPrefix(err.Error(), errDisplay.Error()+": "))
+			return exitUsage
+		}
+		if x != nil {
+			defer x.Close()
+		}
+	}
 	inst, err := claimInstance(dir)
 	switch {
 	case errors.Is(err, errAlreadyRunning):
@@ -56,14 +71,6 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	}
 	defer core.Close()
 
-	// Fyne reads the locale lazily and logs an error for the plain C
-	// locale; a C locale means "no preference", which is English.
-	if os.Getenv("LC_ALL") == "" && os.Getenv("LC_MESSAGES") == "" {
-		switch os.Getenv("LANG") {
-		case "", "C", "POSIX", "C.UTF-8", "C.utf8":
-			os.Setenv("LANG", "en_US.UTF-8")
-		}
-	}
 	fyneapp.SetMetadata(fyne.AppMetadata{ID: appID, Name: "Playmark", Version: Version, Build: 1, Icon: ui.AppIcon(),
 		Migrations: map[string]bool{"fyneDo": true}})
 	a := fyneapp.NewWithID(appID)
@@ -181,6 +188,12 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 
 	// Quit: stop the tray, the loops and any run (a cancelled run rolls
 	// back the batch it was writing), then let them finish.
+	//
+	// Fyne's file watchers outlive its loop: saving its preferences on
+	// quit wakes them ("Preferences load error: EOF", and "Unable to
+	// create settings storage" when the demo's throwaway dir goes). From
+	// here on what Fyne logs goes to playmark.log, not the terminal.
+	stdlog.SetOutput(logFile(dir, nil))
 	ut.close()
 	if st != nil {
 		st.Stop()

@@ -66,7 +66,7 @@ func TestTrayReal(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "xvfb-run", "-a", "-s", "-screen 0 1024x768x24", "dbus-run-session", "--",
 		os.Args[0], "-test.run=^TestTrayHost(Light)?$", "-test.v", "-test.timeout=150s")
 	cmd.Env = append(os.Environ(), "PLAYMARK_TRAY_HOST=1", "PLAYMARK_TRAY_BIN="+bin, "PLAYMARK_TRAY_DIR="+dir,
-		"LANG=en_US.UTF-8", "XDG_CONFIG_HOME="+filepath.Join(tmp, "xdg"))
+		"LANG=C.UTF-8", "XDG_CONFIG_HOME="+filepath.Join(tmp, "xdg"))
 	out, err := cmd.CombinedOutput()
 	t.Logf("tray host:\n%s", out)
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestTrayHost ") || !strings.Contains(string(out), "--- PASS: TestTrayHostLight ") {
@@ -304,6 +304,9 @@ func (a *trayApp) quits() {
 	}
 	if strings.Contains(a.out.String(), "panic") {
 		a.t.Error("the app panicked")
+	}
+	if strings.Contains(a.out.String(), "Fyne error") {
+		a.t.Error("the app printed Fyne errors (settings storage, preferences, locale)")
 	}
 }
 

@@ -18,8 +18,11 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 )
 
@@ -233,15 +236,81 @@ type StatusError struct {
 	Method string
 	Path   string // the URL path only: never the query, which may hold a token
 	Status int
-	Body   string // the start of the body, for the user to read
+	Body   string // the start of the body, for the log (trace ids and all)
 }
 
+// Error is one line: the status and, when the body says why in words
+// (a ProblemDetails detail or title, a short plain-text message), that
+// sentence; never the raw body.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("%s %s: HTTP %d", e.Method, e.Path, e.Status)
-	if e.Body != "" {
-		msg += ": " + e.Body
+	if text := http.StatusText(e.Status); text != "" {
+		msg += " " + text
+	}
+	if why := e.Reason(); why != "" && !strings.EqualFold(why, http.StatusText(e.Status)) {
+		msg += ": " + why
 	}
 	return msg
+}
+
+// Reason is what the body says about the error, in one short sentence, or
+// "" when it says nothing readable.
+func (e *StatusError) Reason() string {
+	body := strings.TrimSpace(e.Body)
+	if body == "" {
+		return ""
+	}
+	if strings.HasPrefix(body, "{") {
+		// JSON: ProblemDetails (Jellyfin), or a message field. Read as
+		// tokens: the body may be cut short, its start still says why.
+		found := map[string]string{}
+		dec := json.NewDecoder(strings.NewReader(body))
+		depth := 0
+		key := ""
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				break
+			}
+			switch v := tok.(type) {
+			case json.Delim:
+				if v == '{' || v == '[' {
+					depth++
+				} else {
+					depth--
+				}
+				key = ""
+				continue
+			case string:
+				if depth == 1 && key == "" && dec.More() {
+					key = v
+					continue
+				}
+				if depth == 1 && key != "" {
+					found[key] = v
+				}
+			}
+			key = ""
+		}
+		for _, k := range []string{"detail", "message", "Message", "error", "title"} {
+			if v := strings.TrimSpace(found[k]); v != "" {
+				return boundReason(v)
+			}
+		}
+		return ""
+	}
+	if strings.ContainsAny(body, "{}[]<>") || strings.Count(body, " ") > 30 {
+		return "" // markup or a dump, not a sentence
+	}
+	return boundReason(body)
+}
+
+func boundReason(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 120 {
+		s = string(r[:119]) + "…"
+	}
+	return s
 }
 
 // Is maps the status to an error kind.

@@ -464,6 +464,11 @@ func (r *run) finishPhase(rep *BackendReport, started time.Time, tr *backend.Tra
 	}
 	if rep.Err != nil {
 		rep.Error = backend.Describe(rep.Backend, rep.Err)
-		log.Warn(rep.Phase+" failed", "err", rep.Error)
+		args := []any{"err", rep.Error}
+		var se *backend.StatusError
+		if errors.As(rep.Err, &se) && se.Body != "" {
+			args = append(args, "body", se.Body) // trace ids and all: the log, not the user
+		}
+		log.Warn(rep.Phase+" failed", args...)
 	}
 }

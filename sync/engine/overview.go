@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"playmark/sync/schedule"
@@ -84,11 +85,19 @@ func (e *Engine) Overview(ctx context.Context, next map[string]time.Time) (Overv
 	if err != nil {
 		return s, err
 	}
+	bs, err := st.Backends(ctx)
+	if err != nil {
+		return s, err
+	}
+	exists := map[string]bool{}
+	for _, b := range bs {
+		exists[b.Name] = true
+	}
 	for _, r := range runs {
 		if r.DryRun || r.Status == state.RunRunning {
 			continue
 		}
-		info := RunInfo{ID: r.ID, Kind: r.Kind, Status: r.Status, Finished: r.Finished, Message: r.Message}
+		info := RunInfo{ID: r.ID, Kind: r.Kind, Status: r.Status, Finished: r.Finished, Message: forgetRemoved(r, exists)}
 		var imp, exp, added int
 		for _, b := range r.Backends {
 			if b.Phase == "import" {
@@ -120,10 +129,6 @@ func (e *Engine) Overview(ctx context.Context, next map[string]time.Time) (Overv
 		}
 		s.Tasks = append(s.Tasks, ti)
 	}
-	bs, err := st.Backends(ctx)
-	if err != nil {
-		return s, err
-	}
 	for _, b := range bs {
 		bi := BackendInfo{Name: b.Name, Type: b.Kind, Import: string(b.Import), Export: b.Export, LastImport: b.LastImport, LastExport: b.LastExport}
 		switch {
@@ -137,6 +142,32 @@ func (e *Engine) Overview(ctx context.Context, next map[string]time.Time) (Overv
 		s.Backends = append(s.Backends, bi)
 	}
 	return s, nil
+}
+
+// forgetRemoved is a run's message without the errors of backends that
+// have been removed since: the status speaks of the backends there are.
+func forgetRemoved(r state.Run, exists map[string]bool) string {
+	msg := r.Message
+	removed := false
+	for _, b := range r.Backends {
+		if b.Error != "" && !exists[b.Backend] {
+			msg = strings.Replace(msg, b.Error, "", 1)
+			removed = true
+		}
+	}
+	if !removed {
+		return msg
+	}
+	var parts []string
+	for _, p := range strings.Split(msg, "; ") {
+		if p = strings.TrimSpace(p); p != "" && p != ";" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 && r.Status == state.RunFailed {
+		return "on a backend removed since"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Ago says how long before now t was, in a few words.
