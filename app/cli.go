@@ -211,15 +211,17 @@ func exitCode(err error) (int, string) {
 	}
 }
 
-// oneLine bounds an error to one line of a terminal: the first line, at
-// most 300 characters. Whole server answers belong in the log.
+// oneLine bounds an error to one line: the first line, at most 1000
+// characters (a damaged database's sentence names two paths and the
+// restore command). Server answers are already bounded where they are
+// worded (backend.StatusError); whole answers belong in the log.
 func oneLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
 		s = strings.TrimSpace(s[:i]) + " …"
 	}
-	if r := []rune(s); len(r) > 300 {
-		s = string(r[:299]) + "…"
+	if r := []rune(s); len(r) > 1000 {
+		s = string(r[:999]) + "…"
 	}
 	return s
 }
