@@ -480,19 +480,30 @@ func DefaultSelection(users []User) []User {
 }
 
 // backendName is the name of user u's backend on server s:
-// "<server>-<user>", lower case, spaces as dashes.
+// "<server>-<user>", lower case, spaces as dashes, only letters, digits,
+// '.', '_' and '-' (a backend name's characters), at most 60 long (room
+// for a number when the name is taken).
 func backendName(s Server, u User) string {
 	clean := func(x string) string {
-		return strings.Join(strings.Fields(strings.ToLower(x)), "-")
+		var b strings.Builder
+		for _, r := range strings.Join(strings.Fields(strings.ToLower(x)), "-") {
+			if r < 128 && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+				b.WriteRune(r)
+			}
+		}
+		return strings.Trim(b.String(), "._-")
 	}
-	name := clean(s.Name)
-	if name == "" {
-		name = strings.ToLower(string(s.Kind))
+	server := clean(s.Name)
+	if server == "" {
+		server = string(s.Kind)
 	}
-	if n := clean(u.Name); n != "" {
-		name += "-" + n
-	} else {
-		name += "-" + u.ID
+	user := clean(u.Name)
+	if user == "" {
+		user = clean(u.ID)
+	}
+	name := server + "-" + user
+	if len(name) > 60 {
+		name = strings.TrimRight(name[:60], "._-")
 	}
 	return name
 }

@@ -196,3 +196,27 @@ func TestHouseholdFromOneSignInKeepsEachPersonsState(t *testing.T) {
 		t.Error("backend names are not <server>-<user>")
 	}
 }
+
+func TestHouseholdBackendNamesAreValidAndUnique(t *testing.T) {
+	h := newHousehold(t)
+	ctx := context.Background()
+	a := h.signIn(t)
+	servers, err := h.m.Servers(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := servers[0]
+	s.Name = "Élise's  Living Room!"
+	// A backend has the name the household would take.
+	if _, err := h.st.AddBackend(ctx, state.Backend{Name: "lises-living-room-anna", Kind: "plex", URL: "http://x", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := accounts.FindUser(s, "Anna")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := h.m.AddHousehold(ctx, a, s, []accounts.User{u}, nil)
+	if err != nil || len(bs) != 1 || bs[0].Name != "lises-living-room-anna-2" || bs[0].Person != "Anna" {
+		t.Fatalf("household = %s, %v", names(bs), err)
+	}
+}
