@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,13 +121,27 @@ func BenchmarkImportFull3(b *testing.B) {
 // database, and reports their figures (items: listed per import).
 func benchFullImports(b *testing.B, servers map[string]simulate.Server, items int) {
 	var reps []*Report
+	var size int64
 	for b.Loop() {
 		b.StopTimer()
 		e := benchEngine(b, servers, false)
 		b.StartTimer()
 		reps = append(reps, benchRun(b, func() (*Report, error) { return e.Import(context.Background(), RunOptions{Full: true}) }))
+		size = dbBytes(e.store.Path())
 	}
 	reportFigures(b, reps, items)
+	b.ReportMetric(float64(size), "db-bytes")
+}
+
+// dbBytes is the size of the database at path with its write-ahead log.
+func dbBytes(path string) int64 {
+	var n int64
+	for _, p := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 // BenchmarkFloor is the least any import can cost: the same clients page
@@ -305,6 +320,7 @@ func BenchmarkImportHousehold(b *testing.B) {
 		}
 	}
 	var reps []*Report
+	var size int64
 	for b.Loop() {
 		b.StopTimer()
 		ctx := context.Background()
@@ -331,8 +347,10 @@ func BenchmarkImportHousehold(b *testing.B) {
 		b.StartTimer()
 		reps = append(reps, benchRun(b, func() (*Report, error) { return e.Import(ctx, RunOptions{Full: true}) }))
 		b.StopTimer()
+		size = dbBytes(st.Path())
 		st.Close()
 		b.StartTimer()
 	}
 	reportFigures(b, reps, len(members)*n)
+	b.ReportMetric(float64(size), "db-bytes")
 }
