@@ -213,6 +213,12 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 	started := r.e.now()
 	var tr *backend.Transport
 	defer func() { r.finishPhase(&rep, started, tr, r.e.log.With("backend", b.Name, "phase", "event")) }()
+	ctx, done, derr := r.backendCtx(ctx, b.Name)
+	if derr != nil {
+		rep.Err = derr
+		return rep
+	}
+	defer done()
 	client, t, err := r.e.Open(ctx, b)
 	if err != nil {
 		rep.Err = err

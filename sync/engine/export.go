@@ -123,6 +123,12 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		rep.Mode = "off"
 		return rep
 	}
+	ctx, done, derr := r.backendCtx(ctx, b.Name)
+	if derr != nil {
+		rep.Err = derr
+		return rep
+	}
+	defer done()
 	// Re-read the backend: the import of this same run may have moved it.
 	if fresh, err := r.e.store.Backend(ctx, b.Name); err == nil {
 		b = fresh
