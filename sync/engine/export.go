@@ -314,6 +314,10 @@ func (r *run) planPush(ctx context.Context, client backend.Backend, changed []st
 		if !ok {
 			continue
 		}
+		if _, skip := untrusted(it, r.e.now()); skip {
+			rep.Skipped++
+			continue
+		}
 		o, _ := plan(w.item, &w.prev, it, r.set.ProgressMin)
 		if len(o) == 0 {
 			rep.Skipped++
@@ -341,6 +345,10 @@ func (r *run) planFull(ctx context.Context, tx *state.Tx, client backend.Backend
 				return err
 			}
 			if local == nil {
+				rep.Skipped++
+				continue
+			}
+			if _, skip := untrusted(it, r.e.now()); skip {
 				rep.Skipped++
 				continue
 			}
@@ -376,6 +384,12 @@ func (r *run) write(ctx context.Context, client backend.Backend, b state.Backend
 	for i, o := range ops {
 		if ctx.Err() != nil {
 			return failed, written, ctx.Err()
+		}
+		if !validID(o.remoteID) {
+			// Never put what a server sent as an id into a write's path.
+			rep.Skipped++
+			r.e.log.Warn("write skipped: not an id", "backend", b.Name, "item", o.item.Label(), "id", o.remoteID)
+			continue
 		}
 		var werr error
 		switch o.kind {

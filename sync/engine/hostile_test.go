@@ -3,6 +3,9 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -264,5 +267,250 @@ func TestBackendDeadlineBoundsASlowServer(t *testing.T) {
 		if !strings.Contains(b.Error, "within 1s") {
 			t.Errorf("%s %s: %q, want it to say the limit", b.Phase, b.Backend, b.Error)
 		}
+	}
+}
+
+// rewriting puts a proxy in front of a world's server that passes every
+// request on, records its path, and lets edit change a JSON answer.
+func (w *world) rewriting(name string, edit func(r *http.Request, body map[string]any) bool) *[]string {
+	w.t.Helper()
+	var mu sync.Mutex
+	paths := &[]string{}
+	target, _ := url.Parse(w.servers[name].URL())
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		raw, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		var m map[string]any
+		if json.Unmarshal(raw, &m) == nil && edit(resp.Request, m) {
+			raw, _ = json.Marshal(m)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(raw))
+		resp.ContentLength = int64(len(raw))
+		resp.Header.Set("Content-Length", fmt.Sprint(len(raw)))
+		resp.Header.Del("Content-Encoding")
+		return nil
+	}
+	px := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		*paths = append(*paths, r.URL.EscapedPath())
+		mu.Unlock()
+		rp.ServeHTTP(rw, r)
+	}))
+	w.t.Cleanup(px.Close)
+	w.setBackend(name, func(b *state.Backend) { b.URL = px.URL })
+	return paths
+}
+
+// historyReasons are the reasons of every change the runs recorded.
+func (w *world) historyReasons() string {
+	w.t.Helper()
+	ctx := context.Background()
+	runs, err := w.store.Runs(ctx, 50)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var out []string
+	for _, r := range runs {
+		cs, err := w.store.Changes(ctx, r.ID, 1000)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, c := range cs {
+			out = append(out, c.Item+": "+c.Reason)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestYear9999PlayIsNotTakenAsNewer: a play dated far in the future on one
+// server is not written to the others as newer, the user's un-watch
+// elsewhere then sticks, and the history says what was not trusted. (The
+// simulated Jellyfin keeps dates in Unix nanoseconds, which end in 2262:
+// 2200 stands for 9999.)
+func TestYear9999PlayIsNotTakenAsNewer(t *testing.T) {
+	far := time.Date(2200, 12, 31, 23, 0, 0, 0, time.UTC)
+	w := newWorld(t, scenarioCatalog(), seed{"jellyfin": {"heat": {Played: true, PlayCount: 1, LastPlayed: far}}})
+	w.sync(RunOptions{})
+	for _, s := range []string{"plex", "emby"} {
+		if got := w.watch(s, "heat"); got.LastPlayed.After(w.clock.now().Add(48 * time.Hour)) {
+			t.Errorf("%s got heat with play date %v", s, got.LastPlayed)
+		}
+	}
+	if local := w.localItem("heat"); local.Updated.After(w.clock.now().Add(48 * time.Hour)) {
+		t.Errorf("the local state took the play date %v", local.Updated)
+	}
+	if h := w.historyReasons(); !strings.Contains(h, "not trusted from jellyfin") || !strings.Contains(h, "2200-12-31") {
+		t.Errorf("the history does not list the absurd date:\n%s", h)
+	}
+	// The user un-watches it on Emby: that must stick, sync after sync.
+	w.clock.add(time.Hour)
+	w.servers["emby"].SetWatch("heat", simulate.Watch{})
+	for range 2 {
+		w.clock.add(time.Minute)
+		w.sync(RunOptions{})
+	}
+	if got := w.watch("emby", "heat"); got.Played {
+		t.Errorf("the un-watch on emby was reverted (played %v)", got.LastPlayed)
+	}
+}
+
+// TestAbsurdPositionIsNotStored: a resume position of 250,000 h on a 2 h
+// film is dropped, not stored or sent on.
+func TestAbsurdPositionIsNotStored(t *testing.T) {
+	w := newWorld(t, scenarioCatalog(), seed{"emby": {"alien": {Position: 250000 * time.Hour, LastPlayed: tPlay}}})
+	w.sync(RunOptions{})
+	if p := w.localItem("alien").Progress; p > 2*time.Hour {
+		t.Errorf("stored a resume position of %v on a 2 h film", p)
+	}
+	for _, s := range []string{"plex", "jellyfin"} {
+		if p := w.watch(s, "alien").Position; p > 2*time.Hour {
+			t.Errorf("%s got a resume position of %v", s, p)
+		}
+	}
+	if h := w.historyReasons(); !strings.Contains(h, "not trusted from emby") {
+		t.Errorf("the history does not list the absurd position:\n%s", h)
+	}
+}
+
+// TestIDThatIsNotAnIDNeverReachesAWrite: an Emby listing that calls an
+// item ".." gets it skipped; no request path ever carries it.
+func TestIDThatIsNotAnIDNeverReachesAWrite(t *testing.T) {
+	w := newWorld(t, scenarioCatalog(), seed{"plex": {"heat": {Played: true, PlayCount: 1, LastPlayed: tPlay}}})
+	heat := w.servers["emby"].RemoteID("heat")
+	paths := w.rewriting("emby", func(r *http.Request, m map[string]any) bool {
+		items, _ := m["Items"].([]any)
+		changed := false
+		for _, x := range items {
+			if it, ok := x.(map[string]any); ok && it["Id"] == heat {
+				it["Id"] = ".."
+				changed = true
+			}
+		}
+		return changed
+	})
+	w.sync(RunOptions{})
+	for _, p := range *paths {
+		if strings.Contains(p, "..") || strings.Contains(strings.ToLower(p), "%2e%2e") {
+			t.Errorf("a request went to %s", p)
+		}
+	}
+	if h := w.historyReasons(); !strings.Contains(h, "is not an id") {
+		t.Errorf("the history does not list the bad id:\n%s", h)
+	}
+}
+
+// remoteKnown says whether the local state has backend name's sub-record
+// of media k.
+func (w *world) remoteKnown(name, k string) bool {
+	w.t.Helper()
+	tx, err := w.store.Begin(context.Background())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer tx.Rollback()
+	_, _, ok, err := tx.RemoteItem(w.backend(name).ID, w.servers[name].RemoteID(k))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ok
+}
+
+// TestEmptyObjectIsNotAnEmptyLibrary: a Jellyfin or Emby listing answered
+// with {} (Plex: a list of sections with an empty MediaContainer) is a bad
+// response, not a library with nothing in it (which dropped every record
+// of the backend).
+func TestEmptyObjectIsNotAnEmptyLibrary(t *testing.T) {
+	for _, victim := range []string{"jellyfin", "emby", "plex"} {
+		t.Run(victim, func(t *testing.T) {
+			cat := faultCatalog()
+			w := newWorld(t, cat, faultSeed(cat))
+			w.sync(RunOptions{})
+			empty := false
+			w.rewriting(victim, func(r *http.Request, m map[string]any) bool {
+				if !empty {
+					return false
+				}
+				if victim == "plex" {
+					if r.URL.Path != "/library/sections" {
+						return false
+					}
+					m["MediaContainer"] = map[string]any{}
+					return true
+				}
+				if !strings.HasSuffix(r.URL.Path, "/Items") || r.URL.Query().Get("ParentId") == "" {
+					return false
+				}
+				clear(m)
+				return true
+			})
+			empty = true
+			w.clock.add(time.Minute)
+			rep := w.sync(RunOptions{Full: true})
+			failed := failedBackends(rep)
+			if len(failed) == 0 || !strings.Contains(strings.Join(failed, " "), "bad response") {
+				t.Errorf("a {} listing: failed %v, want %s's import to fail with a bad response", failed, victim)
+			}
+			lost := 0
+			for _, m := range cat.Media {
+				if !w.remoteKnown(victim, m.Key) {
+					lost++
+				}
+			}
+			if lost > 0 {
+				t.Errorf("%d of %s's records were dropped after a {} listing", lost, victim)
+			}
+		})
+	}
+}
+
+// TestShrunkListingIsHeld: a full listing that suddenly shows far fewer
+// items (under half, and at least 100 fewer) is held: nothing forgotten,
+// the cursor stays, the run says why; --yes applies it.
+func TestShrunkListingIsHeld(t *testing.T) {
+	cat := faultCatalog()
+	w := newWorld(t, cat, faultSeed(cat))
+	w.sync(RunOptions{})
+	w.rewriting("jellyfin", func(r *http.Request, m map[string]any) bool {
+		if !strings.HasSuffix(r.URL.Path, "/Items") || r.URL.Query().Get("ParentId") == "" {
+			return false
+		}
+		items, _ := m["Items"].([]any)
+		if len(items) > 5 {
+			m["Items"] = items[:5]
+		}
+		m["TotalRecordCount"] = len(m["Items"].([]any))
+		return true
+	})
+	before := w.backend("jellyfin").LastFullImport
+	w.clock.add(time.Minute)
+	rep := w.sync(RunOptions{Full: true})
+	failed := strings.Join(failedBackends(rep), " ")
+	if !strings.Contains(failed, "jellyfin") || !strings.Contains(failed, "nothing was forgotten") {
+		t.Errorf("a shrunk listing: failed %q, want jellyfin's import held with a sentence", failed)
+	}
+	lost := 0
+	for _, m := range cat.Media {
+		if w.servers["jellyfin"].RemoteID(m.Key) != "" && !w.remoteKnown("jellyfin", m.Key) {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of jellyfin's records were forgotten after a shrunk listing", lost)
+	}
+	if got := w.backend("jellyfin").LastFullImport; !got.Equal(before) {
+		t.Errorf("the held listing moved the full-import cursor from %v to %v", before, got)
+	}
+	// The user says the library really shrank.
+	w.clock.add(time.Minute)
+	rep = w.sync(RunOptions{Full: true, Yes: true})
+	if f := failedBackends(rep); len(f) > 0 {
+		t.Errorf("with --yes: %v", f)
+	}
+	if w.remoteKnown("jellyfin", cat.Media[len(cat.Media)-1].Key) && w.remoteKnown("jellyfin", cat.Media[len(cat.Media)-2].Key) {
+		t.Error("with --yes the shrunk listing was not applied")
 	}
 }

@@ -159,8 +159,9 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		return client.Items(ctx, opt, page)
 	}, write)
 	if err == nil && full {
-		// A complete listing: what it did not show is gone from the server.
-		_, err = im.tx.ForgetUnseen(b.ID, im.start)
+		// A complete listing: what it did not show is gone from the
+		// server, unless that is most of it (held, see forgetUnseen).
+		err = im.forgetUnseen()
 	}
 	if err != nil {
 		_ = finish(false)
@@ -351,6 +352,9 @@ func secs(t time.Time) time.Time {
 // item imports one remote item.
 func (im *importer) item(it *backend.Item) error {
 	im.rep.Read++
+	if im.distrust(it) {
+		return nil
+	}
 	tx := im.tx
 	found, prev, err := matchKnown(tx, im.b.ID, it, im.known, im.remotes)
 	if err != nil {
