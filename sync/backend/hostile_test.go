@@ -205,3 +205,35 @@ func TestHostileBodiesCostAFewMB(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorBodyThatEchoesTheTokenIsRedacted: whatever credential form the
+// request used (a token header, Authorization's Token="...", the query),
+// an error body that repeats it never carries it into the error, even
+// where the body is cut short; this covers every caller, the CLI's
+// "backend add" included.
+func TestErrorBodyThatEchoesTheTokenIsRedacted(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		// The token straddles the 200-character cut of the snippet.
+		w.Write([]byte(strings.Repeat("a", 185) + " " + token + " " + r.Header.Get("Authorization")))
+	}))
+	defer srv.Close()
+	for name, set := range map[string]func(*http.Request){
+		"header": func(r *http.Request) { r.Header.Set("X-Emby-Token", token) },
+		"authorization": func(r *http.Request) {
+			r.Header.Set("Authorization", `MediaBrowser Client="Playmark", Token="`+token+`"`)
+		},
+		"query": func(r *http.Request) { r.URL.RawQuery = "api_key=" + token },
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+"/Users/Me", nil)
+		set(req)
+		_, err := NewTransport(TransportOptions{}).Do(req)
+		if !errors.Is(err, ErrBadResponse) {
+			t.Fatalf("%s: %v, want ErrBadResponse", name, err)
+		}
+		if msg := Describe("den", err); strings.Contains(msg, token[:12]) {
+			t.Errorf("%s: the token (or its start) is in the error: %s", name, msg)
+		}
+	}
+}

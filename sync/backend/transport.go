@@ -146,6 +146,8 @@ func (t *Transport) once(req *http.Request) (resp *http.Response, err error, ret
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		// Some transport errors quote what the server sent.
+		err = RedactError(err, RequestSecrets(req)...)
 		if errors.Is(err, errRedirect) {
 			// Refused on purpose: a bad answer, not a lost connection.
 			return nil, fmt.Errorf("%s %s: %w: %w", req.Method, req.URL.Path, ErrBadResponse, err), false
@@ -168,7 +170,10 @@ func (t *Transport) once(req *http.Request) (resp *http.Response, err error, ret
 	if resp.StatusCode == http.StatusTooManyRequests {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, &RateLimitError{RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}), true
 	}
-	se := &StatusError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Body: cleanSnippet(snippet)}
+	// A server may echo the token into its error body: remove it before
+	// the text is cut short (which could leave half a token).
+	body := Redact(string(snippet), RequestSecrets(req)...)
+	se := &StatusError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Body: cleanSnippet([]byte(body))}
 	return nil, se, resp.StatusCode >= 500
 }
 

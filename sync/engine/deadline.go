@@ -85,16 +85,6 @@ func (r *run) phaseFailed(name string, err error) error {
 	return err
 }
 
-// redactedError is an error whose text had the known secrets removed;
-// errors.Is and errors.As still see the original.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
 // knownSecrets are every backend's token and webhook secret, for redact.
 func (e *Engine) knownSecrets(ctx context.Context) []string {
 	bs, err := e.store.Backends(ctx)
@@ -113,12 +103,4 @@ func (e *Engine) knownSecrets(ctx context.Context) []string {
 // server may echo a token into an error body.
 func (r *run) redact(s string) string { return backend.Redact(s, r.secrets...) }
 
-func (r *run) redactErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if msg := r.redact(err.Error()); msg != err.Error() {
-		return &redactedError{msg: msg, err: err}
-	}
-	return err
-}
+func (r *run) redactErr(err error) error { return backend.RedactError(err, r.secrets...) }
