@@ -16,6 +16,30 @@ import (
 // server that trickles answers cannot hold the run lock for hours.
 const DefaultBackendDeadline = 30 * time.Minute
 
+// identifyTimeout bounds a backend's first request of a phase (who are
+// you?), which a live server answers in milliseconds: a server that is
+// hung from the start costs the run this, not a whole request timeout.
+const identifyTimeout = 15 * time.Second
+
+// identify asks the server who it is within identifyTimeout (or the
+// engine's shorter transport timeout).
+func (r *run) identify(ctx context.Context, client backend.Backend) (backend.ServerInfo, error) {
+	d := r.e.identifyTimeout
+	if d <= 0 {
+		d = identifyTimeout
+	}
+	if t := r.e.transport.Timeout; t > 0 && t < d {
+		d = t
+	}
+	ictx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	info, err := client.Identify(ictx)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w: no answer to who it is within %s: %w", backend.ErrUnreachable, d, err)
+	}
+	return info, err
+}
+
 // SetBackendDeadline sets the time one backend may take per run; 0
 // restores DefaultBackendDeadline.
 func (e *Engine) SetBackendDeadline(d time.Duration) { e.backendDeadline = d }

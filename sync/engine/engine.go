@@ -41,8 +41,10 @@ type Engine struct {
 	// Transport options for every backend (tests shorten timeouts).
 	transport backend.TransportOptions
 	pageSize  int // items per listing request; 0: each backend's default
-	// backendDeadline bounds one backend's phases per run (deadline.go).
+	// backendDeadline bounds one backend's phases per run, and
+	// identifyTimeout its first request of a phase (deadline.go).
 	backendDeadline time.Duration
+	identifyTimeout time.Duration
 
 	ev events
 

@@ -514,3 +514,31 @@ func TestShrunkListingIsHeld(t *testing.T) {
 		t.Error("with --yes the shrunk listing was not applied")
 	}
 }
+
+// TestServerHungFromTheStartCostsLittle: a server that never answers its
+// first request costs the run the short identity timeout, not a whole
+// request timeout, and the others complete.
+func TestServerHungFromTheStartCostsLittle(t *testing.T) {
+	w := newWorld(t, scenarioCatalog(), seed{"plex": {"heat": {Played: true, PlayCount: 1, LastPlayed: tPlay}}})
+	w.eng.SetTransportOptions(backend.TransportOptions{Timeout: 10 * time.Second, MaxRetryWait: 10 * time.Millisecond})
+	w.eng.identifyTimeout = 300 * time.Millisecond
+	w.servers["emby"].Faults().Add(simulate.Fault{Kind: simulate.FaultHang})
+	start := time.Now()
+	rep := w.sync(RunOptions{})
+	took := time.Since(start)
+	t.Logf("a sync with a server hung from the start took %v", took.Round(time.Millisecond))
+	if took > 3*time.Second {
+		t.Errorf("the run took %v: the hung server held it for its whole request timeout", took)
+	}
+	for _, b := range rep.Backends {
+		if b.Backend == "emby" && (b.Err == nil || !strings.Contains(b.Error, "unreachable")) {
+			t.Errorf("%s emby: %q, want unreachable", b.Phase, b.Error)
+		}
+		if b.Backend != "emby" && b.Err != nil {
+			t.Errorf("%s %s: %v", b.Phase, b.Backend, b.Err)
+		}
+	}
+	if !w.watch("jellyfin", "heat").Played {
+		t.Error("jellyfin did not get heat")
+	}
+}

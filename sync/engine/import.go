@@ -220,7 +220,7 @@ func pipeline(ctx context.Context, list func(context.Context, func([]backend.Ite
 // was set up with (a reused address must not receive someone else's
 // state), and records the server's and user's names.
 func (r *run) checkIdentity(ctx context.Context, client backend.Backend, b *state.Backend) error {
-	info, err := client.Identify(ctx)
+	info, err := r.identify(ctx, client)
 	if err != nil {
 		return err
 	}
