@@ -229,6 +229,12 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 	kind := map[string]EventKind{}
 	var ids []string
 	for _, ev := range evs {
+		if !validID(ev.ItemID) {
+			// A payload's id goes into a request's path: only ids.
+			rep.Skipped++
+			r.e.log.Warn("event ignored: its item id is not an id", "backend", b.Name, "id", ev.ItemID)
+			continue
+		}
 		if _, ok := kind[ev.ItemID]; !ok {
 			ids = append(ids, ev.ItemID)
 		}

@@ -542,3 +542,32 @@ func TestServerHungFromTheStartCostsLittle(t *testing.T) {
 		t.Error("jellyfin did not get heat")
 	}
 }
+
+// TestEventWithAnIDThatIsNotAnID: an event (a webhook, a socket message)
+// naming an item "../.." is ignored with a log line, before any client
+// sees it (the Plex client filters such ids too, the engine does not rely
+// on it), and never reaches a request's path.
+func TestEventWithAnIDThatIsNotAnID(t *testing.T) {
+	w := newWorld(t, scenarioCatalog(), seed{})
+	w.sync(RunOptions{})
+	logs := w.withLog()
+	paths := w.rewriting("plex", func(*http.Request, map[string]any) bool { return false })
+	rep, err := w.eng.HandleEvents(context.Background(), []Event{
+		{Backend: "plex", ItemID: "../../accounts", Kind: EventPlayed},
+		{Backend: "plex", ItemID: w.servers["plex"].RemoteID("heat"), Kind: EventPlayed},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := failedBackends(rep); len(f) > 0 {
+		t.Errorf("failed: %v", f)
+	}
+	for _, p := range *paths {
+		if strings.Contains(p, "..") || strings.Contains(strings.ToLower(p), "%2e%2e") {
+			t.Errorf("a request went to %s", p)
+		}
+	}
+	if !strings.Contains(logs.String(), "not an id") {
+		t.Errorf("the ignored event left no log line:\n%s", logs)
+	}
+}
