@@ -268,6 +268,17 @@ func TestBackendDeadlineBoundsASlowServer(t *testing.T) {
 			t.Errorf("%s %s: %q, want it to say the limit", b.Phase, b.Backend, b.Error)
 		}
 	}
+	if err := w.store.IntegrityCheck(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Once the server is quick again, the next syncs converge.
+	w.servers["emby"].Faults().Clear()
+	for range 2 {
+		w.clock.add(time.Minute)
+		if rep := w.sync(RunOptions{}); len(rep.Failed()) > 0 {
+			t.Fatalf("after the slowness: %v", failedBackends(rep))
+		}
+	}
 }
 
 // rewriting puts a proxy in front of a world's server that passes every
