@@ -337,6 +337,10 @@ func Describe(name string, err error) string {
 	case errors.Is(err, ErrUnauthorized):
 		return fmt.Sprintf("token rejected by %s", name)
 	case errors.Is(err, ErrUnreachable):
+		var changed *CertChangedError
+		if errors.As(err, &changed) {
+			return fmt.Sprintf("%s: the certificate changed (SHA-256 %s, trusted %s): if you replaced it yourself, trust the new one with: playmark backend set %s --trust-cert %s", name, changed.Fingerprint, changed.Pinned, name, changed.Fingerprint)
+		}
 		if fp, ok := UntrustedCert(err); ok {
 			return fmt.Sprintf("%s: the server's certificate is not trusted (SHA-256 %s); if it is your server's own certificate, trust it with: playmark backend set %s --trust-cert %s", name, fp, name, fp)
 		}

@@ -41,6 +41,10 @@ type Engine struct {
 	// Transport options for every backend (tests shorten timeouts).
 	transport backend.TransportOptions
 	pageSize  int // items per listing request; 0: each backend's default
+	// backendDeadline bounds one backend's phases per run, and
+	// identifyTimeout its first request of a phase (deadline.go).
+	backendDeadline time.Duration
+	identifyTimeout time.Duration
 
 	ev events
 
@@ -138,7 +142,7 @@ func (e *Engine) Test(ctx context.Context, b state.Backend) (backend.ServerInfo,
 	}
 	info, err := c.Identify(ctx)
 	if err != nil {
-		return info, errors.New(backend.Describe(b.Name, err))
+		return info, errors.New(backend.Redact(backend.Describe(b.Name, err), b.Token, b.Options.WebhookSecret))
 	}
 	return info, nil
 }
@@ -227,6 +231,10 @@ type run struct {
 	// known is the run's filter of recorded ids (full imports), kept up
 	// to date as the run records ids.
 	known *idFilter
+	// budgets are the backends' deadlines and failures in this run.
+	budgets budgets
+	// secrets are the tokens and webhook secrets error texts must not show.
+	secrets []string
 }
 
 func (r *run) addChange(c state.Change) {
@@ -288,7 +296,7 @@ func (e *Engine) do(ctx context.Context, kind string, opt RunOptions, body func(
 	if err != nil {
 		return nil, err
 	}
-	r := &run{e: e, id: id, kind: kind, opt: opt, set: set,
+	r := &run{e: e, id: id, kind: kind, opt: opt, set: set, secrets: e.knownSecrets(ctx),
 		report: &Report{RunID: id, Kind: kind, DryRun: opt.DryRun, Started: e.now()}}
 	e.begin(kind, opt, cancel)
 	defer e.end()
@@ -326,7 +334,7 @@ func (e *Engine) do(ctx context.Context, kind string, opt RunOptions, body func(
 		failed = append(failed, bodyErr.Error())
 	}
 	if len(failed) > 0 {
-		msg = joinSentences(failed)
+		msg = r.redact(joinSentences(failed))
 		rep.FailedReason = msg
 	}
 	var figures []state.RunBackend
@@ -468,11 +476,12 @@ func (r *run) finishPhase(rep *BackendReport, started time.Time, tr *backend.Tra
 		rep.Requests = tr.Requests()
 	}
 	if rep.Err != nil {
-		rep.Error = backend.Describe(rep.Backend, rep.Err)
+		rep.Err = r.redactErr(r.phaseFailed(rep.Backend, rep.Err))
+		rep.Error = r.redact(backend.Describe(rep.Backend, rep.Err))
 		args := []any{"err", rep.Error}
 		var se *backend.StatusError
 		if errors.As(rep.Err, &se) && se.Body != "" {
-			args = append(args, "body", se.Body) // trace ids and all: the log, not the user
+			args = append(args, "body", r.redact(se.Body)) // trace ids and all: the log, not the user
 		}
 		log.Warn(rep.Phase+" failed", args...)
 	}

@@ -123,6 +123,12 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		rep.Mode = "off"
 		return rep
 	}
+	ctx, done, derr := r.backendCtx(ctx, b.Name)
+	if derr != nil {
+		rep.Err = derr
+		return rep
+	}
+	defer done()
 	// Re-read the backend: the import of this same run may have moved it.
 	if fresh, err := r.e.store.Backend(ctx, b.Name); err == nil {
 		b = fresh
@@ -304,6 +310,10 @@ func (r *run) planPush(ctx context.Context, client backend.Backend, changed []st
 		if !ok {
 			continue
 		}
+		if _, skip := untrusted(it, r.e.now()); skip {
+			rep.Skipped++
+			continue
+		}
 		o, _ := plan(w.item, &w.prev, it, r.set.ProgressMin)
 		if len(o) == 0 {
 			rep.Skipped++
@@ -331,6 +341,10 @@ func (r *run) planFull(ctx context.Context, tx *state.Tx, client backend.Backend
 				return err
 			}
 			if local == nil {
+				rep.Skipped++
+				continue
+			}
+			if _, skip := untrusted(it, r.e.now()); skip {
 				rep.Skipped++
 				continue
 			}
@@ -366,6 +380,12 @@ func (r *run) write(ctx context.Context, client backend.Backend, b state.Backend
 	for i, o := range ops {
 		if ctx.Err() != nil {
 			return failed, written, ctx.Err()
+		}
+		if !validID(o.remoteID) {
+			// Never put what a server sent as an id into a write's path.
+			rep.Skipped++
+			r.e.log.Warn("write skipped: not an id", "backend", b.Name, "item", o.item.Label(), "id", o.remoteID)
+			continue
 		}
 		var werr error
 		switch o.kind {

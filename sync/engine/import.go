@@ -109,6 +109,12 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		rep.Mode = "off"
 		return rep
 	}
+	ctx, done, derr := r.backendCtx(ctx, b.Name)
+	if derr != nil {
+		rep.Err = derr
+		return rep
+	}
+	defer done()
 	client, t, err := r.openChecked(ctx, &b)
 	tr = t
 	if err != nil {
@@ -192,8 +198,9 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		return client.Items(ctx, opt, page)
 	}, write)
 	if err == nil && full {
-		// A complete listing: what it did not show is gone from the server.
-		_, err = im.tx.ForgetUnseen(b.ID, im.start)
+		// A complete listing: what it did not show is gone from the
+		// server, unless that is most of it (held, see forgetUnseen).
+		err = im.forgetUnseen()
 		for lib, n := range im.played {
 			if err == nil {
 				err = im.tx.SetPlayedCount(b.ID, lib, n)
@@ -260,7 +267,7 @@ func pipeline(ctx context.Context, list func(context.Context, func([]backend.Ite
 // was set up with (a reused address must not receive someone else's
 // state), and records the server's and user's names.
 func (r *run) checkIdentity(ctx context.Context, client backend.Backend, b *state.Backend) error {
-	info, err := client.Identify(ctx)
+	info, err := r.identify(ctx, client)
 	if err != nil {
 		return err
 	}
@@ -392,6 +399,9 @@ func secs(t time.Time) time.Time {
 // item imports one remote item.
 func (im *importer) item(it *backend.Item) error {
 	im.rep.Read++
+	if im.distrust(it) {
+		return nil
+	}
 	if it.Played {
 		im.rep.Watched++
 	} else if it.Progress > 0 && it.Progress >= im.r.set.ProgressMin {
