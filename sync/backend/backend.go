@@ -299,7 +299,8 @@ func (e *StatusError) Reason() string {
 		}
 		return ""
 	}
-	if strings.ContainsAny(body, "{}[]<>") || strings.Count(body, " ") > 30 {
+	// A secret taken out of the body (Redacted) is not markup.
+	if strings.ContainsAny(strings.ReplaceAll(body, Redacted, ""), "{}[]<>") || strings.Count(body, " ") > 30 {
 		return "" // markup or a dump, not a sentence
 	}
 	return boundReason(body)
