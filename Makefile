@@ -5,7 +5,7 @@ BIN     := bin/playmark
 VERSION ?= $(shell sed -n 's/^Version = "\(.*\)"/\1/p' FyneApp.toml)
 LDFLAGS := -X playmark/app.Version=$(VERSION)
 
-.PHONY: run build test vet deps test-deps bench fuzz demo package package-test clean
+.PHONY: run build test vet deps test-deps bench fuzz demo package package-test clean headless test-headless windows test-windows
 
 ## run: install what is missing, build, start the desktop app
 run: deps build
@@ -67,3 +67,26 @@ package-test: package
 
 clean:
 	rm -rf bin dist
+
+## headless: static binaries with every command but the window (no Fyne,
+## GLFW or systray; CGO_ENABLED=0), for a NAS or a Raspberry Pi:
+## dist/playmark-headless-linux-{amd64,arm64}
+HEADLESS_ARCHS ?= amd64 arm64
+headless:
+	mkdir -p dist
+	@for arch in $(HEADLESS_ARCHS); do \
+	  echo "CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -tags headless -o dist/playmark-headless-linux-$$arch ."; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -tags headless -trimpath -ldflags "$(LDFLAGS) -s -w" -o dist/playmark-headless-linux-$$arch . || exit 1; \
+	done
+
+## test-headless: the headless build's tests, then both binaries through the
+## command-line sync scenario (arm64 under qemu-user-static), with LANG=C
+test-headless: headless
+	@.ci/deps-platform headless
+	CGO_ENABLED=0 $(GO) vet -tags headless ./app/ ./sync/... ./packaging/...
+	@# macOS and Windows stay possible: every package that needs no cgo vets there
+	GOOS=darwin CGO_ENABLED=0 $(GO) vet -tags headless $$($(GO) list ./... | grep -v '/ui$$')
+	GOOS=windows CGO_ENABLED=0 $(GO) vet -tags headless $$($(GO) list ./... | grep -v '/ui$$')
+	LANG=$${LANG:-en_US.UTF-8} CGO_ENABLED=0 $(GO) test -tags headless -count=1 -run 'Headless|Version|Desktop' ./app/
+	packaging/test-headless dist/playmark-headless-linux-amd64
+	packaging/test-headless dist/playmark-headless-linux-arm64 qemu-aarch64-static

@@ -1,3 +1,5 @@
+//go:build !headless
+
 package app
 
 import (
@@ -21,6 +23,10 @@ import (
 
 // appID is the desktop app's id (FyneApp.toml, the desktop entry).
 const appID = "io.playmark.Playmark"
+
+// headlessBuild says whether this binary was built with -tags headless
+// (desktop_headless.go): this one has the window and the tray.
+const headlessBuild = false
 
 // runDesktop runs the desktop app on the config dir dir until the user
 // quits: the window, the tray (when the session has one) and the
