@@ -47,7 +47,8 @@ func OpenCore(ctx context.Context, dir string, verboseTo io.Writer) (*Core, erro
 // Close closes the store.
 func (c *Core) Close() error { return c.Store.Close() }
 
-// useKeyring keeps st's tokens in the system keyring (the Secret Service)
+// useKeyring keeps st's tokens in the system keyring (Secret Service,
+// Credential Manager, Keychain: secret.Open)
 // when there is one and PLAYMARK_KEYRING is not "off" (tests, headless
 // servers); otherwise they stay in the database. The error is a token the
 // keyring would not take: it stays in the database, and st stays usable.
@@ -56,7 +57,7 @@ func useKeyring(ctx context.Context, st *state.Store, dir string, log *slog.Logg
 		return nil
 	}
 	open, cancel := context.WithTimeout(ctx, 5*time.Second)
-	k, err := secret.OpenSecretService(open, dir)
+	k, err := secret.Open(open, dir)
 	cancel()
 	if err != nil {
 		log.Info("tokens stay in the database", "reason", err)
