@@ -90,3 +90,17 @@ test-headless: headless
 	LANG=$${LANG:-en_US.UTF-8} CGO_ENABLED=0 $(GO) test -tags headless -count=1 -run 'Headless|Version|Desktop' ./app/
 	packaging/test-headless dist/playmark-headless-linux-amd64
 	packaging/test-headless dist/playmark-headless-linux-arm64 qemu-aarch64-static
+
+## windows: cross-build dist/playmark.exe (mingw-w64, cgo for GLFW; icon and
+## version info embedded) and the installer dist/Playmark-Setup-$(VERSION).exe (NSIS)
+WINBUILD ?= $(shell sed -n 's/^Build = \([0-9]*\)/\1/p' FyneApp.toml)
+windows:
+	@.ci/deps-platform windows
+	GO=$(GO) packaging/windows/build $(VERSION) $(WINBUILD)
+
+## test-windows: make windows, then the .exe and the installer under Wine and
+## Xvfb (.ci/test-windows: the CLI scenario, the window, the single-instance
+## guard, the tray, the installer and uninstaller)
+test-windows: windows
+	@.ci/deps-platform wine
+	.ci/test-windows $(VERSION)

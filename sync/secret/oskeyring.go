@@ -112,4 +112,3 @@ func (k *OSKeyring) Delete(ctx context.Context, backend string) error {
 
 // Close does nothing: there is no connection to close.
 func (k *OSKeyring) Close() error { return nil }
-
