@@ -34,7 +34,8 @@ func Open(ctx context.Context, configDir string) (Keyring, error) {
 		configDir = abs
 	}
 	k := &OSKeyring{dir: configDir}
-	if _, err := k.Get(ctx, "\x00probe"); err != nil && !errors.Is(err, ErrNotFound) {
+	// "(probe)" is no backend name (they are letters, digits, ., _, -).
+	if _, err := k.Get(ctx, "(probe)"); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	return k, nil
