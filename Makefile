@@ -103,4 +103,5 @@ windows:
 ## guard, the tray, the installer and uninstaller)
 test-windows: windows
 	@.ci/deps-platform wine
+	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc $(GO) vet ./...
 	.ci/test-windows $(VERSION)
