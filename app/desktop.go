@@ -103,6 +103,7 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 		ValidateName: ValidateName,
 		ValidateURL:  ValidateURL,
 		Autostart:    newLoginEntry(dir),
+		OpenFolder:   openFolder,
 		Quit:         quit,
 		Dispatch:     ut.do,
 		LazyWindow:   true,
