@@ -5,7 +5,7 @@ BIN     := bin/playmark
 VERSION ?= $(shell sed -n 's/^Version = "\(.*\)"/\1/p' FyneApp.toml)
 LDFLAGS := -X playmark/app.Version=$(VERSION)
 
-.PHONY: run build test vet deps test-deps bench fuzz demo package package-test clean headless test-headless windows test-windows
+.PHONY: run build test vet deps test-deps bench fuzz demo package package-test clean
 
 ## run: install what is missing, build, start the desktop app
 run: deps build
@@ -71,6 +71,7 @@ clean:
 ## headless: static binaries with every command but the window (no Fyne,
 ## GLFW or systray; CGO_ENABLED=0), for a NAS or a Raspberry Pi:
 ## dist/playmark-headless-linux-{amd64,arm64}
+.PHONY: headless test-headless windows test-windows
 HEADLESS_ARCHS ?= amd64 arm64
 headless:
 	mkdir -p dist
