@@ -47,10 +47,10 @@ func OpenCore(ctx context.Context, dir string, verboseTo io.Writer) (*Core, erro
 // Close closes the store.
 func (c *Core) Close() error { return c.Store.Close() }
 
-// useKeyring keeps st's tokens in the system keyring (Secret Service,
-// Credential Manager, Keychain: secret.Open)
-// when there is one and PLAYMARK_KEYRING is not "off" (tests, headless
-// servers); otherwise they stay in the database. The error is a token the
+// useKeyring keeps st's tokens in the system keyring (secret.Open: the
+// Secret Service, the Credential Manager or the Keychain) when there is
+// one and PLAYMARK_KEYRING is not "off" (tests, headless servers);
+// otherwise they stay in the database. The error is a token the
 // keyring would not take: it stays in the database, and st stays usable.
 func useKeyring(ctx context.Context, st *state.Store, dir string, log *slog.Logger) error {
 	if strings.EqualFold(os.Getenv("PLAYMARK_KEYRING"), "off") {
