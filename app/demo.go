@@ -87,7 +87,7 @@ func (c *cli) demoCmd(args []string) error {
 		}
 	}()
 
-	if *headless {
+	if *headless || headlessBuild { // the headless build has no window to open
 		c.configDir = dir
 		fmt.Fprintln(c.stdout, "\nPreview of a sync (nothing written):")
 		if err := c.runCmd("sync", []string{"--dry-run", "--quiet"}); err != nil {
