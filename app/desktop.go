@@ -76,6 +76,14 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	}
 	defer core.Close()
 
+	// What Fyne and systray log (through the standard logger) goes to
+	// playmark.log, from the start: their watchers outlive and race the
+	// loop ("Preferences load error: EOF" when a preferences save and the
+	// file watcher cross under load, "Unable to create settings storage"
+	// when the demo's throwaway dir goes), and a desktop app has no
+	// terminal to read them on. Playmark's own sentences still go to
+	// stderr.
+	stdlog.SetOutput(logFile(dir, nil))
 	fyneapp.SetMetadata(fyne.AppMetadata{ID: appID, Name: "Playmark", Version: Version, Build: 1, Icon: ui.AppIcon(),
 		Migrations: map[string]bool{"fyneDo": true}})
 	a := fyneapp.NewWithID(appID)
@@ -194,12 +202,6 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 
 	// Quit: stop the tray, the loops and any run (a cancelled run rolls
 	// back the batch it was writing), then let them finish.
-	//
-	// Fyne's file watchers outlive its loop: saving its preferences on
-	// quit wakes them ("Preferences load error: EOF", and "Unable to
-	// create settings storage" when the demo's throwaway dir goes). From
-	// here on what Fyne logs goes to playmark.log, not the terminal.
-	stdlog.SetOutput(logFile(dir, nil))
 	ut.close()
 	if st != nil {
 		st.Stop()
