@@ -88,10 +88,22 @@ Backends:
   backend test NAME          connect; print the server's name, version, id and the user
   backend remove NAME
 
+Accounts and the household (sign in instead of pasting tokens):
+  signin plex                print a link and a code, wait for the sign-in
+  signin jellyfin|emby --url URL --user NAME [--password-stdin] [--quick-connect]
+  accounts [--json] | accounts remove NAME
+  servers [--account NAME] [--json]   the servers the accounts reach, with their users
+  backend add NAME --account NAME [--server S] [--user U] [--pin-stdin]
+  household add --server NAME [--account A] [--users all|U1,U2] [--export on|off]
+                             one backend per user, each linked to a person by name
+  people [--json] | people rename OLD NEW | people merge FROM INTO | people link PERSON BACKEND
+
 Sync:
   import [--backend NAME]... [--full] [--dry-run]
   export [--backend NAME]... [--full] [--dry-run] [--yes]
   sync [--full] [--dry-run] [--yes]   import, then export
+                             (sync, import, export, history, status, unmatched: --person NAME
+                             for one person's backends only)
   held                       exports held by the mass-change guard
   held apply|discard NAME    apply or drop a held export
   unmatched [--limit N]      items that could not be matched (no usable ids)
@@ -116,7 +128,8 @@ Other:
   --version
 
 The config dir defaults to $PLAYMARK_CONFIG_DIR, else the user's config dir + /playmark.
-Tokens are kept in the system keyring (Secret Service) when there is one, else in the config dir;
+Tokens are kept in the system keyring (Secret Service; Windows: Credential Manager; macOS: Keychain)
+when there is one, else in the config dir;
 PLAYMARK_KEYRING=off keeps them in the config dir.
 Tokens: --token-stdin reads the token from standard input, else $PLAYMARK_TOKEN, else Playmark asks
 for it on a terminal (not echoed); --token TOKEN also works but shows it to other local users.

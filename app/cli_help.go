@@ -10,6 +10,11 @@ import (
 // commandHelp is each command's usage, what it does and an example, as
 // printed by "playmark COMMAND --help" and "playmark help COMMAND".
 var commandHelp = map[string]string{
+	"signin":    accountsUsage + "\nExample:\n  playmark signin jellyfin --url http://192.168.1.11:8096 --user anna --password-stdin < pw.txt\n",
+	"accounts":  accountsUsage + "\nExample:\n  playmark accounts\n",
+	"servers":   accountsUsage + "\nExample:\n  playmark servers --account plex\n",
+	"household": peopleUsage + "\nExample:\n  playmark household add --server 'Living room' --users all --export on\n",
+	"people":    peopleUsage + "\nExample:\n  playmark people merge 'Anna B' Anna\n",
 	"backend add": `Usage: playmark backend add NAME --type plex|jellyfin|emby --url URL [--token-stdin | --token TOKEN] [--user USER]
                             [--import off|metadata|full] [--export on|off] [--no-test]
 
