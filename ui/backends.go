@@ -50,6 +50,8 @@ type BackendsScreen struct {
 	Add     *widget.Button
 	Rows    []*BackendRow
 	Editor  *BackendEditor // the open add or edit dialog, if any
+	SignIn  *SignIn        // the open sign-in (Add), if any
+	signDlg dialog.Dialog
 	editDlg dialog.Dialog
 	confirm dialog.Dialog // the open remove confirmation, if any
 	tested  map[string]string
@@ -74,7 +76,7 @@ type BackendRow struct {
 
 func newBackendsScreen(u *UI) *BackendsScreen {
 	s := &BackendsScreen{u: u, tested: map[string]string{}}
-	s.Add = widget.NewButtonWithIcon("Add backend…", theme.ContentAddIcon(), func() { s.openEditor(nil) })
+	s.Add = widget.NewButtonWithIcon("Add backend…", theme.ContentAddIcon(), s.openSignIn)
 	s.list = container.NewVBox()
 	help := widget.NewLabel("Import reads a server into Playmark; Export writes Playmark's watched marks and resume positions back to it. " +
 		"\"Metadata only\" refreshes ids without taking the server's play state.")
@@ -390,5 +392,28 @@ func (s *BackendsScreen) openEditor(orig *state.Backend) {
 	d.Resize(fyne.NewSize(620, 560))
 	s.Editor = ed
 	s.editDlg = d
+	d.Show()
+}
+
+// openSignIn is Add: sign in and add what the account reaches, or, the
+// advanced path, open the token editor.
+func (s *BackendsScreen) openSignIn() {
+	var d *dialog.CustomDialog
+	close := func() {
+		if s.SignIn != nil {
+			s.SignIn.stopWaiting()
+		}
+		d.Hide()
+		s.SignIn = nil
+	}
+	si := newSignIn(s.u, func([]state.Backend) { close() }, func() {
+		close()
+		s.openEditor(nil)
+	})
+	d = dialog.NewCustomWithoutButtons("Add backends", si.content, s.u.Window.win)
+	d.SetButtons([]fyne.CanvasObject{widget.NewButton("Close", close)})
+	d.Resize(fyne.NewSize(720, 580))
+	s.SignIn = si
+	s.signDlg = d
 	d.Show()
 }

@@ -25,7 +25,8 @@ type FirstRun struct {
 	done    func()
 
 	Heading *widget.Label
-	Editor  *BackendEditor
+	SignIn  *SignIn        // step 1's sign-in
+	Editor  *BackendEditor // step 1's advanced path, while it shows
 	Skip    *widget.Button
 
 	Added      []string
@@ -74,22 +75,41 @@ func (f *FirstRun) show(step int, body fyne.CanvasObject) {
 	f.content.Refresh()
 }
 
-// stepAdd is step 1: add a server and test it.
+// stepAdd is step 1: sign in, and add the servers and users the
+// account reaches (or, advanced, a server by address and token).
 func (f *FirstRun) stepAdd() {
+	f.Editor = nil
+	f.SignIn = newSignIn(f.u, f.addedMany, f.stepToken)
+	var body fyne.CanvasObject = f.SignIn.content
+	if len(f.Added) > 0 {
+		body = container.NewBorder(nil, container.NewHBox(widget.NewButtonWithIcon("Back to the preview", theme.NavigateBackIcon(), f.stepPreview)),
+			nil, nil, body)
+	}
+	f.show(1, body)
+}
+
+// stepToken is step 1's advanced path: a server's address and a token,
+// tested before it is saved.
+func (f *FirstRun) stepToken() {
 	f.Editor = newBackendEditor(f.u, nil, f.added)
 	f.Editor.Save.SetText("Save and continue")
-	intro := widget.NewLabel("Playmark keeps watched marks and resume positions in step across your Plex, Jellyfin and Emby servers. " +
-		"First, add a server: its address and a token. Test shows the server's name, version and the user Playmark acts as.")
+	intro := widget.NewLabel("Add a server by its address and a token. Test shows the server's name, version and the user Playmark acts as.")
 	intro.Wrapping = fyne.TextWrapWord
-	buttons := container.NewHBox(f.Editor.Save)
-	if len(f.Added) > 0 {
-		buttons.Add(widget.NewButton("Back", f.stepPreview))
-	}
+	buttons := container.NewHBox(widget.NewButtonWithIcon("Sign in instead", theme.NavigateBackIcon(), f.stepAdd), f.Editor.Save)
 	// The buttons stay under the form, outside its scrolling: a test's
 	// answer and the library list must not push Save out of sight.
 	body := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), buttons), nil, nil,
 		container.NewVScroll(container.NewVBox(intro, f.Editor.content)))
 	f.show(1, body)
+}
+
+// addedMany goes on to the preview once sign-in added backends.
+func (f *FirstRun) addedMany(bs []state.Backend) {
+	for _, b := range bs {
+		f.Added = append(f.Added, b.Name)
+	}
+	f.Previewed, f.Imported = nil, nil
+	f.stepPreview()
 }
 
 func (f *FirstRun) added(b state.Backend) {

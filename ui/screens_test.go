@@ -155,6 +155,7 @@ func TestAddBackendDialog(t *testing.T) {
 	w := e.u.Window
 	w.endFirstRun()
 	test.Tap(w.Backends.Add)
+	test.Tap(w.Backends.SignIn.TokenBtn)
 	ed := w.Backends.Editor
 	if ed == nil {
 		t.Fatal("Add did not open the editor")
@@ -199,6 +200,7 @@ func TestAddBackendRejectedToken(t *testing.T) {
 	srv := plexServer(t, 5)
 	e.u.Window.endFirstRun()
 	test.Tap(e.u.Window.Backends.Add)
+	test.Tap(e.u.Window.Backends.SignIn.TokenBtn)
 	ed := e.u.Window.Backends.Editor
 	test.Type(ed.URL, srv.URL())
 	test.Type(ed.Token, "wrong")
@@ -217,6 +219,7 @@ func TestJellyfinUserPicker(t *testing.T) {
 	srv := jellyfinServer(t, 5)
 	e.u.Window.endFirstRun()
 	test.Tap(e.u.Window.Backends.Add)
+	test.Tap(e.u.Window.Backends.SignIn.TokenBtn)
 	ed := e.u.Window.Backends.Editor
 	ed.Kind.SetSelected("Jellyfin")
 	if ed.Name.Text != "jellyfin" || !ed.User.Visible() || !ed.userLabel.Visible() {
@@ -297,6 +300,7 @@ func TestFirstRun(t *testing.T) {
 	if f == nil || f.Step != 1 {
 		t.Fatal("no guided setup on a first start")
 	}
+	test.Tap(f.SignIn.TokenBtn) // the advanced path
 	test.Type(f.Editor.URL, srv.URL())
 	test.Type(f.Editor.Token, srv.Token())
 	test.Tap(f.Editor.Save)
@@ -345,6 +349,7 @@ func TestFirstRun(t *testing.T) {
 		t.Fatalf("step %d after Add another server", f.Step)
 	}
 	jf := jellyfinServer(t, 40)
+	test.Tap(f.SignIn.TokenBtn)
 	f.Editor.Kind.SetSelected("Jellyfin")
 	test.Type(f.Editor.URL, jf.URL())
 	test.Type(f.Editor.Token, jf.Token())
@@ -854,6 +859,7 @@ func TestFirstRunSaveStaysInView(t *testing.T) {
 	e.u.NoTray()
 	w.win.Resize(fyne.NewSize(940, 640))
 	f := w.FirstRun
+	test.Tap(f.SignIn.TokenBtn)
 	f.Editor.Kind.SetSelected("Jellyfin")
 	test.Type(f.Editor.URL, jf.URL())
 	test.Type(f.Editor.Token, jf.Token())
