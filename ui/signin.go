@@ -156,7 +156,11 @@ func (s *SignIn) setStatus(msg string, bad bool) {
 func (s *SignIn) show(step, heading string, body fyne.CanvasObject, buttons ...fyne.CanvasObject) {
 	s.Step = step
 	s.Heading.SetText(heading)
-	bottom := container.NewVBox(s.Status, widget.NewSeparator(), container.NewHBox(buttons...))
+	bottom := container.NewVBox(s.Status)
+	if len(buttons) > 0 {
+		bottom.Add(widget.NewSeparator())
+		bottom.Add(container.NewHBox(buttons...))
+	}
 	s.content.Objects = []fyne.CanvasObject{
 		container.NewBorder(s.Heading, bottom, nil, nil, container.NewVScroll(body)),
 	}
@@ -246,8 +250,8 @@ func (s *SignIn) showPlexCode(link, code string) {
 	}
 	s.Link = link
 	s.startWaitKeep("plex", "Sign in with Plex",
-		"Your browser opens Plex's sign-in page. Sign in there and approve Playmark; this window goes on by itself. "+
-			"The page shows this code:", code, container.NewHBox(s.OpenAgain))
+		"Your browser opens Plex's sign-in page for this code. Sign in there and approve Playmark; "+
+			"this window goes on by itself.", code, container.NewHBox(s.OpenAgain))
 	if err := s.u.openURL(link); err != nil {
 		s.setStatus("Could not open the browser ("+err.Error()+"). Open this link yourself: "+link, true)
 	}
@@ -426,6 +430,19 @@ func (s *SignIn) signedIn(a state.Account) {
 	})
 }
 
+// accountService names the service an account signed in to.
+func accountService(kind string) string {
+	switch kind {
+	case state.AccountPlexTV:
+		return "Plex"
+	case state.AccountJellyfin:
+		return "Jellyfin"
+	case state.AccountEmby:
+		return "Emby"
+	}
+	return kind
+}
+
 // ServerText is one server on the servers step: its name and what kind,
 // then the address that answered or why none did.
 func ServerText(sv accounts.Server) (title, where string) {
@@ -480,7 +497,7 @@ func (s *SignIn) stepServers(servers []accounts.Server) {
 	s.setStatus(msg, msg != "")
 	setEnabled(s.Next, reachable > 0)
 	body := container.NewVBox(
-		wrapLabel(fmt.Sprintf("%s reaches %s:", s.Account.UserName, plural(len(servers), "server"))),
+		wrapLabel(fmt.Sprintf("Signed in to %s as %s, which reaches %s:", accountService(s.Account.Kind), s.Account.UserName, plural(len(servers), "server"))),
 		details, widget.NewSeparator(), wrapLabel("Choose the server to add:"), s.ServerChoice)
 	s.show("servers", "Your servers", body, s.Back, s.Next)
 }
@@ -548,7 +565,8 @@ func (s *SignIn) stepUsers(sv accounts.Server) {
 		if u.Protected {
 			r.PIN = widget.NewPasswordEntry()
 			r.PIN.SetPlaceHolder("their PIN")
-			pin = r.PIN
+			// An entry's own minimum is a few letters wide.
+			pin = container.NewGridWrap(fyne.NewSize(150, r.PIN.MinSize().Height), r.PIN)
 		}
 		if !s.Household && !isSelf(s.Account, u) {
 			r.Check.Checked = false
