@@ -151,6 +151,8 @@ type RunOptions struct {
 	Yes      bool     // apply exports the mass-change guard would hold
 	Wait     bool     // wait for a running run instead of failing with ErrBusy
 	Trigger  string   // who asked: cli, schedule, tray, window, webhook
+	// Person, when not 0, limits the run to that person's backends.
+	Person int64
 	// Progress, when set, is called with each status change of this run
 	// (besides the subscribers).
 	Progress func(Status)
@@ -380,7 +382,7 @@ func (r *run) selected(ctx context.Context, on func(state.Backend) bool) ([]stat
 	if len(r.opt.Backends) == 0 {
 		var out []state.Backend
 		for _, b := range all {
-			if on(b) {
+			if on(b) && (r.opt.Person == 0 || b.PersonID == r.opt.Person) {
 				out = append(out, b)
 			}
 		}
@@ -397,13 +399,15 @@ func (r *run) selected(ctx context.Context, on func(state.Backend) bool) ([]stat
 	return out, nil
 }
 
-// begin gives a transaction for one unit of work: the shared dry-run
-// transaction (under a savepoint), or a new one.
-func (r *run) begin(ctx context.Context, name string) (*state.Tx, func(ok bool) error, error) {
+// begin gives a transaction for one unit of work of backend b: the shared
+// dry-run transaction (under a savepoint), or a new one; its item reads
+// and writes are b's person's play state.
+func (r *run) begin(ctx context.Context, name string, b state.Backend) (*state.Tx, func(ok bool) error, error) {
 	if r.tx != nil {
 		if err := r.tx.Savepoint(name); err != nil {
 			return nil, nil, err
 		}
+		r.tx.SetPerson(b.PersonID)
 		return r.tx, func(ok bool) error {
 			if ok {
 				return r.tx.Release(name)
@@ -415,6 +419,7 @@ func (r *run) begin(ctx context.Context, name string) (*state.Tx, func(ok bool) 
 	if err != nil {
 		return nil, nil, err
 	}
+	tx.SetPerson(b.PersonID)
 	return tx, func(ok bool) error {
 		if ok {
 			return tx.Commit()

@@ -186,7 +186,7 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 		rep.Err = err
 		return rep
 	}
-	tx, finish, err := r.begin(ctx, fmt.Sprintf("events_%d", b.ID))
+	tx, finish, err := r.begin(ctx, fmt.Sprintf("events_%d", b.ID), b)
 	if err != nil {
 		rep.Err = err
 		return rep

@@ -136,7 +136,7 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 
 	// Plan under a read of the state; the writes to the server happen
 	// outside any transaction, and each is recorded as it succeeds.
-	tx, finish, err := r.begin(ctx, fmt.Sprintf("export_%d", b.ID))
+	tx, finish, err := r.begin(ctx, fmt.Sprintf("export_%d", b.ID), b)
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -242,7 +242,7 @@ func (r *run) planExport(ctx context.Context, tx *state.Tx, client backend.Backe
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	n, err := tx.CountChanged(b.ExportCursor)
+	n, err := tx.CountChanged(b.ID, b.ExportCursor)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -354,7 +354,7 @@ func (r *run) opChange(b state.Backend, o op, verb string) state.Change {
 	case opProgress:
 		after = "resume at " + clock(o.pos)
 	}
-	return state.Change{RunID: r.id, At: r.e.now(), ItemID: o.item.ID, Item: o.item.Label(), Target: b.Name,
+	return state.Change{RunID: r.id, At: r.e.now(), PersonID: b.PersonID, ItemID: o.item.ID, Item: o.item.Label(), Target: b.Name,
 		Before: o.before, After: after, Reason: fmt.Sprintf("%s: local state (via %s) is newer", verb, o.item.Via)}
 }
 

@@ -108,7 +108,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	} else {
 		im.quick = &quickTrack{listed: map[string]bool{}, moved: map[string]int{}}
 	}
-	tx, finish, err := r.begin(ctx, "import_"+fmt.Sprint(b.ID))
+	tx, finish, err := r.begin(ctx, "import_"+fmt.Sprint(b.ID), b)
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -152,7 +152,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 			}
 			pending = 0
 			var berr error
-			if im.tx, finish, berr = r.begin(ctx, "import"); berr != nil {
+			if im.tx, finish, berr = r.begin(ctx, "import", b); berr != nil {
 				return berr
 			}
 		}
@@ -433,7 +433,7 @@ func (im *importer) item(it *backend.Item) error {
 			im.rep.Changed++
 		}
 	}
-	if saveHash && !changed { // a changed item was saved whole
+	if saveHash { // the media identity is everyone's, written apart from the play state
 		if err := tx.SetItemIDsHash(id, hash); err != nil {
 			return err
 		}
@@ -504,7 +504,7 @@ func (im *importer) apply(local *state.Item, prev *state.Remote, it *backend.Ite
 	}
 	before := describe(*local)
 	*local = d.item
-	if err := im.tx.SaveItem(local, true); err != nil {
+	if err := im.tx.SavePlay(local); err != nil {
 		return false, err
 	}
 	im.record(*local, before, describe(*local), d.reason)
@@ -512,7 +512,7 @@ func (im *importer) apply(local *state.Item, prev *state.Remote, it *backend.Ite
 }
 
 func (im *importer) record(local state.Item, before, after, reason string) {
-	c := state.Change{RunID: im.r.id, At: im.r.e.now(), ItemID: local.ID, Item: local.Label(), Target: "local",
+	c := state.Change{RunID: im.r.id, At: im.r.e.now(), PersonID: im.b.PersonID, ItemID: local.ID, Item: local.Label(), Target: "local",
 		Before: before, After: after, Reason: reason}
 	im.r.addChange(c)
 	if err := im.tx.RecordChange(c); err != nil && !errors.Is(err, context.Canceled) {
