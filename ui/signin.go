@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -75,11 +74,7 @@ type SignIn struct {
 	Server accounts.Server
 	Users  []*UserRow
 	AddBtn *widget.Button
-	// Household says whether every checked user gets a backend of
-	// their own, linked to a person; without the household model only
-	// the account's own user can be added.
-	Household bool
-	Added     []state.Backend
+	Added  []state.Backend
 }
 
 // UserRow is one user on the users step.
@@ -91,7 +86,7 @@ type UserRow struct {
 }
 
 func newSignIn(u *UI, done func([]state.Backend), advanced func()) *SignIn {
-	s := &SignIn{u: u, done: done, advanced: advanced, Household: householdReady}
+	s := &SignIn{u: u, done: done, advanced: advanced}
 	s.Heading = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.Status = widget.NewLabel("")
 	s.Status.Wrapping = fyne.TextWrapWord
@@ -568,10 +563,6 @@ func (s *SignIn) stepUsers(sv accounts.Server) {
 			// An entry's own minimum is a few letters wide.
 			pin = container.NewGridWrap(fyne.NewSize(150, r.PIN.MinSize().Height), r.PIN)
 		}
-		if !s.Household && !isSelf(s.Account, u) {
-			r.Check.Checked = false
-			r.Check.Disable()
-		}
 		s.Users = append(s.Users, r)
 		grid.Add(r.Check)
 		grid.Add(pin)
@@ -579,9 +570,6 @@ func (s *SignIn) stepUsers(sv accounts.Server) {
 	}
 	intro := fmt.Sprintf("Whose watch state should Playmark keep in step on %s? Each one checked gets a backend of their own, "+
 		"linked to a person: the same name on another server is the same person.", sv.Name)
-	if !s.Household {
-		intro = fmt.Sprintf("Playmark adds %s as you. (Keeping other people's watch state needs the household, which this version does not have yet.)", sv.Name)
-	}
 	body := container.NewVBox(wrapLabel(intro), grid)
 	if sv.UsersErr != nil {
 		body.Add(wrapLabel("Not every user could be listed: " + sv.UsersErr.Error()))
@@ -663,44 +651,4 @@ func describeAddErr(err error) string {
 		return "The server refused a token (a wrong PIN?): " + err.Error() + ". Nothing was saved for that user."
 	}
 	return "Could not add: " + err.Error()
-}
-
-var nameUnsafe = regexp.MustCompile(`[^a-z0-9_-]+`)
-
-// backendName is the name a new backend for user on a server of kind
-// gets: "plex-anna"; with -2, -3 when taken.
-func backendName(kind backend.Kind, user string, taken func(string) bool) string {
-	base := strings.Trim(nameUnsafe.ReplaceAllString(strings.ToLower(user), "-"), "-")
-	if base == "" {
-		base = "user"
-	}
-	base = string(kind) + "-" + base
-	name := base
-	for i := 2; taken(name); i++ {
-		name = fmt.Sprintf("%s-%d", base, i)
-	}
-	return name
-}
-
-// addOne makes, tests and saves the backend of user u on sv. Off the UI
-// thread.
-func (u *UI) addOne(ctx context.Context, m *accounts.Manager, a state.Account, sv accounts.Server, usr accounts.User, pin string) (state.Backend, error) {
-	b, l, err := m.NewBackend(ctx, a, sv, usr, pin)
-	if err != nil {
-		return b, fmt.Errorf("%s: %w", usr.Name, err)
-	}
-	b.Name = backendName(sv.Kind, usr.Name, func(n string) bool {
-		_, err := u.st.Backend(ctx, n)
-		return err == nil
-	})
-	b.Import, b.Export = state.ImportFull, false
-	info, err := u.d.Engine.Test(ctx, b)
-	if err != nil {
-		return b, fmt.Errorf("%s: %w", usr.Name, err)
-	}
-	b.ServerID, b.ServerName, b.UserName = info.ServerID, info.Name, info.UserName
-	if info.UserID != "" && b.Kind != string(backend.Plex) {
-		b.UserID = info.UserID
-	}
-	return m.SaveBackend(ctx, b, l)
 }

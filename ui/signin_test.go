@@ -14,6 +14,7 @@ import (
 
 	"playmark/sync/accounts"
 	"playmark/sync/backend/simulate"
+	"playmark/sync/state"
 )
 
 // household is a simulated plex.tv with one Plex server and a household:
@@ -46,6 +47,7 @@ func newHousehold(t *testing.T, opt simulate.PlexTVOptions, conns ...simulate.TV
 	if _, err := tv.AddFriend("Carol"); err != nil {
 		t.Fatal(err)
 	}
+	tv.AddGuest()
 	if err := tv.AddServer(srv, conns...); err != nil {
 		t.Fatal(err)
 	}
@@ -155,27 +157,71 @@ func TestFirstRunSignInWithPlex(t *testing.T) {
 	for _, r := range s.Users {
 		rows[r.U.Name] = r
 	}
-	if len(rows) != 4 || rows["owner"] == nil || rows["Ben"] == nil || rows["Ben"].PIN == nil || rows["Anna"].PIN != nil {
+	if len(rows) != 5 || rows["owner"] == nil || rows["Ben"] == nil || rows["Ben"].PIN == nil || rows["Anna"].PIN != nil || rows["Guest"] == nil {
 		t.Fatalf("user rows %v (Ben needs a PIN entry, Anna not)", rows)
 	}
-	if !rows["owner"].Check.Checked || rows["owner"].Check.Disabled() {
-		t.Error("the signed-in user is not checked")
+	for name, want := range map[string]bool{"owner": true, "Anna": true, "Ben": true, "Carol": true, "Guest": false} {
+		if rows[name].Check.Checked != want {
+			t.Errorf("%s checked %v, want %v (all but guests)", name, rows[name].Check.Checked, want)
+		}
 	}
 	mustContain(t, "owner's row", rows["owner"].Check.Text, "you")
 	mustContain(t, "Ben's row", rows["Ben"].Check.Text, "Plex Home", "PIN")
 	mustContain(t, "Carol's row", rows["Carol"].Check.Text, "friend")
+	mustContain(t, "Guest's row", rows["Guest"].Check.Text, "guest")
+	// Who each is linked to: nobody exists yet, so new people.
+	e.u.Wait()
+	mustContain(t, "Anna's person", rows["Anna"].Linked.Text, "Anna (new)")
+	if s.AddBtn.Text != "Add 4 backends" {
+		t.Errorf("Add says %q", s.AddBtn.Text)
+	}
 
+	// Ben's profile has a PIN: Add asks for it first.
+	test.Tap(s.AddBtn)
+	e.u.Wait()
+	mustContain(t, "status", s.Status.Text, "Ben's profile has a PIN")
+	if bs, _ := e.st.Backends(context.Background()); len(bs) != 0 {
+		t.Fatalf("saved %d backends without Ben's PIN", len(bs))
+	}
+	test.Type(rows["Ben"].PIN, "1234")
 	test.Tap(s.AddBtn)
 	e.settle()
-	b, err := e.st.Backend(context.Background(), "plex-owner")
+	bs, err := e.st.Backends(context.Background())
 	if err != nil {
-		t.Fatalf("no backend plex-owner: %v", err)
+		t.Fatal(err)
 	}
-	if b.URL != h.srv.URL() || b.Token == "" || b.Export || b.UserName != "owner" || b.ServerName != "Living room" {
-		t.Errorf("saved %+v", b)
+	persons := map[string]string{}
+	for _, b := range bs {
+		persons[b.UserName] = b.Person
+		if b.URL != h.srv.URL() || b.Token == "" || b.Export || b.Import != state.ImportFull {
+			t.Errorf("saved %+v", b)
+		}
 	}
-	if f.Step != 2 || len(f.Added) != 1 || f.Added[0] != "plex-owner" {
+	if len(bs) != 4 || persons["Anna"] != "Anna" || persons["Ben"] != "Ben" || persons["Carol"] != "Carol" || persons["owner"] != "owner" {
+		t.Fatalf("backends by user -> person: %v", persons)
+	}
+	if f.Step != 2 || len(f.Added) != 4 {
 		t.Fatalf("first run step %d, added %v", f.Step, f.Added)
+	}
+
+	// A second sign-in, to Jellyfin, links its Anna to the same person.
+	test.Tap(f.AddAnother)
+	jf := jellyfinServer(t, 10)
+	jf.SetPassword("admin", "secret")
+	jf.AddUser("anna", "", false)
+	s = f.SignIn
+	test.Tap(s.JellyfinBtn)
+	test.Type(s.URL, jf.URL())
+	test.Type(s.User, "admin")
+	test.Type(s.Password, "secret")
+	test.Tap(s.SignInBtn)
+	e.u.Wait()
+	test.Tap(s.Next)
+	e.u.Wait()
+	for _, r := range s.Users {
+		if r.U.Name == "anna" {
+			mustContain(t, "Jellyfin anna's person", r.Linked.Text, "Anna (also living-room-anna)")
+		}
 	}
 }
 
@@ -286,9 +332,16 @@ func TestSignInToJellyfinByPassword(t *testing.T) {
 	}
 	test.Tap(s.AddBtn)
 	e.settle()
-	b, err := e.st.Backend(context.Background(), "jellyfin-admin")
-	if err != nil || b.UserID != jf.UserByName("admin") {
-		t.Fatalf("backend %+v, %v", b, err)
+	bs, err := e.st.Backends(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, b := range bs {
+		ids[b.UserName] = b.UserID
+	}
+	if ids["admin"] != jf.UserByName("admin") || ids["guest"] != jf.UserByName("guest") || len(bs) != len(s.Users) {
+		t.Fatalf("backends %+v", bs)
 	}
 }
 
@@ -350,15 +403,18 @@ func TestBackendsAddSignsIn(t *testing.T) {
 	}
 	e.signInPlex(s, h, links)
 	test.Tap(s.Next)
+	for _, r := range s.Users {
+		r.Check.SetChecked(r.U.Name == "owner")
+	}
 	test.Tap(s.AddBtn)
 	e.settle()
 	if w.Backends.SignIn != nil {
 		t.Error("the dialog stays open after adding")
 	}
-	if _, err := e.st.Backend(context.Background(), "plex-owner"); err != nil {
+	if _, err := e.st.Backend(context.Background(), "living-room-owner"); err != nil {
 		t.Fatal(err)
 	}
-	if w.Backends.Row("plex-owner") == nil {
+	if w.Backends.Row("living-room-owner") == nil {
 		t.Error("no row for the new backend")
 	}
 }
