@@ -41,6 +41,7 @@ type FirstRun struct {
 	Report    *ReportView
 	Previewed *engine.Report
 	Imported  *engine.Report
+	persons   map[string]string // backend -> person's name
 }
 
 func newFirstRun(u *UI, done func()) *FirstRun {
@@ -105,8 +106,12 @@ func (f *FirstRun) stepToken() {
 
 // addedMany goes on to the preview once sign-in added backends.
 func (f *FirstRun) addedMany(bs []state.Backend) {
+	if f.persons == nil {
+		f.persons = map[string]string{}
+	}
 	for _, b := range bs {
 		f.Added = append(f.Added, b.Name)
+		f.persons[b.Name] = b.Person
 	}
 	f.Previewed, f.Imported = nil, nil
 	f.stepPreview()
@@ -135,18 +140,26 @@ func (f *FirstRun) stepPreview() {
 }
 
 // foundColumns are the columns of the preview's table.
-var foundColumns = []string{"Server", "Items", "Watched", "In progress", "Unmatched", "Playmark would record"}
+var foundColumns = []string{"Person", "Server", "Items", "Watched", "In progress", "Unmatched", "Playmark would record"}
 
 // FoundRows is, per server read, what a dry-run import found there and
-// what the import would record in Playmark, as foundColumns.
-func FoundRows(rep *engine.Report) [][]string {
+// what the import would record in Playmark, as foundColumns: by person
+// (persons: backend name -> person), each person's servers together.
+func FoundRows(rep *engine.Report, persons map[string]string) [][]string {
 	var rows [][]string
+	var order []string
+	byPerson := map[string][][]string{}
 	for _, b := range rep.Backends {
 		if b.Phase != "import" {
 			continue
 		}
+		who := persons[b.Backend]
+		if _, ok := byPerson[who]; !ok {
+			order = append(order, who)
+			byPerson[who] = nil
+		}
 		if b.Err != nil {
-			rows = append(rows, []string{b.Backend, "-", "-", "-", "-", "could not be read"})
+			byPerson[who] = append(byPerson[who], []string{who, b.Backend, "-", "-", "-", "-", "could not be read"})
 			continue
 		}
 		var rec []string
@@ -159,22 +172,32 @@ func FoundRows(rep *engine.Report) [][]string {
 		if len(rec) == 0 {
 			rec = append(rec, "nothing new")
 		}
-		rows = append(rows, []string{b.Backend, commas(b.Read), commas(b.Watched), commas(b.InProgress), commas(b.Unmatched),
+		byPerson[who] = append(byPerson[who], []string{who, b.Backend, commas(b.Read), commas(b.Watched), commas(b.InProgress), commas(b.Unmatched),
 			strings.Join(rec, ", ")})
+	}
+	for _, who := range order {
+		rows = append(rows, byPerson[who]...)
 	}
 	return rows
 }
 
 // showFound fills the table of what the preview found.
 func (f *FirstRun) showFound(rep *engine.Report) {
-	rows := FoundRows(rep)
+	rows := FoundRows(rep, f.persons)
 	grid := container.New(&columnsLayout{cols: len(foundColumns)})
 	for _, h := range foundColumns {
 		grid.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
-	for _, r := range rows {
-		for _, c := range r {
-			grid.Add(widget.NewLabel(c))
+	for i, r := range rows {
+		for j, c := range r {
+			if j == 0 && i > 0 && rows[i-1][0] == c {
+				c = "" // the person's name once, on their first server
+			}
+			l := widget.NewLabel(c)
+			if j == 0 {
+				l.TextStyle.Bold = true
+			}
+			grid.Add(l)
 		}
 	}
 	f.Found.Objects = []fyne.CanvasObject{grid}
@@ -328,4 +351,10 @@ func (f *FirstRun) finish() {
 	}
 }
 
-func (f *FirstRun) apply(viewData) {}
+// apply keeps whose each backend is, for the preview's Person column.
+func (f *FirstRun) apply(d viewData) {
+	f.persons = map[string]string{}
+	for _, b := range d.backends {
+		f.persons[b.Name] = b.Person
+	}
+}

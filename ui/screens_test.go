@@ -335,8 +335,8 @@ func TestFirstRun(t *testing.T) {
 	if strings.Contains(f.Status.Text, "0 changes") {
 		t.Errorf("verdict %q speaks of 0 changes", f.Status.Text)
 	}
-	rows := FoundRows(f.Previewed)
-	if want := []string{"plex", "40", commas(pw), commas(pp), "0", "40 new items"}; len(rows) != 1 || !slices.Equal(rows[0], want) {
+	rows := FoundRows(f.Previewed, f.persons)
+	if want := []string{"plex", "40", commas(pw), commas(pp), "0", "40 new items"}; len(rows) != 1 || !slices.Equal(rows[0][1:], want) || rows[0][0] == "" {
 		t.Errorf("found rows %q, want [%q]", rows, want)
 	}
 	if got := labelTexts(f.Found); !strings.Contains(got, "In progress\n") || !strings.Contains(got, "\n"+commas(pw)+"\n"+commas(pp)+"\n0\n40 new items\n") {

@@ -204,6 +204,23 @@ func TestFirstRunSignInWithPlex(t *testing.T) {
 		t.Fatalf("first run step %d, added %v", f.Step, f.Added)
 	}
 
+	// The preview goes per person: each row says whose server it read.
+	test.Tap(f.PreviewBtn)
+	e.settle()
+	if f.Previewed == nil {
+		t.Fatalf("no preview: %q", f.Status.Text)
+	}
+	found := FoundRows(f.Previewed, f.persons)
+	if len(found) != 4 {
+		t.Fatalf("found rows %q", found)
+	}
+	for _, r := range found {
+		if want := "living-room-" + strings.ToLower(r[0]); r[1] != want {
+			t.Errorf("row %q: person %q on backend %q, want %q", r, r[0], r[1], want)
+		}
+	}
+	mustContain(t, "found table", labelTexts(f.Found), "Person\n", "Anna\n", "Ben\n")
+
 	// A second sign-in, to Jellyfin, links its Anna to the same person.
 	test.Tap(f.AddAnother)
 	jf := jellyfinServer(t, 10)
