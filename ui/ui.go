@@ -343,6 +343,7 @@ type viewData struct {
 	unmatched []state.Unmatched
 	settings  state.Settings
 	tasks     []state.Task
+	people    []state.Person
 }
 
 // load reads a viewData. Off the UI thread.
@@ -369,6 +370,13 @@ func (u *UI) load(ctx context.Context) (viewData, error) {
 	}
 	if d.tasks, err = u.st.Tasks(ctx); err != nil {
 		return d, err
+	}
+	if d.people, err = u.st.People(ctx); err != nil {
+		return d, err
+	}
+	d.snap.Persons = map[string]string{}
+	for _, b := range d.backends {
+		d.snap.Persons[b.Name] = b.Person
 	}
 	return d, nil
 }
