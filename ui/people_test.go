@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"playmark/sync/backend"
+	"playmark/sync/engine"
 	"playmark/sync/state"
 )
 
@@ -126,4 +127,56 @@ func TestPeopleRenameMoveMerge(t *testing.T) {
 	if len(s.People) != 1 {
 		t.Errorf("cards after the merge: %d", len(s.People))
 	}
+}
+
+// Activity's person filter shows one person's runs and changes.
+func TestActivityPersonFilter(t *testing.T) {
+	e := newEnv(t)
+	anna := e.addFor("plex-anna", "Anna", backend.Plex, plexServer(t, 20))
+	ben := e.addFor("plex-ben", "Ben", backend.Plex, plexServer(t, 20))
+	// Carol's server is read first, alone: the items are then known, so
+	// that the next run records both Anna's and Ben's plays as changes.
+	carol := e.addFor("jellyfin-carol", "Carol", backend.Jellyfin, jellyfinServer(t, 20))
+	ctx := context.Background()
+	if _, err := e.eng.Import(ctx, engine.RunOptions{Full: true, Person: carol.PersonID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Import(ctx, engine.RunOptions{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Import(ctx, engine.RunOptions{Full: true, Person: ben.PersonID}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	a := e.u.Window.Activity
+	if !a.PersonFilter.Visible() || !slices.Equal(a.PersonFilter.Options, []string{"Everyone", "Anna", "Ben", "Carol"}) {
+		t.Fatalf("filter shown %v, options %v", a.PersonFilter.Visible(), a.PersonFilter.Options)
+	}
+	if len(a.runs) != 3 {
+		t.Fatalf("%d runs for everyone", len(a.runs))
+	}
+	both := a.runs[1] // the older run read both
+	a.SelectRun(both.ID)
+	e.u.Wait()
+	all := len(a.changes)
+	a.PersonFilter.SetSelected("Anna")
+	e.u.Wait()
+	if len(a.runs) != 1 || a.runs[0].ID != both.ID {
+		t.Fatalf("Anna's runs: %v", a.runs)
+	}
+	annas := len(a.changes)
+	if a.Selected != both.ID || annas == 0 || annas >= all {
+		t.Errorf("Anna's changes of run %d: %d of %d (selected %d)", both.ID, annas, all, a.Selected)
+	}
+	a.PersonFilter.SetSelected("Ben")
+	e.u.Wait()
+	if len(a.runs) != 2 {
+		t.Errorf("Ben's runs: %d, want 2", len(a.runs))
+	}
+	a.PersonFilter.SetSelected("Everyone")
+	e.u.Wait()
+	if len(a.runs) != 3 || len(a.changes) != all {
+		t.Errorf("everyone again: %d runs, %d changes", len(a.runs), len(a.changes))
+	}
+	_ = anna
 }
