@@ -70,6 +70,9 @@ func TestPeopleRenameMoveMerge(t *testing.T) {
 		t.Fatalf("people shown: %v", s.People)
 	}
 	mustContain(t, "Anna's card", s.card("Anna").Title.Text, "Anna · 1 backend")
+	if e.u.snap.Persons["jellyfin-ben"] != "Ben" {
+		t.Errorf("the tray's snapshot has persons %v", e.u.snap.Persons)
+	}
 	if r := s.Row("jellyfin-ben"); r == nil || r.Person.Selected != "Ben" || !slices.Contains(r.Person.Options, "Anna") {
 		t.Fatalf("Ben's row: %+v", r)
 	}
