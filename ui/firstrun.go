@@ -167,7 +167,7 @@ func FoundRows(rep *engine.Report, persons map[string]string) [][]string {
 			rec = append(rec, plural(b.Added, "new item"))
 		}
 		if b.Changed > 0 {
-			rec = append(rec, plural(b.Changed, "change")+" to known items")
+			rec = append(rec, plural(b.Changed, "change")+" to their watch state")
 		}
 		if len(rec) == 0 {
 			rec = append(rec, "nothing new")
@@ -203,7 +203,7 @@ func (f *FirstRun) showFound(rep *engine.Report) {
 	f.Found.Objects = []fyne.CanvasObject{grid}
 	heading := "Nothing to change on items the servers share."
 	if n := len(rep.Changes) + rep.MoreChanges; n > 0 {
-		heading = fmt.Sprintf("Planned changes to items more than one server has (%s):", commas(n))
+		heading = fmt.Sprintf("Planned changes to watch state on items already read (%s):", commas(n))
 		if rep.MoreChanges > 0 {
 			heading += fmt.Sprintf(" the first %d are listed.", len(rep.Changes))
 		}
@@ -295,7 +295,7 @@ func previewVerdict(rep *engine.Report) string {
 		msg += ", with the servers' watched marks and resume positions"
 	}
 	if n := rep.Changed(); n > 0 {
-		msg += fmt.Sprintf(", and %s to items more than one server has (listed below)", plural(n, "change"))
+		msg += fmt.Sprintf(", and %s to watch state on items already read from another server (listed below)", plural(n, "change"))
 	}
 	if rep.Unmatched > 0 {
 		msg += fmt.Sprintf("; %s without usable ids are left alone", commas(rep.Unmatched))
@@ -332,7 +332,7 @@ func (f *FirstRun) stepDone(rep *engine.Report) {
 	}
 	msg := fmt.Sprintf("The first import is done: %s recorded in Playmark, with their watched marks and resume positions", plural(added, "new item"))
 	if n := rep.Changed(); n > 0 {
-		msg += fmt.Sprintf(", and %s to items more than one server has", plural(n, "change"))
+		msg += fmt.Sprintf(", and %s to watch state on items already read from another server", plural(n, "change"))
 	}
 	msg += ". "
 	if rep.Unmatched > 0 {
