@@ -477,8 +477,8 @@ func (s *ActivityScreen) filterPerson(name string) {
 	s.Changes.Refresh()
 }
 
-// RunsFor is the runs that read or wrote one of person's backends (0:
-// every run).
+// RunsFor is the runs that read or wrote one of person's backends, each
+// with the figures of those backends only (0: every run, whole).
 func RunsFor(runs []state.Run, backends []state.Backend, person int64) []state.Run {
 	if person == 0 {
 		return runs
@@ -491,11 +491,16 @@ func RunsFor(runs []state.Run, backends []state.Backend, person int64) []state.R
 	}
 	var out []state.Run
 	for _, r := range runs {
+		// Their backends' figures only: the columns count for them.
+		var bs []state.RunBackend
 		for _, x := range r.Backends {
 			if theirs[x.Backend] {
-				out = append(out, r)
-				break
+				bs = append(bs, x)
 			}
+		}
+		if len(bs) > 0 {
+			r.Backends = bs
+			out = append(out, r)
 		}
 	}
 	return out

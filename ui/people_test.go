@@ -164,8 +164,8 @@ func TestActivityPersonFilter(t *testing.T) {
 	all := len(a.changes)
 	a.PersonFilter.SetSelected("Anna")
 	e.u.Wait()
-	if len(a.runs) != 1 || a.runs[0].ID != both.ID {
-		t.Fatalf("Anna's runs: %v", a.runs)
+	if len(a.runs) != 1 || a.runs[0].ID != both.ID || len(a.runs[0].Backends) != 1 || a.runs[0].Backends[0].Backend != "plex-anna" {
+		t.Fatalf("Anna's runs: %+v", a.runs)
 	}
 	annas := len(a.changes)
 	if a.Selected != both.ID || annas == 0 || annas >= all {

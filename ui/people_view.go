@@ -84,6 +84,7 @@ func (s *BackendsScreen) renamePrompt(p state.Person) {
 	d.Resize(fyne.NewSize(420, 160))
 	s.PersonDialog = d
 	d.Show()
+	s.u.Window.win.Canvas().Focus(s.PersonName)
 }
 
 // mergePrompt asks whom p is the same person as.
@@ -145,6 +146,7 @@ func (s *BackendsScreen) movePrompt(r *BackendRow, name string) {
 	d.Resize(fyne.NewSize(420, 160))
 	s.PersonDialog = d
 	d.Show()
+	s.u.Window.win.Canvas().Focus(s.PersonName)
 }
 
 // move links backend b to the person person gives (off the UI thread).
