@@ -295,7 +295,7 @@ func previewVerdict(rep *engine.Report) string {
 		msg += ", with the servers' watched marks and resume positions"
 	}
 	if n := rep.Changed(); n > 0 {
-		msg += fmt.Sprintf(", and %s to watch state on items already read from another server (listed below)", plural(n, "change"))
+		msg += fmt.Sprintf(", and %s to watch state on items already read (listed below)", plural(n, "change"))
 	}
 	if rep.Unmatched > 0 {
 		msg += fmt.Sprintf("; %s without usable ids are left alone", commas(rep.Unmatched))
@@ -332,7 +332,7 @@ func (f *FirstRun) stepDone(rep *engine.Report) {
 	}
 	msg := fmt.Sprintf("The first import is done: %s recorded in Playmark, with their watched marks and resume positions", plural(added, "new item"))
 	if n := rep.Changed(); n > 0 {
-		msg += fmt.Sprintf(", and %s to watch state on items already read from another server", plural(n, "change"))
+		msg += fmt.Sprintf(", and %s to watch state on items already read", plural(n, "change"))
 	}
 	msg += ". "
 	if rep.Unmatched > 0 {
