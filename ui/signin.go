@@ -46,6 +46,9 @@ type SignIn struct {
 	JellyfinBtn *widget.Button
 	EmbyBtn     *widget.Button
 	TokenBtn    *widget.Button // "Add by address and token"
+	// Known offers the accounts already signed in to (KnownBtns).
+	Known     *fyne.Container
+	KnownBtns []*widget.Button
 
 	// The wait for an approval (Plex, Quick Connect).
 	Code      *widget.Label
@@ -170,8 +173,34 @@ func (s *SignIn) stepChoose(msg string) {
 	signins := container.NewVBox(s.PlexBtn, s.JellyfinBtn, s.EmbyBtn)
 	adv := wrapLabel("Advanced: enter a server's address and a token (an X-Plex-Token, or a Jellyfin or Emby API key) yourself.")
 	adv.Importance = widget.LowImportance
-	body := container.NewVBox(intro, container.NewHBox(signins), widget.NewSeparator(), adv, container.NewHBox(s.TokenBtn))
+	s.Known = container.NewVBox()
+	body := container.NewVBox(intro, container.NewHBox(signins), s.Known, widget.NewSeparator(), adv, container.NewHBox(s.TokenBtn))
 	s.show("choose", "Sign in to your servers", body)
+	s.loadKnown()
+}
+
+// loadKnown offers the accounts already signed in to: their servers
+// again, without signing in again (another server, or more users).
+func (s *SignIn) loadKnown() {
+	var list []state.Account
+	known := s.Known
+	s.u.goBg(func() {
+		list, _ = s.u.st.Accounts(s.u.ctx)
+	}, func() {
+		if s.Step != "choose" || s.Known != known || len(list) == 0 {
+			return
+		}
+		s.KnownBtns = nil
+		known.Add(wrapLabel("Or go on with an account you signed in to:"))
+		row := container.NewHBox()
+		for _, a := range list {
+			b := widget.NewButtonWithIcon(fmt.Sprintf("%s (%s)", a.UserName, accountService(a.Kind)), theme.AccountIcon(), func() { s.signedIn(a) })
+			s.KnownBtns = append(s.KnownBtns, b)
+			row.Add(b)
+		}
+		known.Add(row)
+		known.Refresh()
+	})
 }
 
 // startWait shows a wait for an approval, with the code and Cancel; it
@@ -393,6 +422,7 @@ func (s *SignIn) signedIn(a state.Account) {
 	s.show("servers", "Signed in as "+a.UserName, container.NewVBox(
 		wrapLabel("Looking for the servers this account reaches, and trying their addresses…"), s.Waiting), s.Back)
 	var servers []accounts.Server
+	var full state.Account
 	var err error
 	s.u.goBg(func() {
 		ctx, cancel := context.WithTimeout(s.u.ctx, 2*time.Minute)
@@ -402,15 +432,17 @@ func (s *SignIn) signedIn(a state.Account) {
 			err = merr
 			return
 		}
-		full, ferr := s.u.st.Account(ctx, a.Name)
-		if ferr != nil {
-			err = ferr
+		// With its token (an account from the list has none).
+		if full, err = s.u.st.Account(ctx, a.Name); err != nil {
 			return
 		}
 		servers, err = m.Servers(ctx, full)
 	}, func() {
 		if s.Step != "servers" || s.Account.Name != a.Name {
 			return // left meanwhile (Back)
+		}
+		if err == nil {
+			s.Account = full
 		}
 		s.Waiting.Stop()
 		if err != nil {

@@ -434,4 +434,32 @@ func TestBackendsAddSignsIn(t *testing.T) {
 	if w.Backends.Row("living-room-owner") == nil {
 		t.Error("no row for the new backend")
 	}
+
+	// Add again: the account signed in to is offered, no new code; Anna
+	// is added from it.
+	test.Tap(w.Backends.Add)
+	s = w.Backends.SignIn
+	e.u.Wait()
+	if len(s.KnownBtns) != 1 {
+		t.Fatalf("accounts offered: %d", len(s.KnownBtns))
+	}
+	mustContain(t, "known account", s.KnownBtns[0].Text, "owner (Plex)")
+	test.Tap(s.KnownBtns[0])
+	e.u.Wait()
+	if s.Step != "servers" || len(links.all()) != 1 {
+		t.Fatalf("step %q, links opened %v", s.Step, links.all())
+	}
+	test.Tap(s.Next)
+	e.u.Wait()
+	for _, r := range s.Users {
+		if r.U.Name == "owner" {
+			mustContain(t, "owner's person", r.Linked.Text, "owner (also living-room-owner)")
+		}
+		r.Check.SetChecked(r.U.Name == "Anna")
+	}
+	test.Tap(s.AddBtn)
+	e.settle()
+	if b, err := e.st.Backend(context.Background(), "living-room-anna"); err != nil || b.Person != "Anna" {
+		t.Fatalf("Anna's backend %+v, %v (status %q, step %q, add %q)", b, err, s.Status.Text, s.Step, s.AddBtn.Text)
+	}
 }
