@@ -92,6 +92,7 @@ func (f *FirstRun) stepAdd() {
 // stepToken is step 1's advanced path: a server's address and a token,
 // tested before it is saved.
 func (f *FirstRun) stepToken() {
+	f.leaveSignIn()
 	f.Editor = newBackendEditor(f.u, nil, f.added)
 	f.Editor.Save.SetText("Save and continue")
 	intro := widget.NewLabel("Add a server by its address and a token. Test shows the server's name, version and the user Playmark acts as.")
@@ -125,6 +126,7 @@ func (f *FirstRun) added(b state.Backend) {
 
 // stepPreview is step 2: a dry-run import, then the real one.
 func (f *FirstRun) stepPreview() {
+	f.leaveSignIn()
 	intro := widget.NewLabel(fmt.Sprintf("Added %s. Now preview the first import: Playmark reads every item and shows what it found and what it would record. "+
 		"Nothing is written until you choose Import for real. Export (writing to your servers) stays off until you turn it on in Backends.",
 		strings.Join(f.Added, ", ")))
@@ -345,7 +347,15 @@ func (f *FirstRun) stepDone(rep *engine.Report) {
 	f.show(3, container.NewBorder(container.NewVBox(l, container.NewHBox(f.Finish)), nil, nil, nil, f.Report.content))
 }
 
+// leaveSignIn ends a sign-in's wait when the setup moves elsewhere.
+func (f *FirstRun) leaveSignIn() {
+	if f.SignIn != nil {
+		f.SignIn.stopWaiting()
+	}
+}
+
 func (f *FirstRun) finish() {
+	f.leaveSignIn()
 	if f.done != nil {
 		f.done()
 	}

@@ -463,3 +463,23 @@ func TestBackendsAddSignsIn(t *testing.T) {
 		t.Fatalf("Anna's backend %+v, %v (status %q, step %q, add %q)", b, err, s.Status.Text, s.Step, s.AddBtn.Text)
 	}
 }
+
+// Leaving the sign-in (Skip) while it waits for the browser ends the
+// wait: nothing keeps polling plex.tv behind the window.
+func TestSkipEndsThePlexWait(t *testing.T) {
+	e := newEnv(t)
+	h := newHousehold(t, simulate.PlexTVOptions{})
+	e.useAccounts(h.tv.URL())
+	f := e.u.Window.FirstRun
+	test.Tap(f.SignIn.PlexBtn)
+	e.pumpUntil("the code", func() bool { return f.SignIn.Code.Text != "" })
+	test.Tap(f.Skip)
+	done := make(chan struct{})
+	go func() { e.u.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the sign-in still polls after Skip")
+	}
+	e.u.Wait()
+}
