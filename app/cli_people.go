@@ -65,6 +65,17 @@ func (c *cli) personID(ctx context.Context, name string) (int64, error) {
 	return p.ID, err
 }
 
+// accountPerson is the person a backend made from an account for user
+// joins: the one --person names (it must exist), else the person named
+// like the user, added when there is none.
+func (c *cli) accountPerson(ctx context.Context, flagName, user string) (int64, error) {
+	if strings.TrimSpace(flagName) != "" {
+		return c.personID(ctx, flagName)
+	}
+	p, err := c.store.EnsurePerson(ctx, user)
+	return p.ID, err
+}
+
 // personBackends names person id's backends.
 func (c *cli) personBackends(ctx context.Context, id int64) (map[string]bool, error) {
 	bs, err := c.store.Backends(ctx)

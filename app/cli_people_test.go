@@ -114,4 +114,15 @@ func TestCLIHouseholdAndPeople(t *testing.T) {
 	if code, _, _ := pm(t, dir, "people", "link", "Anna", "nope"); code != exitUsage {
 		t.Fatalf("people link to no backend: exit %d", code)
 	}
+
+	// backend add from an account links by user name too, or to --person.
+	if code, out, errb := pm(t, dir, "backend", "add", "anna2", "--account", "plextv-owner", "--user", "Anna"); code != 0 || !strings.Contains(out, "for Anna:") {
+		t.Fatalf("backend add --account --user Anna: exit %d\n%s%s", code, out, errb)
+	}
+	if code, out, errb := pm(t, dir, "backend", "add", "anna3", "--account", "plextv-owner", "--user", "Anna", "--person", "ben"); code != 0 || !strings.Contains(out, "for Ben:") {
+		t.Fatalf("backend add --account --person ben: exit %d\n%s%s", code, out, errb)
+	}
+	if code, _, errb := pm(t, dir, "backend", "add", "anna4", "--account", "plextv-owner", "--user", "Anna", "--person", "Zed"); code != exitUsage || !strings.Contains(errb, "no person") {
+		t.Fatalf("backend add --person Zed: exit %d\n%s", code, errb)
+	}
 }

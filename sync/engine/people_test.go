@@ -90,3 +90,30 @@ func TestPeopleBackupRestoresTheBackendsPerson(t *testing.T) {
 		t.Errorf("emby after restore: e3 %+v, heat %+v; want Ben's marks only", w.watch("emby", "e3"), w.watch("emby", "heat"))
 	}
 }
+
+func TestPeopleEventsReachTheirPersonsBackendsOnly(t *testing.T) {
+	w, _ := peopleWorld(t, seed{})
+	w.sync(RunOptions{})
+	ctx := context.Background()
+	w.clock.add(time.Hour)
+	at := w.clock.now().Add(-time.Minute).Truncate(time.Second)
+	// Ben plays heat on Emby; the server says so.
+	w.servers["emby"].SetWatch("heat", simulate.Watch{Played: true, PlayCount: 1, LastPlayed: at})
+	if _, err := w.eng.HandleEvents(ctx, []Event{{Backend: "emby", ItemID: w.servers["emby"].RemoteID("heat"), Kind: EventPlayed, At: at}}); err != nil {
+		t.Fatal(err)
+	}
+	if w.watch("plex", "heat").Played || w.watch("jellyfin", "heat").Played {
+		t.Error("Ben's play on Emby reached the first person's backends")
+	}
+	// The first person plays e3 on Plex: Jellyfin follows, Ben's Emby not.
+	w.servers["plex"].SetWatch("e3", simulate.Watch{Played: true, PlayCount: 1, LastPlayed: at})
+	if _, err := w.eng.HandleEvents(ctx, []Event{{Backend: "plex", ItemID: w.servers["plex"].RemoteID("e3"), Kind: EventPlayed, At: at}}); err != nil {
+		t.Fatal(err)
+	}
+	if !w.watch("jellyfin", "e3").Played {
+		t.Error("the first person's play on Plex did not reach their Jellyfin")
+	}
+	if w.watch("emby", "e3").Played {
+		t.Error("the first person's play on Plex reached Ben's Emby")
+	}
+}

@@ -352,7 +352,7 @@ func (t *Tx) SaveItem(it *Item, playState bool) error {
 	return t.SavePlay(it)
 }
 
-// SavePlay writes it's play state (only) as the transaction's person's,
+// SavePlay writes its play state (only) as the transaction's person's,
 // with this transaction's sequence number, so that exports to that
 // person's backends see it.
 func (t *Tx) SavePlay(it *Item) error {

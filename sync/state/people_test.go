@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -378,5 +379,104 @@ func TestPeopleRenameMergeLink(t *testing.T) {
 	}
 	if err := s.MergePeople(ctx, 99, anna.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("merge of no one: %v", err)
+	}
+}
+
+// testdata/release-v4.db was written by the release before people
+// (schema 4): `playmark demo --headless --keep --items 12`, three
+// simulated servers synced three times (backends, items, ids, sub-records,
+// played counts, runs and history).
+func TestMigrationOfThePreviousReleasesDatabase(t *testing.T) {
+	ctx := context.Background()
+	src, err := os.ReadFile(filepath.Join("testdata", "release-v4.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type play struct {
+		watched, explicit              bool
+		updated, progress, pat, seq    int64
+		via                            string
+		typ, title, show               string
+		year, season, episode, dur, cr int64
+	}
+	read := func(db *sql.DB, q string) map[int64]play {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[int64]play{}
+		for rows.Next() {
+			var id int64
+			var p play
+			if err := rows.Scan(&id, &p.watched, &p.explicit, &p.updated, &p.progress, &p.pat, &p.seq, &p.via,
+				&p.typ, &p.title, &p.show, &p.year, &p.season, &p.episode, &p.dur, &p.cr); err != nil {
+				t.Fatal(err)
+			}
+			out[id] = p
+		}
+		return out
+	}
+	tables := []string{"backends", "items", "guids", "episode_ids", "remotes", "unmatched", "runs", "run_backends", "changes", "held", "played_counts", "settings", "tasks"}
+	count := func(db *sql.DB) map[string]int {
+		out := map[string]int{}
+		for _, tb := range tables {
+			var n int
+			if err := db.QueryRow(`SELECT COUNT(*) FROM ` + tb).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			out[tb] = n
+		}
+		return out
+	}
+	old, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	old.QueryRow(`PRAGMA user_version`).Scan(&v)
+	if v != 4 {
+		t.Fatalf("the fixture is schema %d, want 4", v)
+	}
+	before := read(old, `SELECT id, watched, explicit, updated, progress, progress_at, seq, via, type, title, show_title, year, season, episode, duration, created FROM items`)
+	beforeCounts := count(old)
+	old.Close()
+	if len(before) == 0 || beforeCounts["remotes"] == 0 || beforeCounts["changes"] == 0 {
+		t.Fatalf("the fixture is empty: %v", beforeCounts)
+	}
+
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatalf("opening the previous release's database: %v", err)
+	}
+	defer s.Close()
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := read(s.DB(), `SELECT i.id, p.watched, p.explicit, p.updated, p.progress, p.progress_at, p.seq, p.via, i.type, i.title, i.show_title, i.year, i.season, i.episode, i.duration, i.created
+		FROM items i JOIN plays p ON p.item_id=i.id AND p.person_id=1`)
+	if len(after) != len(before) {
+		t.Fatalf("%d items with the first person's play state, want %d", len(after), len(before))
+	}
+	for id, p := range before {
+		if after[id] != p {
+			t.Errorf("item %d: %+v after the migration, was %+v", id, after[id], p)
+		}
+	}
+	if got := count(s.DB()); fmt.Sprint(got) != fmt.Sprint(beforeCounts) {
+		t.Errorf("rows after the migration %v, before %v", got, beforeCounts)
+	}
+	bs, err := s.Backends(ctx)
+	if err != nil || len(bs) != beforeCounts["backends"] {
+		t.Fatalf("backends = %d, %v", len(bs), err)
+	}
+	for _, b := range bs {
+		if b.PersonID != 1 || b.Person == "" {
+			t.Errorf("backend %s is person %d %q, want the first", b.Name, b.PersonID, b.Person)
+		}
 	}
 }
