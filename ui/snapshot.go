@@ -24,9 +24,6 @@ type Snapshot struct {
 	PausedUntil  time.Time // zero with Paused: until resumed
 	Autostart    bool      // start at login can be set on this system
 	StartAtLogin bool      // and it is on
-	// Persons is whose each backend is (backend name -> person's name);
-	// with more than one person, the status rows go by person.
-	Persons map[string]string
 }
 
 // snapshot reads a Snapshot. It does I/O (the store): call it off the UI
@@ -164,7 +161,7 @@ func (s Snapshot) backendRows() []string {
 	var people []string
 	failing := map[string][]engine.BackendInfo{}
 	for _, b := range s.Overview.Backends {
-		p := s.Persons[b.Name]
+		p := b.Person
 		if !slices.Contains(people, p) {
 			people = append(people, p)
 		}

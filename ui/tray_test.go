@@ -360,14 +360,13 @@ func TestTrayBusyNotifies(t *testing.T) {
 // keeps a row per backend.
 func TestTrayRowsPerPerson(t *testing.T) {
 	backends := []engine.BackendInfo{
-		{Name: "plex-anna", Health: "ok", OK: true},
-		{Name: "plex-ben", Health: "token rejected by plex-ben", OK: false},
-		{Name: "jellyfin-ben", Health: "cannot reach jellyfin-ben: connection refused", OK: false},
-		{Name: "jellyfin-anna", Health: "ok", OK: true},
-		{Name: "emby-carol", Health: "ok", OK: true},
+		{Name: "plex-anna", Person: "Anna", Health: "ok", OK: true},
+		{Name: "plex-ben", Person: "Ben", Health: "token rejected by plex-ben", OK: false},
+		{Name: "jellyfin-ben", Person: "Ben", Health: "cannot reach jellyfin-ben: connection refused", OK: false},
+		{Name: "jellyfin-anna", Person: "Anna", Health: "ok", OK: true},
+		{Name: "emby-carol", Person: "Carol", Health: "ok", OK: true},
 	}
-	persons := map[string]string{"plex-anna": "Anna", "jellyfin-anna": "Anna", "plex-ben": "Ben", "jellyfin-ben": "Ben", "emby-carol": "Carol"}
-	s := Snapshot{Now: time.Now(), Overview: engine.Overview{Backends: backends}, Persons: persons}
+	s := Snapshot{Now: time.Now(), Overview: engine.Overview{Backends: backends}}
 	got := s.backendRows()
 	want := []string{"Ben: token rejected by plex-ben (and 1 more)"}
 	if !slices.Equal(got, want) {
@@ -379,8 +378,9 @@ func TestTrayRowsPerPerson(t *testing.T) {
 	if got := s.backendRows(); !slices.Equal(got, []string{"3 people, 5 backends: all fine"}) {
 		t.Errorf("all fine: rows %q", got)
 	}
-	one := Snapshot{Overview: engine.Overview{Backends: backends[:2]}, Persons: map[string]string{"plex-anna": "Anna", "plex-ben": "Anna"}}
-	if got := one.backendRows(); !slices.Equal(got, []string{"plex-anna: ok", "plex-ben: ok"}) {
+	two := []engine.BackendInfo{backends[0], backends[3]} // both Anna's
+	one := Snapshot{Overview: engine.Overview{Backends: two}}
+	if got := one.backendRows(); !slices.Equal(got, []string{"plex-anna: ok", "jellyfin-anna: ok"}) {
 		t.Errorf("one person: rows %q", got)
 	}
 }

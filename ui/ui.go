@@ -374,10 +374,6 @@ func (u *UI) load(ctx context.Context) (viewData, error) {
 	if d.people, err = u.st.People(ctx); err != nil {
 		return d, err
 	}
-	d.snap.Persons = map[string]string{}
-	for _, b := range d.backends {
-		d.snap.Persons[b.Name] = b.Person
-	}
 	return d, nil
 }
 
