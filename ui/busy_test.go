@@ -127,10 +127,8 @@ func TestWindowAnswersWhileTheStoreIsLocked(t *testing.T) {
 		w.Backends.PersonName.SetText("Zoe")
 		tapButton(t, w.win, "Move")
 	})
-	click("Sign in with Plex", func() {
-		test.Tap(w.Backends.Add)
-		test.Tap(w.Backends.SignIn.PlexBtn)
-	})
+	click("Add backend", func() { test.Tap(w.Backends.Add) })
+	click("Sign in with Plex", func() { test.Tap(w.Backends.SignIn.PlexBtn) })
 	click("Preview", func() { test.Tap(w.Preview) })
 	click("Sync now", func() { test.Tap(w.Sync) })
 	click("Cancel", func() { e.eng.Cancel() })
