@@ -26,12 +26,18 @@ type ActivityScreen struct {
 	content fyne.CanvasObject
 	Tabs    *container.AppTabs
 
-	Runs     *widget.Table
-	runs     []state.Run
-	Selected int64 // the selected run's id; 0 for none
-	Detail   *widget.Label
-	Changes  *widget.List
-	changes  []state.Change
+	Runs *widget.Table
+	runs []state.Run
+	// PersonFilter shows one person's runs and changes ("Everyone": all);
+	// shown when there is more than one person.
+	PersonFilter *widget.Select
+	person       int64 // the person shown; 0 for everyone
+	people       []state.Person
+	last         viewData // the latest data, for the filter to reapply
+	Selected     int64    // the selected run's id; 0 for none
+	Detail       *widget.Label
+	Changes      *widget.List
+	changes      []state.Change
 	// selStatus is the selected run's status when its changes were read
 	// (a running run's changes are read again when it ends); reselecting
 	// says Runs.Select is only keeping the selection on its run.
@@ -44,6 +50,8 @@ type ActivityScreen struct {
 	Unmatched *widget.List
 	unmatched []state.Unmatched
 	unmHelp   *widget.Label
+
+	filterBar *fyne.Container
 
 	HeldBox *fyne.Container
 	Held    []*HeldRow
@@ -125,6 +133,11 @@ func newActivityScreen(u *UI) *ActivityScreen {
 	// change of the run in a list that scrolls.
 	split := container.NewVSplit(s.Runs, container.NewBorder(s.Detail, nil, nil, nil, s.Changes))
 	split.Offset = 0.4
+	s.PersonFilter = widget.NewSelect([]string{everyone}, func(name string) { s.filterPerson(name) })
+	s.PersonFilter.Selected = everyone
+	filterBar := container.NewHBox(widget.NewLabel("Person:"), s.PersonFilter)
+	s.PersonFilter.Hide()
+	s.filterBar = filterBar
 
 	s.unmHelp = widget.NewLabel("")
 	s.unmHelp.Wrapping = fyne.TextWrapWord
@@ -132,7 +145,7 @@ func newActivityScreen(u *UI) *ActivityScreen {
 
 	s.HeldBox = container.NewVBox()
 	s.Tabs = container.NewAppTabs(
-		container.NewTabItem("Runs", split),
+		container.NewTabItem("Runs", container.NewBorder(filterBar, nil, nil, nil, split)),
 		container.NewTabItem("Unmatched", container.NewBorder(s.unmHelp, nil, nil, nil, s.Unmatched)),
 		container.NewTabItem("Held", container.NewVScroll(s.HeldBox)),
 	)
@@ -211,7 +224,9 @@ func (s *ActivityScreen) setWidths(w []float32) {
 }
 
 func (s *ActivityScreen) apply(d viewData) {
-	s.runs = d.runs
+	s.last = d
+	s.setPeople(d.people)
+	s.runs = RunsFor(d.runs, d.backends, s.person)
 	s.setWidths(RunColumnWidths(d.runs))
 	s.Runs.Refresh()
 	s.keepSelection()
@@ -279,7 +294,11 @@ func (s *ActivityScreen) selectRun(r state.Run) {
 	var changes []state.Change
 	var err error
 	s.u.goBg(func() {
-		changes, err = s.u.st.Changes(s.u.ctx, r.ID, maxListedChanges)
+		if person := s.person; person != 0 {
+			changes, err = s.u.st.ChangesFor(s.u.ctx, r.ID, person, maxListedChanges)
+		} else {
+			changes, err = s.u.st.Changes(s.u.ctx, r.ID, maxListedChanges)
+		}
 	}, func() {
 		if s.Selected != r.ID {
 			return // another run was selected meanwhile
@@ -401,4 +420,88 @@ func tookText(d time.Duration) string {
 		return fmt.Sprintf("%d s", int(d.Seconds()))
 	}
 	return d.Round(time.Second).String()
+}
+
+const everyone = "Everyone"
+
+// setPeople fills the person filter; it shows with two people or more.
+func (s *ActivityScreen) setPeople(people []state.Person) {
+	s.people = people
+	opts := []string{everyone}
+	found := false
+	for _, p := range people {
+		opts = append(opts, p.Name)
+		found = found || p.ID == s.person
+	}
+	if !found {
+		s.person = 0
+	}
+	s.PersonFilter.Options = opts
+	s.PersonFilter.Selected = everyone
+	for _, p := range people {
+		if p.ID == s.person {
+			s.PersonFilter.Selected = p.Name
+		}
+	}
+	s.PersonFilter.Refresh()
+	if len(people) > 1 {
+		s.PersonFilter.Show()
+	} else {
+		s.PersonFilter.Hide()
+	}
+}
+
+// filterPerson shows the runs and changes of the person named name.
+func (s *ActivityScreen) filterPerson(name string) {
+	id := int64(0)
+	for _, p := range s.people {
+		if p.Name == name {
+			id = p.ID
+		}
+	}
+	if id == s.person {
+		return
+	}
+	s.person = id
+	s.apply(s.last)
+	for _, r := range s.runs {
+		if r.ID == s.Selected {
+			s.selectRun(r) // its changes, for this person
+			return
+		}
+	}
+	s.Selected = 0
+	s.Runs.UnselectAll()
+	s.Detail.SetText("Select a run to see what it changed.")
+	s.changes = nil
+	s.Changes.Refresh()
+}
+
+// RunsFor is the runs that read or wrote one of person's backends, each
+// with the figures of those backends only (0: every run, whole).
+func RunsFor(runs []state.Run, backends []state.Backend, person int64) []state.Run {
+	if person == 0 {
+		return runs
+	}
+	theirs := map[string]bool{}
+	for _, b := range backends {
+		if b.PersonID == person {
+			theirs[b.Name] = true
+		}
+	}
+	var out []state.Run
+	for _, r := range runs {
+		// Their backends' figures only: the columns count for them.
+		var bs []state.RunBackend
+		for _, x := range r.Backends {
+			if theirs[x.Backend] {
+				bs = append(bs, x)
+			}
+		}
+		if len(bs) > 0 {
+			r.Backends = bs
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -50,10 +50,19 @@ type BackendsScreen struct {
 	Add     *widget.Button
 	Rows    []*BackendRow
 	Editor  *BackendEditor // the open add or edit dialog, if any
-	editDlg dialog.Dialog
-	confirm dialog.Dialog // the open remove confirmation, if any
-	tested  map[string]string
-	sig     string
+	SignIn  *SignIn        // the open sign-in (Add), if any
+	People  []*PersonCard  // the people, each above their backends
+	people  []state.Person
+	// PersonDialog is the open rename, merge or move dialog, if any:
+	// PersonName its name entry, MergeInto its choice of person.
+	PersonDialog dialog.Dialog
+	PersonName   *widget.Entry
+	MergeInto    *widget.Select
+	signDlg      dialog.Dialog
+	editDlg      dialog.Dialog
+	confirm      dialog.Dialog // the open remove confirmation, if any
+	tested       map[string]string
+	sig          string
 }
 
 // BackendRow is one backend on the Backends tab.
@@ -68,13 +77,14 @@ type BackendRow struct {
 	Test    *widget.Button
 	Edit    *widget.Button
 	Remove  *widget.Button
-	Result  *widget.Label // the last Test's answer
-	Health  *widget.Icon  // ok, failing or never synced, as the tray shows it
+	Result  *widget.Label  // the last Test's answer
+	Person  *widget.Select // whose it is: choosing another person moves it
+	Health  *widget.Icon   // ok, failing or never synced, as the tray shows it
 }
 
 func newBackendsScreen(u *UI) *BackendsScreen {
 	s := &BackendsScreen{u: u, tested: map[string]string{}}
-	s.Add = widget.NewButtonWithIcon("Add backend…", theme.ContentAddIcon(), func() { s.openEditor(nil) })
+	s.Add = widget.NewButtonWithIcon("Add backend…", theme.ContentAddIcon(), s.openSignIn)
 	s.list = container.NewVBox()
 	help := widget.NewLabel("Import reads a server into Playmark; Export writes Playmark's watched marks and resume positions back to it. " +
 		"\"Metadata only\" refreshes ids without taking the server's play state.")
@@ -98,6 +108,7 @@ func (s *BackendsScreen) Row(name string) *BackendRow {
 func (s *BackendsScreen) apply(d viewData) {
 	now := d.snap.Now
 	var sig strings.Builder
+	fmt.Fprintf(&sig, "%v\n", d.people)
 	for _, b := range d.backends {
 		fmt.Fprintf(&sig, "%+v|%s|%s\n", b, statusText(b, now), s.tested[b.Name])
 	}
@@ -111,10 +122,35 @@ func (s *BackendsScreen) apply(d viewData) {
 		empty := widget.NewLabel("No backends yet. Add your Plex, Jellyfin or Emby server to start.")
 		s.list.Add(empty)
 	}
+	s.people = d.people
+	s.People = s.People[:0]
+	// By person: each person's name, Rename and Merge, then their
+	// backends, each of which can move to another person.
+	for _, p := range d.people {
+		var theirs []state.Backend
+		for _, b := range d.backends {
+			if b.PersonID == p.ID {
+				theirs = append(theirs, b)
+			}
+		}
+		if len(theirs) == 0 && len(d.backends) > 0 {
+			continue // nobody's backends: nothing to show
+		}
+		pc := s.newPersonCard(p, len(theirs))
+		s.People = append(s.People, pc)
+		s.list.Add(pc.card())
+		for _, b := range theirs {
+			r := s.newRow(b, now)
+			s.Rows = append(s.Rows, r)
+			s.list.Add(r.card())
+		}
+	}
 	for _, b := range d.backends {
-		r := s.newRow(b, now)
-		s.Rows = append(s.Rows, r)
-		s.list.Add(r.card())
+		if s.Row(b.Name) == nil { // a person the list did not have yet
+			r := s.newRow(b, now)
+			s.Rows = append(s.Rows, r)
+			s.list.Add(r.card())
+		}
 	}
 	s.list.Refresh()
 }
@@ -153,12 +189,20 @@ func (s *BackendsScreen) newRow(b state.Backend, now time.Time) *BackendRow {
 	r.Test = widget.NewButtonWithIcon("Test", theme.MediaPlayIcon(), func() { s.test(r) })
 	r.Edit = widget.NewButtonWithIcon("Edit…", theme.DocumentCreateIcon(), func() { s.openEditor(&r.B) })
 	r.Remove = widget.NewButtonWithIcon("Remove…", theme.DeleteIcon(), func() { s.confirmRemove(r) })
+	var names []string
+	for _, p := range s.people {
+		names = append(names, p.Name)
+	}
+	r.Person = widget.NewSelect(append(names, newPersonLabel), nil)
+	r.Person.Selected = b.Person
+	r.Person.OnChanged = func(name string) { s.movePrompt(r, name) }
 	return r
 }
 
 func (r *BackendRow) card() fyne.CanvasObject {
 	head := container.NewBorder(nil, nil, container.NewHBox(r.Health, r.Title), nil, r.Detail)
-	controls := container.NewHBox(widget.NewLabel("Import:"), r.Import, r.Export, widget.NewLabel(" "), r.Test, r.Edit, r.Remove)
+	controls := container.NewHBox(widget.NewLabel("Import:"), r.Import, r.Export, widget.NewLabel(" "), r.Test, r.Edit, r.Remove,
+		widget.NewLabel(" Person:"), r.Person)
 	return container.NewVBox(head, r.Status, r.Problem, controls, r.Result, widget.NewSeparator())
 }
 
@@ -390,5 +434,28 @@ func (s *BackendsScreen) openEditor(orig *state.Backend) {
 	d.Resize(fyne.NewSize(620, 560))
 	s.Editor = ed
 	s.editDlg = d
+	d.Show()
+}
+
+// openSignIn is Add: sign in and add what the account reaches, or, the
+// advanced path, open the token editor.
+func (s *BackendsScreen) openSignIn() {
+	var d *dialog.CustomDialog
+	close := func() {
+		if s.SignIn != nil {
+			s.SignIn.stopWaiting()
+		}
+		d.Hide()
+		s.SignIn = nil
+	}
+	si := newSignIn(s.u, func([]state.Backend) { close() }, func() {
+		close()
+		s.openEditor(nil)
+	})
+	d = dialog.NewCustomWithoutButtons("Add backends", si.content, s.u.Window.win)
+	d.SetButtons([]fyne.CanvasObject{widget.NewButton("Close", close)})
+	d.Resize(fyne.NewSize(720, 580))
+	s.SignIn = si
+	s.signDlg = d
 	d.Show()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"playmark/sync/backend"
+	"playmark/sync/backend/simulate"
 	"playmark/sync/engine"
 	"playmark/sync/state"
 )
@@ -57,6 +59,8 @@ func holdWriteLock(t *testing.T, dir string) (release func()) {
 func TestWindowAnswersWhileTheStoreIsLocked(t *testing.T) {
 	e := newEnv(t)
 	srv := plexServer(t, 10)
+	h := newHousehold(t, simulate.PlexTVOptions{})
+	e.useAccounts(h.tv.URL())
 	e.addBackend("plex", backend.Plex, srv, false)
 	e.addBackend("spare", backend.Plex, plexServer(t, 3), false)
 	if _, err := e.eng.Import(context.Background(), engine.RunOptions{Trigger: "cli"}); err != nil {
@@ -113,6 +117,18 @@ func TestWindowAnswersWhileTheStoreIsLocked(t *testing.T) {
 	click("Back up now", func() { test.Tap(s.Backup) })
 	click("start at login", func() { test.Tap(s.StartAtLogin) })
 	click("Activity run", func() { w.Activity.Runs.Select(widget.TableCellID{Row: 0, Col: 0}) })
+	click("Rename a person", func() {
+		w.Backends.People[0].Rename.OnTapped()
+		w.Backends.PersonName.SetText("Sam")
+		tapButton(t, w.win, "Rename")
+	})
+	click("Move a backend to someone new", func() {
+		row.Person.SetSelected(newPersonLabel)
+		w.Backends.PersonName.SetText("Zoe")
+		tapButton(t, w.win, "Move")
+	})
+	click("Add backend", func() { test.Tap(w.Backends.Add) })
+	click("Sign in with Plex", func() { test.Tap(w.Backends.SignIn.PlexBtn) })
 	click("Preview", func() { test.Tap(w.Preview) })
 	click("Sync now", func() { test.Tap(w.Sync) })
 	click("Cancel", func() { e.eng.Cancel() })
@@ -121,11 +137,20 @@ func TestWindowAnswersWhileTheStoreIsLocked(t *testing.T) {
 
 	time.Sleep(200 * time.Millisecond)
 	release()
+	// The sign-in went on once the store was free: its code is shown.
+	// (Cancelled here: nobody approves it.)
+	si := w.Backends.SignIn
+	e.pumpUntil("the sign-in code", func() bool { return si.Code.Text != "" })
+	si.stopWaiting()
 	e.settle()
 
-	if b := e.backend("plex"); !b.Export || b.Import != state.ImportMetadata {
-		t.Errorf("plex: export %v import %s; want the switches' export on, metadata", b.Export, b.Import)
+	if b := e.backend("plex"); !b.Export || b.Import != state.ImportMetadata || b.Person != "Zoe" {
+		t.Errorf("plex: export %v import %s person %q; want the switches' export on, metadata, moved to Zoe", b.Export, b.Import, b.Person)
 	}
+	if names := e.peopleNames(); !slices.Contains(names, "Sam") {
+		t.Errorf("people %v: the rename to Sam was lost", names)
+	}
+
 	if _, err := e.st.Backend(context.Background(), "spare"); err == nil {
 		t.Error("spare not removed")
 	}

@@ -25,7 +25,8 @@ type FirstRun struct {
 	done    func()
 
 	Heading *widget.Label
-	Editor  *BackendEditor
+	SignIn  *SignIn        // step 1's sign-in
+	Editor  *BackendEditor // step 1's advanced path, while it shows
 	Skip    *widget.Button
 
 	Added      []string
@@ -40,6 +41,7 @@ type FirstRun struct {
 	Report    *ReportView
 	Previewed *engine.Report
 	Imported  *engine.Report
+	persons   map[string]string // backend -> person's name
 }
 
 func newFirstRun(u *UI, done func()) *FirstRun {
@@ -74,22 +76,46 @@ func (f *FirstRun) show(step int, body fyne.CanvasObject) {
 	f.content.Refresh()
 }
 
-// stepAdd is step 1: add a server and test it.
+// stepAdd is step 1: sign in, and add the servers and users the
+// account reaches (or, advanced, a server by address and token).
 func (f *FirstRun) stepAdd() {
+	f.Editor = nil
+	f.SignIn = newSignIn(f.u, f.addedMany, f.stepToken)
+	var body fyne.CanvasObject = f.SignIn.content
+	if len(f.Added) > 0 {
+		body = container.NewBorder(nil, container.NewHBox(widget.NewButtonWithIcon("Back to the preview", theme.NavigateBackIcon(), f.stepPreview)),
+			nil, nil, body)
+	}
+	f.show(1, body)
+}
+
+// stepToken is step 1's advanced path: a server's address and a token,
+// tested before it is saved.
+func (f *FirstRun) stepToken() {
+	f.leaveSignIn()
 	f.Editor = newBackendEditor(f.u, nil, f.added)
 	f.Editor.Save.SetText("Save and continue")
-	intro := widget.NewLabel("Playmark keeps watched marks and resume positions in step across your Plex, Jellyfin and Emby servers. " +
-		"First, add a server: its address and a token. Test shows the server's name, version and the user Playmark acts as.")
+	intro := widget.NewLabel("Add a server by its address and a token. Test shows the server's name, version and the user Playmark acts as.")
 	intro.Wrapping = fyne.TextWrapWord
-	buttons := container.NewHBox(f.Editor.Save)
-	if len(f.Added) > 0 {
-		buttons.Add(widget.NewButton("Back", f.stepPreview))
-	}
+	buttons := container.NewHBox(widget.NewButtonWithIcon("Sign in instead", theme.NavigateBackIcon(), f.stepAdd), f.Editor.Save)
 	// The buttons stay under the form, outside its scrolling: a test's
 	// answer and the library list must not push Save out of sight.
 	body := container.NewBorder(nil, container.NewVBox(widget.NewSeparator(), buttons), nil, nil,
 		container.NewVScroll(container.NewVBox(intro, f.Editor.content)))
 	f.show(1, body)
+}
+
+// addedMany goes on to the preview once sign-in added backends.
+func (f *FirstRun) addedMany(bs []state.Backend) {
+	if f.persons == nil {
+		f.persons = map[string]string{}
+	}
+	for _, b := range bs {
+		f.Added = append(f.Added, b.Name)
+		f.persons[b.Name] = b.Person
+	}
+	f.Previewed, f.Imported = nil, nil
+	f.stepPreview()
 }
 
 func (f *FirstRun) added(b state.Backend) {
@@ -100,6 +126,7 @@ func (f *FirstRun) added(b state.Backend) {
 
 // stepPreview is step 2: a dry-run import, then the real one.
 func (f *FirstRun) stepPreview() {
+	f.leaveSignIn()
 	intro := widget.NewLabel(fmt.Sprintf("Added %s. Now preview the first import: Playmark reads every item and shows what it found and what it would record. "+
 		"Nothing is written until you choose Import for real. Export (writing to your servers) stays off until you turn it on in Backends.",
 		strings.Join(f.Added, ", ")))
@@ -115,18 +142,26 @@ func (f *FirstRun) stepPreview() {
 }
 
 // foundColumns are the columns of the preview's table.
-var foundColumns = []string{"Server", "Items", "Watched", "In progress", "Unmatched", "Playmark would record"}
+var foundColumns = []string{"Person", "Server", "Items", "Watched", "In progress", "Unmatched", "Playmark would record"}
 
 // FoundRows is, per server read, what a dry-run import found there and
-// what the import would record in Playmark, as foundColumns.
-func FoundRows(rep *engine.Report) [][]string {
+// what the import would record in Playmark, as foundColumns: by person
+// (persons: backend name -> person), each person's servers together.
+func FoundRows(rep *engine.Report, persons map[string]string) [][]string {
 	var rows [][]string
+	var order []string
+	byPerson := map[string][][]string{}
 	for _, b := range rep.Backends {
 		if b.Phase != "import" {
 			continue
 		}
+		who := persons[b.Backend]
+		if _, ok := byPerson[who]; !ok {
+			order = append(order, who)
+			byPerson[who] = nil
+		}
 		if b.Err != nil {
-			rows = append(rows, []string{b.Backend, "-", "-", "-", "-", "could not be read"})
+			byPerson[who] = append(byPerson[who], []string{who, b.Backend, "-", "-", "-", "-", "could not be read"})
 			continue
 		}
 		var rec []string
@@ -134,33 +169,43 @@ func FoundRows(rep *engine.Report) [][]string {
 			rec = append(rec, plural(b.Added, "new item"))
 		}
 		if b.Changed > 0 {
-			rec = append(rec, plural(b.Changed, "change")+" to known items")
+			rec = append(rec, plural(b.Changed, "change")+" to their watch state")
 		}
 		if len(rec) == 0 {
 			rec = append(rec, "nothing new")
 		}
-		rows = append(rows, []string{b.Backend, commas(b.Read), commas(b.Watched), commas(b.InProgress), commas(b.Unmatched),
+		byPerson[who] = append(byPerson[who], []string{who, b.Backend, commas(b.Read), commas(b.Watched), commas(b.InProgress), commas(b.Unmatched),
 			strings.Join(rec, ", ")})
+	}
+	for _, who := range order {
+		rows = append(rows, byPerson[who]...)
 	}
 	return rows
 }
 
 // showFound fills the table of what the preview found.
 func (f *FirstRun) showFound(rep *engine.Report) {
-	rows := FoundRows(rep)
+	rows := FoundRows(rep, f.persons)
 	grid := container.New(&columnsLayout{cols: len(foundColumns)})
 	for _, h := range foundColumns {
 		grid.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
-	for _, r := range rows {
-		for _, c := range r {
-			grid.Add(widget.NewLabel(c))
+	for i, r := range rows {
+		for j, c := range r {
+			if j == 0 && i > 0 && rows[i-1][0] == c {
+				c = "" // the person's name once, on their first server
+			}
+			l := widget.NewLabel(c)
+			if j == 0 {
+				l.TextStyle.Bold = true
+			}
+			grid.Add(l)
 		}
 	}
 	f.Found.Objects = []fyne.CanvasObject{grid}
 	heading := "Nothing to change on items the servers share."
 	if n := len(rep.Changes) + rep.MoreChanges; n > 0 {
-		heading = fmt.Sprintf("Planned changes to items more than one server has (%s):", commas(n))
+		heading = fmt.Sprintf("Planned changes to watch state on items already read (%s):", commas(n))
 		if rep.MoreChanges > 0 {
 			heading += fmt.Sprintf(" the first %d are listed.", len(rep.Changes))
 		}
@@ -252,7 +297,7 @@ func previewVerdict(rep *engine.Report) string {
 		msg += ", with the servers' watched marks and resume positions"
 	}
 	if n := rep.Changed(); n > 0 {
-		msg += fmt.Sprintf(", and %s to items more than one server has (listed below)", plural(n, "change"))
+		msg += fmt.Sprintf(", and %s to watch state on items already read (listed below)", plural(n, "change"))
 	}
 	if rep.Unmatched > 0 {
 		msg += fmt.Sprintf("; %s without usable ids are left alone", commas(rep.Unmatched))
@@ -289,7 +334,7 @@ func (f *FirstRun) stepDone(rep *engine.Report) {
 	}
 	msg := fmt.Sprintf("The first import is done: %s recorded in Playmark, with their watched marks and resume positions", plural(added, "new item"))
 	if n := rep.Changed(); n > 0 {
-		msg += fmt.Sprintf(", and %s to items more than one server has", plural(n, "change"))
+		msg += fmt.Sprintf(", and %s to watch state on items already read", plural(n, "change"))
 	}
 	msg += ". "
 	if rep.Unmatched > 0 {
@@ -302,10 +347,24 @@ func (f *FirstRun) stepDone(rep *engine.Report) {
 	f.show(3, container.NewBorder(container.NewVBox(l, container.NewHBox(f.Finish)), nil, nil, nil, f.Report.content))
 }
 
+// leaveSignIn ends a sign-in's wait when the setup moves elsewhere.
+func (f *FirstRun) leaveSignIn() {
+	if f.SignIn != nil {
+		f.SignIn.stopWaiting()
+	}
+}
+
 func (f *FirstRun) finish() {
+	f.leaveSignIn()
 	if f.done != nil {
 		f.done()
 	}
 }
 
-func (f *FirstRun) apply(viewData) {}
+// apply keeps whose each backend is, for the preview's Person column.
+func (f *FirstRun) apply(d viewData) {
+	f.persons = map[string]string{}
+	for _, b := range d.backends {
+		f.persons[b.Name] = b.Person
+	}
+}

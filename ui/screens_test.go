@@ -155,6 +155,7 @@ func TestAddBackendDialog(t *testing.T) {
 	w := e.u.Window
 	w.endFirstRun()
 	test.Tap(w.Backends.Add)
+	test.Tap(w.Backends.SignIn.TokenBtn)
 	ed := w.Backends.Editor
 	if ed == nil {
 		t.Fatal("Add did not open the editor")
@@ -199,6 +200,7 @@ func TestAddBackendRejectedToken(t *testing.T) {
 	srv := plexServer(t, 5)
 	e.u.Window.endFirstRun()
 	test.Tap(e.u.Window.Backends.Add)
+	test.Tap(e.u.Window.Backends.SignIn.TokenBtn)
 	ed := e.u.Window.Backends.Editor
 	test.Type(ed.URL, srv.URL())
 	test.Type(ed.Token, "wrong")
@@ -217,6 +219,7 @@ func TestJellyfinUserPicker(t *testing.T) {
 	srv := jellyfinServer(t, 5)
 	e.u.Window.endFirstRun()
 	test.Tap(e.u.Window.Backends.Add)
+	test.Tap(e.u.Window.Backends.SignIn.TokenBtn)
 	ed := e.u.Window.Backends.Editor
 	ed.Kind.SetSelected("Jellyfin")
 	if ed.Name.Text != "jellyfin" || !ed.User.Visible() || !ed.userLabel.Visible() {
@@ -297,6 +300,7 @@ func TestFirstRun(t *testing.T) {
 	if f == nil || f.Step != 1 {
 		t.Fatal("no guided setup on a first start")
 	}
+	test.Tap(f.SignIn.TokenBtn) // the advanced path
 	test.Type(f.Editor.URL, srv.URL())
 	test.Type(f.Editor.Token, srv.Token())
 	test.Tap(f.Editor.Save)
@@ -331,8 +335,8 @@ func TestFirstRun(t *testing.T) {
 	if strings.Contains(f.Status.Text, "0 changes") {
 		t.Errorf("verdict %q speaks of 0 changes", f.Status.Text)
 	}
-	rows := FoundRows(f.Previewed)
-	if want := []string{"plex", "40", commas(pw), commas(pp), "0", "40 new items"}; len(rows) != 1 || !slices.Equal(rows[0], want) {
+	rows := FoundRows(f.Previewed, f.persons)
+	if want := []string{"plex", "40", commas(pw), commas(pp), "0", "40 new items"}; len(rows) != 1 || !slices.Equal(rows[0][1:], want) || rows[0][0] == "" {
 		t.Errorf("found rows %q, want [%q]", rows, want)
 	}
 	if got := labelTexts(f.Found); !strings.Contains(got, "In progress\n") || !strings.Contains(got, "\n"+commas(pw)+"\n"+commas(pp)+"\n0\n40 new items\n") {
@@ -345,6 +349,7 @@ func TestFirstRun(t *testing.T) {
 		t.Fatalf("step %d after Add another server", f.Step)
 	}
 	jf := jellyfinServer(t, 40)
+	test.Tap(f.SignIn.TokenBtn)
 	f.Editor.Kind.SetSelected("Jellyfin")
 	test.Type(f.Editor.URL, jf.URL())
 	test.Type(f.Editor.Token, jf.Token())
@@ -854,6 +859,7 @@ func TestFirstRunSaveStaysInView(t *testing.T) {
 	e.u.NoTray()
 	w.win.Resize(fyne.NewSize(940, 640))
 	f := w.FirstRun
+	test.Tap(f.SignIn.TokenBtn)
 	f.Editor.Kind.SetSelected("Jellyfin")
 	test.Type(f.Editor.URL, jf.URL())
 	test.Type(f.Editor.Token, jf.Token())

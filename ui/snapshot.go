@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,11 +147,56 @@ func (s Snapshot) StatusRows() []string {
 		"Last import: "+s.Overview.LastImport.Describe(s.Now),
 		"Last export: "+s.Overview.LastExport.Describe(s.Now),
 		s.nextRow())
-	for _, b := range s.Overview.Backends {
-		rows = append(rows, b.Name+": "+shorten(b.Health, 60))
-	}
+	rows = append(rows, s.backendRows()...)
 	if len(s.Overview.Backends) == 0 {
 		rows = append(rows, "No backends yet: open Playmark to add one")
+	}
+	return rows
+}
+
+// backendRows are the status rows of the backends: one per backend for
+// one person; for a household, one per person with a problem (their
+// first failing backend, and how many more), or one row when all is well.
+func (s Snapshot) backendRows() []string {
+	var people []string
+	failing := map[string][]engine.BackendInfo{}
+	for _, b := range s.Overview.Backends {
+		p := b.Person
+		if !slices.Contains(people, p) {
+			people = append(people, p)
+		}
+		if !b.OK {
+			failing[p] = append(failing[p], b)
+		}
+	}
+	var rows []string
+	if len(people) <= 1 {
+		for _, b := range s.Overview.Backends {
+			rows = append(rows, b.Name+": "+shorten(b.Health, 60))
+		}
+		return rows
+	}
+	for _, p := range people {
+		bs := failing[p]
+		if len(bs) == 0 {
+			continue
+		}
+		who := p
+		if who == "" {
+			who = "(nobody)"
+		}
+		what := bs[0].Health
+		if !strings.Contains(what, bs[0].Name) {
+			what = bs[0].Name + ": " + what
+		}
+		row := who + ": " + shorten(what, 60)
+		if len(bs) > 1 {
+			row += fmt.Sprintf(" (and %d more)", len(bs)-1)
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		rows = append(rows, fmt.Sprintf("%d people, %s: all fine", len(people), plural(len(s.Overview.Backends), "backend")))
 	}
 	return rows
 }

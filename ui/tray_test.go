@@ -354,3 +354,33 @@ func TestTrayBusyNotifies(t *testing.T) {
 		t.Errorf("%d runs recorded, want none", n)
 	}
 }
+
+// A household's status rows stay short: one row per person with a
+// problem, not one per backend; one row when all is well. One person
+// keeps a row per backend.
+func TestTrayRowsPerPerson(t *testing.T) {
+	backends := []engine.BackendInfo{
+		{Name: "plex-anna", Person: "Anna", Health: "ok", OK: true},
+		{Name: "plex-ben", Person: "Ben", Health: "token rejected by plex-ben", OK: false},
+		{Name: "jellyfin-ben", Person: "Ben", Health: "cannot reach jellyfin-ben: connection refused", OK: false},
+		{Name: "jellyfin-anna", Person: "Anna", Health: "ok", OK: true},
+		{Name: "emby-carol", Person: "Carol", Health: "ok", OK: true},
+	}
+	s := Snapshot{Now: time.Now(), Overview: engine.Overview{Backends: backends}}
+	got := s.backendRows()
+	want := []string{"Ben: token rejected by plex-ben (and 1 more)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+	for i := range backends {
+		backends[i].OK, backends[i].Health = true, "ok"
+	}
+	if got := s.backendRows(); !slices.Equal(got, []string{"3 people, 5 backends: all fine"}) {
+		t.Errorf("all fine: rows %q", got)
+	}
+	two := []engine.BackendInfo{backends[0], backends[3]} // both Anna's
+	one := Snapshot{Overview: engine.Overview{Backends: two}}
+	if got := one.backendRows(); !slices.Equal(got, []string{"plex-anna: ok", "jellyfin-anna: ok"}) {
+		t.Errorf("one person: rows %q", got)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
 
+	"playmark/sync/accounts"
 	"playmark/sync/engine"
 	"playmark/sync/schedule"
 	"playmark/sync/state"
@@ -56,6 +57,14 @@ type Deps struct {
 	// wait is set; it is called from background goroutines, never from
 	// the UI thread. nil: fyne.Do and fyne.DoAndWait.
 	Dispatch func(f func(), wait bool)
+	// Accounts gives the sign-in manager (signing in, what an account
+	// reaches, backends made from it); called off the UI thread. nil: one
+	// over the engine's store and client id, plex.tv as
+	// PLAYMARK_PLEXTV_URL says.
+	Accounts func(ctx context.Context) (*accounts.Manager, error)
+	// OpenURL opens a link in the browser; nil: fyne.App.OpenURL.
+	OpenURL func(*url.URL) error
+
 	// LazyWindow builds the window's contents only when it is first
 	// shown (an app started in the tray, which may never show it):
 	// until then refreshes keep only the latest data, for that first
@@ -232,6 +241,44 @@ func (u *UI) goBg(work func(), done func()) {
 	}()
 }
 
+// post runs f on the UI thread, without waiting: for what background
+// work shows while it goes on (a sign-in's code). From background
+// goroutines only.
+func (u *UI) post(f func()) {
+	if u.ctx.Err() != nil {
+		return
+	}
+	if u.queue != nil {
+		u.queue.push(f)
+		return
+	}
+	u.do(f, false)
+}
+
+// accounts is the sign-in manager. Off the UI thread.
+func (u *UI) accounts(ctx context.Context) (*accounts.Manager, error) {
+	if u.d.Accounts != nil {
+		return u.d.Accounts(ctx)
+	}
+	id, err := u.d.Engine.ClientID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &accounts.Manager{Store: u.st, ClientID: id}, nil
+}
+
+// openURL opens link in the browser.
+func (u *UI) openURL(link string) error {
+	l, err := url.Parse(link)
+	if err != nil {
+		return err
+	}
+	if u.d.OpenURL != nil {
+		return u.d.OpenURL(l)
+	}
+	return u.app.OpenURL(l)
+}
+
 // write runs a store write off the UI thread, after the writes asked for
 // before it; done, when not nil, then runs on the UI thread. The window's
 // controls never touch the store on the UI thread: a run may hold the
@@ -296,6 +343,7 @@ type viewData struct {
 	unmatched []state.Unmatched
 	settings  state.Settings
 	tasks     []state.Task
+	people    []state.Person
 }
 
 // load reads a viewData. Off the UI thread.
@@ -321,6 +369,9 @@ func (u *UI) load(ctx context.Context) (viewData, error) {
 		return d, err
 	}
 	if d.tasks, err = u.st.Tasks(ctx); err != nil {
+		return d, err
+	}
+	if d.people, err = u.st.People(ctx); err != nil {
 		return d, err
 	}
 	return d, nil

@@ -1,0 +1,185 @@
+package ui
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"playmark/sync/backend"
+	"playmark/sync/engine"
+	"playmark/sync/state"
+)
+
+// addFor stores a backend on srv for the person named person.
+func (e *env) addFor(name, person string, kind backend.Kind, srv interface {
+	URL() string
+	Token() string
+	UserID() string
+}) state.Backend {
+	e.t.Helper()
+	ctx := context.Background()
+	p, err := e.st.EnsurePerson(ctx, person)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b := state.Backend{Name: name, Kind: string(kind), URL: srv.URL(), Token: srv.Token(), Import: state.ImportFull, PersonID: p.ID}
+	if kind != backend.Plex {
+		b.UserID = srv.UserID()
+	}
+	if b, err = e.st.AddBackend(ctx, b); err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+func (e *env) peopleNames() []string {
+	e.t.Helper()
+	ps, err := e.st.People(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+func (s *BackendsScreen) card(name string) *PersonCard {
+	for _, c := range s.People {
+		if c.P.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Backends by person: rename a person, move a backend to another person
+// or to someone new, merge two people.
+func TestPeopleRenameMoveMerge(t *testing.T) {
+	e := newEnv(t)
+	srv := plexServer(t, 5)
+	jf := jellyfinServer(t, 5)
+	e.addFor("plex-anna", "Anna", backend.Plex, srv)
+	e.addFor("jellyfin-ben", "Ben", backend.Jellyfin, jf)
+	e.refresh()
+	w := e.u.Window
+	w.endFirstRun()
+	s := w.Backends
+	if len(s.People) != 2 || s.card("Anna") == nil || s.card("Ben") == nil {
+		t.Fatalf("people shown: %v", s.People)
+	}
+	mustContain(t, "Anna's card", s.card("Anna").Title.Text, "Anna · 1 backend")
+	if rows := e.u.snap.backendRows(); !slices.Equal(rows, []string{"2 people, 2 backends: all fine"}) {
+		t.Errorf("the tray's rows for the household: %q", rows)
+	}
+	if r := s.Row("jellyfin-ben"); r == nil || r.Person.Selected != "Ben" || !slices.Contains(r.Person.Options, "Anna") {
+		t.Fatalf("Ben's row: %+v", r)
+	}
+
+	// Rename.
+	test := func(label string) { tapButton(t, w.win, label) }
+	s.card("Ben").Rename.OnTapped()
+	s.PersonName.SetText("Benjamin")
+	test("Rename")
+	e.settle()
+	if got := e.peopleNames(); !slices.Equal(got, []string{"Anna", "Benjamin"}) {
+		t.Fatalf("people after rename: %v", got)
+	}
+	if s.card("Benjamin") == nil {
+		t.Error("the card still shows the old name")
+	}
+	// A name someone has: refused, with what to do instead.
+	s.card("Benjamin").Rename.OnTapped()
+	s.PersonName.SetText("anna")
+	test("Rename")
+	e.settle()
+	mustContain(t, "status line", w.Message.Text, "Merge into")
+	if got := e.peopleNames(); !slices.Equal(got, []string{"Anna", "Benjamin"}) {
+		t.Fatalf("people after a refused rename: %v", got)
+	}
+
+	// Move to someone new, then to Anna.
+	s.Row("jellyfin-ben").Person.SetSelected(newPersonLabel)
+	s.PersonName.SetText("Carol")
+	test("Move")
+	e.settle()
+	if b := e.backend("jellyfin-ben"); b.Person != "Carol" {
+		t.Fatalf("moved to %q, want Carol", b.Person)
+	}
+	s.Row("jellyfin-ben").Person.SetSelected("Anna")
+	e.settle()
+	if b := e.backend("jellyfin-ben"); b.Person != "Anna" {
+		t.Fatalf("moved to %q, want Anna", b.Person)
+	}
+	mustContain(t, "status line", w.Message.Text, "Moved jellyfin-ben to Anna")
+
+	// Merge: Benjamin (no backends now) is not shown; move one back, merge.
+	s.Row("jellyfin-ben").Person.SetSelected("Benjamin")
+	e.settle()
+	s.card("Benjamin").Merge.OnTapped()
+	s.MergeInto.SetSelected("Anna")
+	test("Merge")
+	e.settle()
+	if got := e.peopleNames(); slices.Contains(got, "Benjamin") {
+		t.Fatalf("people after merge: %v", got)
+	}
+	if b := e.backend("jellyfin-ben"); b.Person != "Anna" {
+		t.Fatalf("after the merge jellyfin-ben is %q's", b.Person)
+	}
+	if len(s.People) != 1 {
+		t.Errorf("cards after the merge: %d", len(s.People))
+	}
+}
+
+// Activity's person filter shows one person's runs and changes.
+func TestActivityPersonFilter(t *testing.T) {
+	e := newEnv(t)
+	anna := e.addFor("plex-anna", "Anna", backend.Plex, plexServer(t, 20))
+	ben := e.addFor("plex-ben", "Ben", backend.Plex, plexServer(t, 20))
+	// Carol's server is read first, alone: the items are then known, so
+	// that the next run records both Anna's and Ben's plays as changes.
+	carol := e.addFor("jellyfin-carol", "Carol", backend.Jellyfin, jellyfinServer(t, 20))
+	ctx := context.Background()
+	if _, err := e.eng.Import(ctx, engine.RunOptions{Full: true, Person: carol.PersonID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Import(ctx, engine.RunOptions{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Import(ctx, engine.RunOptions{Full: true, Person: ben.PersonID}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	a := e.u.Window.Activity
+	if !a.PersonFilter.Visible() || !slices.Equal(a.PersonFilter.Options, []string{"Everyone", "Anna", "Ben", "Carol"}) {
+		t.Fatalf("filter shown %v, options %v", a.PersonFilter.Visible(), a.PersonFilter.Options)
+	}
+	if len(a.runs) != 3 {
+		t.Fatalf("%d runs for everyone", len(a.runs))
+	}
+	both := a.runs[1] // the older run read both
+	a.SelectRun(both.ID)
+	e.u.Wait()
+	all := len(a.changes)
+	a.PersonFilter.SetSelected("Anna")
+	e.u.Wait()
+	if len(a.runs) != 1 || a.runs[0].ID != both.ID || len(a.runs[0].Backends) != 1 || a.runs[0].Backends[0].Backend != "plex-anna" {
+		t.Fatalf("Anna's runs: %+v", a.runs)
+	}
+	annas := len(a.changes)
+	if a.Selected != both.ID || annas == 0 || annas >= all {
+		t.Errorf("Anna's changes of run %d: %d of %d (selected %d)", both.ID, annas, all, a.Selected)
+	}
+	a.PersonFilter.SetSelected("Ben")
+	e.u.Wait()
+	if len(a.runs) != 2 {
+		t.Errorf("Ben's runs: %d, want 2", len(a.runs))
+	}
+	a.PersonFilter.SetSelected("Everyone")
+	e.u.Wait()
+	if len(a.runs) != 3 || len(a.changes) != all {
+		t.Errorf("everyone again: %d runs, %d changes", len(a.runs), len(a.changes))
+	}
+	_ = anna
+}

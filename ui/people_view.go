@@ -1,0 +1,163 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"playmark/sync/state"
+)
+
+// newPersonLabel is the person picker's last choice: a backend moved to
+// someone new.
+const newPersonLabel = "New person…"
+
+// PersonCard is a person on the Backends tab, above their backends.
+type PersonCard struct {
+	P      state.Person
+	Title  *widget.Label
+	Rename *widget.Button
+	Merge  *widget.Button
+}
+
+func (s *BackendsScreen) newPersonCard(p state.Person, backends int) *PersonCard {
+	c := &PersonCard{P: p}
+	c.Title = widget.NewLabelWithStyle(fmt.Sprintf("%s · %s", p.Name, plural(backends, "backend")), fyne.TextAlignLeading,
+		fyne.TextStyle{Bold: true})
+	c.Title.SizeName = theme.SizeNameSubHeadingText
+	c.Rename = widget.NewButtonWithIcon("Rename…", theme.DocumentCreateIcon(), func() { s.renamePrompt(p) })
+	c.Merge = widget.NewButtonWithIcon("Merge into…", theme.ContentCopyIcon(), func() { s.mergePrompt(p) })
+	if len(s.people) < 2 {
+		c.Merge.Disable()
+	}
+	return c
+}
+
+func (c *PersonCard) card() fyne.CanvasObject {
+	return container.NewVBox(container.NewBorder(nil, nil, container.NewHBox(widget.NewIcon(theme.AccountIcon()), c.Title), container.NewHBox(c.Rename, c.Merge)),
+		widget.NewSeparator())
+}
+
+// person is the person named name among those shown.
+func (s *BackendsScreen) person(name string) (state.Person, bool) {
+	for _, p := range s.people {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return state.Person{}, false
+}
+
+func (s *BackendsScreen) personDone(msg string, err error) {
+	if err != nil {
+		if errors.Is(err, state.ErrExists) {
+			msg = err.Error() + ": someone has that name already; to make them one, use Merge into…"
+		} else {
+			msg = err.Error()
+		}
+	}
+	s.PersonDialog = nil
+	s.u.Window.setMessage(msg)
+	s.sig = "" // show the store's truth, also after a failure
+	s.u.d.Engine.Notify()
+}
+
+// renamePrompt asks for p's new name.
+func (s *BackendsScreen) renamePrompt(p state.Person) {
+	s.PersonName = widget.NewEntry()
+	s.PersonName.SetText(p.Name)
+	d := dialog.NewCustomConfirm("Rename "+p.Name, "Rename", "Cancel", s.PersonName, func(ok bool) {
+		if !ok {
+			s.PersonDialog = nil
+			return
+		}
+		name := s.PersonName.Text
+		var err error
+		s.u.write(func() { err = s.u.st.RenamePerson(s.u.ctx, p.ID, name) },
+			func() { s.personDone(fmt.Sprintf("Renamed %s to %s.", p.Name, name), err) })
+	}, s.u.Window.win)
+	d.Resize(fyne.NewSize(420, 160))
+	s.PersonDialog = d
+	d.Show()
+	s.u.Window.win.Canvas().Focus(s.PersonName)
+}
+
+// mergePrompt asks whom p is the same person as.
+func (s *BackendsScreen) mergePrompt(p state.Person) {
+	var others []string
+	for _, o := range s.people {
+		if o.ID != p.ID {
+			others = append(others, o.Name)
+		}
+	}
+	s.MergeInto = widget.NewSelect(others, nil)
+	explain := wrapLabel(fmt.Sprintf("%s and the person you choose are one person: %s's backends and history become theirs, "+
+		"and their watch states merge (the newer one wins where both have one). The next export brings every one of their backends to the merged state.", p.Name, p.Name))
+	d := dialog.NewCustomConfirm("Merge "+p.Name+" into…", "Merge", "Cancel", container.NewVBox(explain, s.MergeInto), func(ok bool) {
+		into, found := s.person(s.MergeInto.Selected)
+		if !ok || !found {
+			s.PersonDialog = nil
+			return
+		}
+		var err error
+		s.u.write(func() { err = s.u.st.MergePeople(s.u.ctx, p.ID, into.ID) },
+			func() { s.personDone(fmt.Sprintf("Merged %s into %s.", p.Name, into.Name), err) })
+	}, s.u.Window.win)
+	d.Resize(fyne.NewSize(520, 260))
+	s.PersonDialog = d
+	d.Show()
+}
+
+// movePrompt moves r's backend to the person named name (asking for a
+// name when it is someone new).
+func (s *BackendsScreen) movePrompt(r *BackendRow, name string) {
+	b := r.B
+	if name == b.Person {
+		return
+	}
+	if name != newPersonLabel {
+		to, ok := s.person(name)
+		if !ok {
+			return
+		}
+		s.move(b, to.Name, func() (int64, error) { return to.ID, nil })
+		return
+	}
+	s.PersonName = widget.NewEntry()
+	s.PersonName.SetPlaceHolder("their name")
+	d := dialog.NewCustomConfirm("Move "+b.Name+" to someone new", "Move", "Cancel", s.PersonName, func(ok bool) {
+		name := s.PersonName.Text
+		if !ok || name == "" {
+			s.PersonDialog = nil
+			r.Person.Selected = b.Person // put the picker back
+			r.Person.Refresh()
+			return
+		}
+		s.move(b, name, func() (int64, error) {
+			p, err := s.u.st.EnsurePerson(s.u.ctx, name)
+			return p.ID, err
+		})
+	}, s.u.Window.win)
+	d.Resize(fyne.NewSize(420, 160))
+	s.PersonDialog = d
+	d.Show()
+	s.u.Window.win.Canvas().Focus(s.PersonName)
+}
+
+// move links backend b to the person person gives (off the UI thread).
+func (s *BackendsScreen) move(b state.Backend, name string, person func() (int64, error)) {
+	var err error
+	s.u.write(func() {
+		var id int64
+		if id, err = person(); err == nil {
+			err = s.u.st.LinkBackend(s.u.ctx, b.Name, id)
+		}
+	}, func() {
+		s.personDone(fmt.Sprintf("Moved %s to %s: its next import reads it whole into %s's watch state.", b.Name, name, name), err)
+	})
+}
