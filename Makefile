@@ -33,11 +33,14 @@ test: test-deps vet
 	@echo "go test ./... (each package as it finishes; skipped tests are listed at the end)"
 	@LANG=$${LANG:-C.UTF-8} $(GO) test -json -count=1 -timeout 30m ./... 2>&1 | $(GO) run .ci/testsum.go
 
-## bench: the scale benchmarks against simulated servers over loopback (under
-## 15 minutes; BENCHFLAGS=--quick for a one-minute smoke run), then the engine's
-## go test benchmarks; the table is printed and saved in bench/results/
+## bench: the scale benchmarks (bin/playmark-bench, built from ./bench, apart
+## from the shipped binary) against simulated servers over loopback (under
+## 15 minutes; BENCHFLAGS=--quick for a one-minute smoke run; also --only,
+## --profile DIR, --out DIR), then the engine's go test benchmarks; the table
+## is printed and saved in bench/results/
 bench: test-deps build
-	./$(BIN) bench --out bench/results $(BENCHFLAGS)
+	$(GO) build -ldflags "-X main.Version=$(VERSION)" -o bin/playmark-bench ./bench
+	./bin/playmark-bench --playmark $(BIN) --out bench/results $(BENCHFLAGS)
 	@echo "go test -bench ./sync/engine/ > bench/results/engine-latest.txt"
 	@$(GO) test -run '^$$' -bench . -benchmem -count 1 ./sync/engine/ > bench/results/engine-latest.txt; \
 	  status=$$?; cat bench/results/engine-latest.txt; exit $$status

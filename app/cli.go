@@ -270,8 +270,6 @@ func (c *cli) dispatch(args []string) error {
 		return c.simulateCmd(rest)
 	case "demo":
 		return c.demoCmd(rest)
-	case "bench":
-		return c.benchCmd(rest)
 	case "daemon":
 		return c.daemonCmd(rest)
 	case "webhooks", "webhook":

@@ -13,7 +13,7 @@ import (
 )
 
 // The benchmarks run the engine against simulated servers over loopback
-// and a real SQLite file, like the scale driver (playmark bench), but
+// and a real SQLite file, like the scale driver (./bench, make bench), but
 // small enough to run often:
 //
 //	go test -run '^$' -bench . -benchmem ./sync/engine/
