@@ -64,7 +64,7 @@ func (c *cli) demoCmd(args []string) error {
 		}
 		defer srv.Close()
 		servers[string(k)] = srv
-		if _, err := st.AddBackend(ctx, state.Backend{Name: string(k), Kind: string(k), URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID(),
+		if _, err := st.AddBackend(ctx, state.Backend{Name: string(k), Kind: k, URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID(),
 			Import: state.ImportFull, Export: true}); err != nil {
 			st.Close()
 			return err

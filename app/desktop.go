@@ -98,16 +98,14 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	}
 	a.Lifecycle().SetOnStarted(func() { fyneStarted = true })
 	u := ui.New(ctx, a, ui.Deps{
-		Engine:       core.Engine,
-		Sched:        core.Sched,
-		Dir:          dir,
-		Version:      Version,
-		ValidateName: ValidateName,
-		ValidateURL:  ValidateURL,
-		Autostart:    newLoginEntry(dir),
-		Quit:         quit,
-		Dispatch:     ut.do,
-		LazyWindow:   true,
+		Engine:     core.Engine,
+		Sched:      core.Sched,
+		Dir:        dir,
+		Version:    Version,
+		Autostart:  newLoginEntry(dir),
+		Quit:       quit,
+		Dispatch:   ut.do,
+		LazyWindow: true,
 	})
 
 	var wg sync.WaitGroup

@@ -395,7 +395,7 @@ func (b *bench) newConfig(ctx context.Context, w *simWorld, export bool) (string
 	defer st.Close()
 	for _, name := range w.names {
 		s := w.servers[name]
-		if _, err := st.AddBackend(ctx, state.Backend{Name: name, Kind: name, URL: s.URL(), Token: s.Token(), UserID: s.UserID(),
+		if _, err := st.AddBackend(ctx, state.Backend{Name: name, Kind: backend.Kind(name), URL: s.URL(), Token: s.Token(), UserID: s.UserID(),
 			Import: state.ImportFull, Export: export}); err != nil {
 			return "", err
 		}

@@ -57,7 +57,7 @@ func benchEngine(b *testing.B, servers map[string]simulate.Server, export bool) 
 		if !ok {
 			continue
 		}
-		if _, err := st.AddBackend(ctx, state.Backend{Name: kind, Kind: kind, URL: srv.URL(), Token: srv.Token(),
+		if _, err := st.AddBackend(ctx, state.Backend{Name: kind, Kind: backend.Kind(kind), URL: srv.URL(), Token: srv.Token(),
 			UserID: srv.UserID(), Import: state.ImportFull, Export: export}); err != nil {
 			b.Fatal(err)
 		}

@@ -256,7 +256,7 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // connKey is what a connection depends on: when it changes, reconnect.
 func connKey(b state.Backend, clientID string) string {
-	return strings.Join([]string{b.Kind, b.URL, b.Token, b.UserID, b.Options.TrustCert, clientID}, "\x00")
+	return strings.Join([]string{string(b.Kind), b.URL, b.Token, b.UserID, b.Options.TrustCert, clientID}, "\x00")
 }
 
 // client is the HTTP client for backend b's handshakes.
