@@ -183,3 +183,14 @@ func (e *env) revokeToken(b state.Backend) {
 		e.t.Fatal(err)
 	}
 }
+
+// selectRun selects a run by id in the Activity list, as a click on its
+// row does, and so shows its changes.
+func selectRun(s *ActivityScreen, id int64) {
+	for i, r := range s.runs {
+		if r.ID == id {
+			s.Runs.Select(widget.TableCellID{Row: i, Col: 0})
+			return
+		}
+	}
+}

@@ -801,7 +801,7 @@ func TestActivityKeepsSelection(t *testing.T) {
 	}
 	e.refresh()
 	a := e.u.Window.Activity
-	a.SelectRun(rep.RunID)
+	selectRun(a, rep.RunID)
 	e.settle()
 	if a.Selected != rep.RunID || len(a.changes) != rep.Changed() || rep.Changed() < 3 {
 		t.Fatalf("selected %d with %d changes; want run %d with its %d", a.Selected, len(a.changes), rep.RunID, rep.Changed())
