@@ -28,10 +28,15 @@ vet:
 
 ## test: install what tests need, vet, then the whole suite: each package
 ## as it finishes, a line a minute while some still run, failures in full,
-## and at the end every skipped test and why (.ci/testsum.go)
+## and at the end every skipped test and why (.ci/testsum.go). The packages
+## with goroutines of their own (RACE_PKGS) run under the race detector.
+RACE_PKGS := playmark/sync/engine playmark/sync/live playmark/sync/webhook playmark/sync/state playmark/ui playmark/sync/backend/simulate
 test: test-deps vet
-	@echo "go test ./... (each package as it finishes; skipped tests are listed at the end)"
-	@LANG=$${LANG:-C.UTF-8} $(GO) test -json -count=1 -timeout 30m ./... 2>&1 | $(GO) run .ci/testsum.go
+	@echo "go test ./... (each package as it finishes; skipped tests are listed at the end; -race for $(RACE_PKGS))"
+	@export LANG=$${LANG:-C.UTF-8}; { \
+	  $(GO) test -json -count=1 -timeout 30m -race $(RACE_PKGS); \
+	  $(GO) test -json -count=1 -timeout 30m $$($(GO) list ./... | grep -vxF $(patsubst %,-e %,$(RACE_PKGS))); \
+	} 2>&1 | $(GO) run .ci/testsum.go
 
 ## bench: the scale benchmarks (bin/playmark-bench, built from ./bench, apart
 ## from the shipped binary) against simulated servers over loopback (under

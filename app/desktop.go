@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -40,8 +39,12 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 		// GLFW would panic.
 		x, err := probeX11(d)
 		if err != nil {
-			fmt.Fprintf(stderr, "playmark: no graphical display (%v): use the commands (playmark help), or playmark daemon for schedules without a window\n",
-				strings.TrimPrefix(err.Error(), errDisplay.Error()+": "))
+			why := err.Error()
+			var de *displayError
+			if errors.As(err, &de) {
+				why = de.why
+			}
+			fmt.Fprintf(stderr, "playmark: no graphical display (%v): use the commands (playmark help), or playmark daemon for schedules without a window\n", why)
 			return exitUsage
 		}
 		if x != nil {

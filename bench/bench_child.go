@@ -74,12 +74,12 @@ func (c *cli) benchChild(args []string) error {
 	op := args[0]
 	fs := flag.NewFlagSet("bench child", flag.ContinueOnError)
 	full := fs.Bool("full", false, "")
-	var backends multi
-	fs.Var(&backends, "backend", "")
+	var names backends
+	fs.Var(&names, "backend", "")
 	pageSize := fs.Int("page-size", 0, "")
 	cpuProfile := fs.String("cpuprofile", "", "")
 	memProfile := fs.String("memprofile", "", "")
-	if _, err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	switch op {
@@ -119,11 +119,11 @@ func (c *cli) benchChild(args []string) error {
 	var rep *engine.Report
 	switch op {
 	case "import":
-		rep, err = eng.Import(ctx, engine.RunOptions{Backends: backends, Full: *full, Trigger: "bench"})
+		rep, err = eng.Import(ctx, engine.RunOptions{Backends: names, Full: *full, Trigger: "bench"})
 	case "export":
-		rep, err = eng.Export(ctx, engine.RunOptions{Backends: backends, Full: *full, Trigger: "bench"})
+		rep, err = eng.Export(ctx, engine.RunOptions{Backends: names, Full: *full, Trigger: "bench"})
 	case "floor":
-		err = floor(ctx, eng, backends, *pageSize, &res)
+		err = floor(ctx, eng, names, *pageSize, &res)
 	}
 	res.Seconds = time.Since(started).Seconds()
 	if *cpuProfile != "" {

@@ -103,7 +103,7 @@ func (c *cli) benchDesktopProbe(args []string) error {
 	idle := fs.Duration("idle", time.Minute, "")
 	settle := fs.Duration("settle", 2*time.Second, "")
 	playmark := fs.String("playmark", filepath.Join("bin", "playmark"), "")
-	if _, err := parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	d := probeDesktop(*playmark, c.configDir, *idle, *settle)

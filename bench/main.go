@@ -66,28 +66,23 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-// parse parses flags anywhere among args and returns the rest.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+// parse parses args, all flags: a word that is not one is refused.
+func parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usagef("%s: %v", fs.Name(), err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	if err := fs.Parse(args); err != nil {
+		return usagef("%s: %v", fs.Name(), err)
 	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
 }
 
-// multi is a flag that may be given more than once.
-type multi []string
+// backends is --backend, which may be given more than once.
+type backends []string
 
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+func (b *backends) String() string     { return fmt.Sprint(*b) }
+func (b *backends) Set(v string) error { *b = append(*b, v); return nil }
 
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -137,10 +132,8 @@ func (c *cli) benchCmd(args []string) error {
 	fs.IntVar(&o.PageSize, "page-size", 0, "")
 	fs.BoolVar(&o.Keep, "keep", false, "")
 	fs.StringVar(&o.Playmark, "playmark", defaultPlaymark(), "")
-	if pos, err := parse(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usagef("bench: unexpected argument %q", pos[0])
 	}
 	k, err := backend.ParseKind(*bigKind)
 	if err != nil {
