@@ -11,11 +11,21 @@ require (
 	github.com/dustin/go-humanize v1.1.0 // "1,240" and "2 hours ago" in the window
 	github.com/emersion/go-autostart v0.0.0-20210130080809-00ed301c8e9a // the XDG autostart entry; untagged, pinned
 	github.com/godbus/dbus/v5 v5.2.4 // session-bus probe before the tray, Secret Service, tray test
+	// Tokens in the Windows Credential Manager and the macOS Keychain. Not
+	// on Linux: there our own Secret Service client stays, because
+	// go-keyring's Linux side shows the keyring's unlock prompt and waits on
+	// it with no time bound (a locked keyring would hold a scheduled sync;
+	// ours fails fast as "unavailable"), and its items carry only service
+	// and username attributes (ours also carry the config dir, so two
+	// config dirs never share a token; secret-tool and the tests use them).
+	github.com/zalando/go-keyring v0.2.8
+	golang.org/x/sys v0.49.0 // LockFileEx: the run lock across processes on Windows (already there for Fyne and modernc)
 	modernc.org/sqlite v1.62.0 // SQLite in pure Go: the local state without cgo
 )
 
 require (
 	github.com/BurntSushi/toml v1.5.0 // indirect
+	github.com/danieljoos/wincred v1.2.3 // indirect
 	github.com/davecgh/go-spew v1.1.1 // indirect
 	github.com/fredbi/uri v1.1.1 // indirect
 	github.com/fsnotify/fsnotify v1.9.0 // indirect
@@ -46,7 +56,6 @@ require (
 	github.com/yuin/goldmark v1.7.8 // indirect
 	golang.org/x/image v0.24.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	modernc.org/libc v1.80.1 // indirect

@@ -1,3 +1,5 @@
+//go:build !headless
+
 package app
 
 import (
@@ -10,7 +12,8 @@ import (
 )
 
 // loginEntry is the desktop session's autostart entry for Playmark
-// ($XDG_CONFIG_HOME/autostart/playmark.desktop on Linux): it starts the
+// ($XDG_CONFIG_HOME/autostart/playmark.desktop on Linux, Startup\playmark.lnk
+// in the Start menu on Windows): it starts the
 // desktop app in the tray (--hidden) on this config dir. It implements
 // ui.Autostart.
 type loginEntry struct {
@@ -30,7 +33,7 @@ func (l *loginEntry) entry() (*autostart.App, error) {
 	if def, err := defaultConfigDir(); err != nil || def != l.dir {
 		args = append(args, "--config-dir", l.dir)
 	}
-	return &autostart.App{Name: "playmark", DisplayName: "Playmark", Exec: args, Icon: appID}, nil
+	return &autostart.App{Name: "playmark", DisplayName: "Playmark", Exec: loginArgs(args), Icon: appID}, nil
 }
 
 // defaultConfigDir is the config dir Playmark uses when given none and

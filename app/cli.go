@@ -245,6 +245,9 @@ func (c *cli) dispatch(args []string) error {
 	if done, err := c.accountsDispatch(cmd, rest); done { // cli_accounts.go
 		return err
 	}
+	if done, err := c.peopleDispatch(cmd, rest); done { // cli_people.go
+		return err
+	}
 	switch cmd {
 	case "backend", "backends":
 		return c.backendCmd(rest)
@@ -620,11 +623,12 @@ func (c *cli) backendList(args []string) error {
 			LastExport string `json:"last_export,omitempty"`
 			LastError  string `json:"last_error,omitempty"`
 			InKeyring  bool   `json:"token_in_keyring"`
+			Person     string `json:"person"`
 		}
 		out := []row{}
 		for _, b := range bs {
 			out = append(out, row{b.Name, string(b.Kind), b.URL, b.MaskedToken(), b.UserID, b.UserName, b.ServerName, b.ServerID,
-				string(b.Import), b.Export, rfc(b.LastImport), rfc(b.LastExport), b.LastError, b.TokenInKeyring})
+				string(b.Import), b.Export, rfc(b.LastImport), rfc(b.LastExport), b.LastError, b.TokenInKeyring, b.Person})
 		}
 		return writeJSON(c.stdout, out)
 	}
@@ -633,7 +637,7 @@ func (c *cli) backendList(args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTYPE\tURL\tUSER\tTOKEN\tIMPORT\tEXPORT\tLAST IMPORT\tSTATUS")
+	fmt.Fprintln(tw, "NAME\tPERSON\tTYPE\tURL\tUSER\tTOKEN\tIMPORT\tEXPORT\tLAST IMPORT\tSTATUS")
 	for _, b := range bs {
 		status := "ok"
 		if b.LastError != "" {
@@ -649,7 +653,7 @@ func (c *cli) backendList(args []string) error {
 		if b.TokenInKeyring {
 			token += " (keyring)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Kind, b.URL, dash(user), token, b.Import, onOff(b.Export), ago(b.LastImport), status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Person, b.Kind, b.URL, dash(user), token, b.Import, onOff(b.Export), ago(b.LastImport), status)
 	}
 	return tw.Flush()
 }

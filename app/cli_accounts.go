@@ -29,7 +29,7 @@ import (
 //	signin jellyfin|emby --url URL --user NAME [--password-stdin] [--quick-connect]
 //	accounts [--json] | accounts remove NAME
 //	servers [--account NAME] [--json]             what the accounts reach, with users
-//	backend add NAME --account ACCOUNT [--server SERVER] [--user USER] [--pin-stdin] [--import MODE] [--export on|off]
+//	backend add NAME --account ACCOUNT [--server SERVER] [--user USER] [--pin-stdin] [--person NAME] [--import MODE] [--export on|off]
 //	simulate --type plextv (or --type plex --plextv)   a simulated plex.tv with a server and a household
 const accountsUsage = `Accounts (sign in instead of pasting tokens):
   signin plex                prints a link and a code; approve it in the browser; waits
@@ -38,7 +38,8 @@ const accountsUsage = `Accounts (sign in instead of pasting tokens):
   accounts [--json]          the accounts signed in to, and the backends made from each
   accounts remove NAME
   servers [--account NAME] [--json]   the servers the accounts reach, with their users
-  backend add NAME --account ACCOUNT [--server SERVER] [--user USER] [--pin-stdin] [--import MODE] [--export on|off]
+  backend add NAME --account ACCOUNT [--server SERVER] [--user USER] [--pin-stdin] [--person NAME] [--import MODE] [--export on|off]
+                             the backend joins the person named like USER (--person: another)
   simulate --type plextv [--listen ADDR] [--items N]   a simulated plex.tv, a Plex server and a household
 `
 
@@ -477,6 +478,7 @@ func (c *cli) serversCmd(args []string) error {
 				fmt.Fprintf(c.stdout, "  (not every user could be listed: %s)\n", s.UsersErr)
 			}
 			fmt.Fprintf(c.stdout, "  add one: playmark backend add NAME --account %s --server %q --user USER\n", s.Account, s.Name)
+			fmt.Fprintf(c.stdout, "  or everyone: playmark household add --account %s --server %q\n", s.Account, s.Name)
 		}
 	}
 	if len(failed) > 0 {
@@ -502,6 +504,7 @@ func (c *cli) backendAddFromAccount(args []string) error {
 	pinStdin := fs.Bool("pin-stdin", false, "")
 	importMode := fs.String("import", "full", "")
 	export := fs.String("export", "off", "")
+	person := fs.String("person", "", "")
 	for _, f := range []string{"type", "url", "token"} {
 		if hasFlag(args, f) {
 			return usagef("backend add: --%s and --account do not go together (the account gives them)", f)
@@ -569,11 +572,16 @@ func (c *cli) backendAddFromAccount(args []string) error {
 	if info.UserID != "" && b.Kind != backend.Plex {
 		b.UserID = info.UserID
 	}
+	// The user's person, by name (case and spaces ignored) unless --person
+	// names one, as household add links them (cli_people.go).
+	if b.PersonID, err = c.accountPerson(ctx, *person, u.Name); err != nil {
+		return err
+	}
 	if b, err = m.SaveBackend(ctx, b, l); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Added %s backend %s (%s) as %s on %s, from account %s: import %s, export %s.\n",
-		b.Kind, b.Name, b.URL, b.UserName, b.ServerName, a.Name, b.Import, onOff(b.Export))
+	fmt.Fprintf(c.stdout, "Added %s backend %s (%s) as %s on %s, from account %s, for %s: import %s, export %s.\n",
+		b.Kind, b.Name, b.URL, b.UserName, b.ServerName, a.Name, b.Person, b.Import, onOff(b.Export))
 	if !b.Export {
 		fmt.Fprintf(c.stdout, "Writes to %s are off until you turn them on: playmark backend set %s --export on\n", b.Name, b.Name)
 	}

@@ -32,6 +32,7 @@ func (c *cli) runCmd(kind string, args []string) error {
 		fs.BoolVar(&yes, "yes", false, "")
 	}
 	quiet := fs.Bool("quiet", false, "")
+	person := fs.String("person", "", "")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -50,6 +51,9 @@ func (c *cli) runCmd(kind string, args []string) error {
 		}
 	}
 	opt := engine.RunOptions{Backends: backends, Full: *full, DryRun: *dry, Yes: yes, Trigger: "cli"}
+	if opt.Person, err = c.personID(ctx, *person); err != nil { // cli_people.go
+		return err
+	}
 	line := newProgressLine(c.stderr, *quiet)
 	opt.Progress = line.update
 	var rep *engine.Report
@@ -207,6 +211,7 @@ func (p *progressLine) clear() {
 func (c *cli) statusCmd(args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "")
+	person := fs.String("person", "", "")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -215,6 +220,13 @@ func (c *cli) statusCmd(args []string) error {
 	}
 	ctx := context.Background()
 	snap, err := c.engine.Overview(ctx, nil)
+	if err != nil {
+		return err
+	}
+	pid, err := c.personID(ctx, *person) // cli_people.go
+	if err == nil {
+		err = c.narrowOverview(ctx, &snap, pid)
+	}
 	if err != nil {
 		return err
 	}
@@ -244,6 +256,7 @@ func (c *cli) historyCmd(args []string) error {
 	asJSON := fs.Bool("json", false, "")
 	limit := fs.Int("limit", 20, "")
 	runID := fs.Int64("run", 0, "")
+	person := fs.String("person", "", "")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -254,6 +267,10 @@ func (c *cli) historyCmd(args []string) error {
 		return err
 	}
 	ctx := context.Background()
+	pid, err := c.personID(ctx, *person) // cli_people.go
+	if err != nil {
+		return err
+	}
 	if set := flagsSet(fs); set["run"] && *runID <= 0 {
 		return usagef("history: --run wants a run number (playmark history lists them)")
 	}
@@ -265,7 +282,7 @@ func (c *cli) historyCmd(args []string) error {
 		if n == 0 {
 			return usagef("history: there is no run %d (playmark history lists the runs)", *runID)
 		}
-		changes, err := c.store.Changes(ctx, *runID, *limit*100)
+		changes, err := c.store.ChangesFor(ctx, *runID, pid, *limit*100)
 		if err != nil {
 			return err
 		}
@@ -284,6 +301,9 @@ func (c *cli) historyCmd(args []string) error {
 		return nil
 	}
 	runs, err := c.store.Runs(ctx, *limit)
+	if err == nil {
+		runs, err = c.narrowRuns(ctx, runs, pid)
+	}
 	if err != nil {
 		return err
 	}
@@ -367,13 +387,18 @@ func (c *cli) unmatchedCmd(args []string) error {
 	fs := flag.NewFlagSet("unmatched", flag.ContinueOnError)
 	limit := fs.Int("limit", 100, "")
 	asJSON := fs.Bool("json", false, "")
+	person := fs.String("person", "", "")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := c.openRead(); err != nil {
 		return err
 	}
-	items, err := c.store.UnmatchedItems(context.Background(), *limit)
+	pid, err := c.personID(context.Background(), *person) // cli_people.go
+	if err != nil {
+		return err
+	}
+	items, err := c.store.UnmatchedItemsFor(context.Background(), pid, *limit)
 	if err != nil {
 		return err
 	}

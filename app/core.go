@@ -51,16 +51,17 @@ func openCore(ctx context.Context, dir string, log *slog.Logger) (*Core, error) 
 // Close closes the store.
 func (c *Core) Close() error { return c.Store.Close() }
 
-// useKeyring keeps st's tokens in the system keyring (the Secret Service)
-// when there is one and PLAYMARK_KEYRING is not "off" (tests, headless
-// servers); otherwise they stay in the database. The error is a token the
+// useKeyring keeps st's tokens in the system keyring (secret.Open: the
+// Secret Service, the Credential Manager or the Keychain) when there is
+// one and PLAYMARK_KEYRING is not "off" (tests, headless servers);
+// otherwise they stay in the database. The error is a token the
 // keyring would not take: it stays in the database, and st stays usable.
 func useKeyring(ctx context.Context, st *state.Store, dir string, log *slog.Logger) error {
 	if strings.EqualFold(os.Getenv("PLAYMARK_KEYRING"), "off") {
 		return nil
 	}
 	open, cancel := context.WithTimeout(ctx, 5*time.Second)
-	k, err := secret.OpenSecretService(open, dir)
+	k, err := secret.Open(open, dir)
 	cancel()
 	if err != nil {
 		log.Info("tokens stay in the database", "reason", err)

@@ -8,18 +8,19 @@ import (
 	"path/filepath"
 	"time"
 
-	"playmark/sync/backend"
 	"playmark/sync/backend/simulate"
 	"playmark/sync/engine"
 	"playmark/sync/state"
 )
 
-// demoCmd shows Playmark working without any media server: three
-// simulated servers (Plex, Jellyfin, Emby) in this process with the same
-// library and different watch states, a throwaway config dir, the three
-// backends configured with export on, a first import, and then the
-// desktop app (or, with --headless, a preview and a sync on the terminal).
-// Nothing touches the user's real profile.
+// demoCmd shows Playmark working without any media server: a household
+// of three people (Sam, Anna, Ben) on three simulated servers (Plex,
+// Jellyfin, Emby) in this process with the same library and each
+// person's own watch states, signed in through a simulated plex.tv (Plex)
+// and an admin's sign-in (Jellyfin, Emby), in a throwaway config dir: the
+// nine backends with export on, a first import, and then the desktop app
+// (or, with --headless, a preview and a sync on the terminal). Nothing
+// touches the user's real profile.
 func (c *cli) demoCmd(args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	items := fs.Int("items", 400, "")
@@ -48,29 +49,17 @@ func (c *cli) demoCmd(args []string) error {
 
 	cat := simulate.Generate(simulate.GenerateOptions{Items: *items, Seed: 2026})
 	now := time.Now().UTC()
-	servers := map[string]simulate.Server{}
 	st, err := state.Open(ctx, dir)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "Playmark demo: a throwaway config dir at %s\n", dir)
-	for i, k := range []backend.Kind{backend.Plex, backend.Jellyfin, backend.Emby} {
-		name := map[backend.Kind]string{backend.Plex: "Living room Plex", backend.Jellyfin: "Basement Jellyfin", backend.Emby: "Cabin Emby"}[k]
-		opt := simulate.Options{Name: name, Watches: simulate.GenerateWatches(cat, uint64(100+i), now.Add(-time.Duration(i+1)*time.Hour))}
-		srv, err := simulate.New(k, cat, opt)
-		if err != nil {
-			st.Close()
-			return err
-		}
-		defer srv.Close()
-		servers[string(k)] = srv
-		if _, err := st.AddBackend(ctx, state.Backend{Name: string(k), Kind: k, URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID(),
-			Import: state.ImportFull, Export: true}); err != nil {
-			st.Close()
-			return err
-		}
-		fmt.Fprintf(c.stdout, "  simulated %-8s %-18s at %s with %d items\n", k, name, srv.URL(), len(cat.Media))
+	h, err := startDemoHousehold(ctx, st, cat, now, c.stdout)
+	if err != nil {
+		st.Close()
+		return err
 	}
+	defer h.close()
 	// Schedules every few minutes, so that the tray shows them working.
 	_ = st.SetTask(ctx, state.Task{Name: "import", Cron: "*/2 * * * *", Enabled: true})
 	_ = st.SetTask(ctx, state.Task{Name: "export", Cron: "1-59/2 * * * *", Enabled: true})
@@ -84,10 +73,9 @@ func (c *cli) demoCmd(args []string) error {
 	st.Close()
 
 	// A household that keeps watching: now and then someone marks
-	// something on one of the servers.
+	// something on one of their servers.
 	go func() {
 		r := rand.New(rand.NewPCG(uint64(now.Unix()), 7))
-		names := []string{"plex", "jellyfin", "emby"}
 		for {
 			select {
 			case <-ctx.Done():
@@ -95,11 +83,11 @@ func (c *cli) demoCmd(args []string) error {
 			case <-time.After(45 * time.Second):
 			}
 			m := cat.Media[r.IntN(len(cat.Media))]
-			servers[names[r.IntN(3)]].SetWatch(m.Key, simulate.Watch{Played: true, PlayCount: 1, LastPlayed: time.Now().UTC()})
+			h.setWatch(demoPeople[r.IntN(len(demoPeople))], r.IntN(3), m.Key, simulate.Watch{Played: true, PlayCount: 1, LastPlayed: time.Now().UTC()})
 		}
 	}()
 
-	if *headless {
+	if *headless || headlessBuild { // the headless build has no window to open
 		c.configDir = dir
 		fmt.Fprintln(c.stdout, "\nPreview of a sync (nothing written):")
 		if err := c.runCmd("sync", []string{"--dry-run", "--quiet"}); err != nil {

@@ -1,3 +1,5 @@
+//go:build !headless
+
 package app
 
 import (
@@ -15,13 +17,16 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
-	"github.com/godbus/dbus/v5"
 
 	"playmark/ui"
 )
 
 // appID is the desktop app's id (FyneApp.toml, the desktop entry).
 const appID = "io.playmark.Playmark"
+
+// headlessBuild says whether this binary was built with -tags headless
+// (desktop_headless.go): this one has the window and the tray.
+const headlessBuild = false
 
 // runDesktop runs the desktop app on the config dir dir until the user
 // quits: the window, the tray (when the session has one) and the
@@ -106,6 +111,7 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 		Dir:        dir,
 		Version:    Version,
 		Autostart:  newLoginEntry(dir),
+		OpenFolder: openFolder,
 		Quit:       quit,
 		Dispatch:   ut.do,
 		LazyWindow: true,
@@ -141,11 +147,11 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	})
 
 	// The tray: our own over fyne.io/systray (Fyne's would start its
-	// loop's GL window), when there is a session bus (systray panics on
-	// quit without one).
+	// loop's GL window), when the desktop has one: on Linux when there is
+	// a session bus (systray panics on quit without one; tray_dbus.go),
+	// on Windows and macOS always (tray_native.go).
 	var st *ui.SystemTray
-	if conn, err := dbus.SessionBus(); err == nil {
-		host := func() bool { return hasTrayHost(conn) }
+	if host, err := desktopTray(); err == nil {
 		st = ui.NewSystemTray("Playmark", ut.do)
 		u.AttachTray(st, st.SetTooltip, host)
 		st.Start()
@@ -165,7 +171,7 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 			})
 		}
 	} else {
-		core.Log.Info("no session bus: running without a tray", "err", err)
+		core.Log.Info("no tray: running without one", "err", err)
 		u.NoTray()
 	}
 	light := hidden && st != nil
@@ -214,13 +220,6 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	}
 	core.Log.Info("desktop app quit")
 	return exitOK
-}
-
-// hasTrayHost says whether a StatusNotifier host (a tray) is on the bus.
-func hasTrayHost(conn *dbus.Conn) bool {
-	var has bool
-	err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has)
-	return err == nil && has
 }
 
 // noDisplay says whether this is an X11/Wayland system with no display to

@@ -24,7 +24,7 @@ type SystemTray struct {
 // on the UI thread.
 func NewSystemTray(title string, do func(f func(), wait bool)) *SystemTray {
 	t := &SystemTray{do: do}
-	t.start, t.end = systray.RunWithExternalLoop(nil, nil)
+	t.start, t.end = trayLoop() // systray_loop.go, systray_windows.go
 	// Set before Start: the item is exported with its title (some hosts
 	// drop an item without one), with nothing to race.
 	systray.SetTitle(title)
@@ -54,8 +54,8 @@ func (t *SystemTray) SetOnTapped(f func()) {
 // SetTooltip sets the icon's tooltip.
 func (t *SystemTray) SetTooltip(s string) { systray.SetTooltip(s) }
 
-// SetSystemTrayIcon sets the icon (PNG).
-func (t *SystemTray) SetSystemTrayIcon(r fyne.Resource) { systray.SetIcon(r.Content()) }
+// SetSystemTrayIcon sets the icon (a PNG; in .ico form on Windows).
+func (t *SystemTray) SetSystemTrayIcon(r fyne.Resource) { systray.SetIcon(trayIconBytes(r.Content())) }
 
 // SetSystemTrayMenu replaces the whole menu with m. Items keep their
 // labels, separators, disabled and checked states and submenus; icons

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -419,7 +420,7 @@ func (m *Manager) SaveBackend(ctx context.Context, b state.Backend, l state.Acco
 		return b, err
 	}
 	l.BackendID = b.ID
-	if err := m.Store.LinkBackend(ctx, l); err != nil {
+	if err := m.Store.LinkBackendAccount(ctx, l); err != nil {
 		_ = m.Store.RemoveBackend(ctx, b.Name)
 		return b, err
 	}
@@ -462,4 +463,106 @@ func (m *Manager) Renew(ctx context.Context, b state.Backend) (state.Backend, er
 		return b, err
 	}
 	return b, nil
+}
+
+// --- Households -------------------------------------------------------------
+
+// DefaultSelection is the users a household takes when none are named:
+// everyone but guests.
+func DefaultSelection(users []User) []User {
+	var out []User
+	for _, u := range users {
+		if !u.Guest {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// backendName is the name of user u's backend on server s:
+// "<server>-<user>", lower case, spaces as dashes, only letters, digits,
+// '.', '_' and '-' (a backend name's characters), at most 60 long (room
+// for a number when the name is taken).
+func backendName(s Server, u User) string {
+	clean := func(x string) string {
+		var b strings.Builder
+		for _, r := range strings.Join(strings.Fields(strings.ToLower(x)), "-") {
+			if r < 128 && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+				b.WriteRune(r)
+			}
+		}
+		return strings.Trim(b.String(), "._-")
+	}
+	server := clean(s.Name)
+	if server == "" {
+		server = string(s.Kind)
+	}
+	user := clean(u.Name)
+	if user == "" {
+		user = clean(u.ID)
+	}
+	name := server + "-" + user
+	if len(name) > 60 {
+		name = strings.TrimRight(name[:60], "._-")
+	}
+	return name
+}
+
+// AddHousehold makes one backend for each of users on server s, from
+// account a, and links each to a person by user name (case and spaces
+// ignored: "Anna" on Plex and "anna" on Jellyfin are one person), adding
+// people as needed. pins holds protected home users' PINs, by user id or
+// name. Backends are named "<server>-<user>" (with a number added when
+// another backend has the name); a user who has a backend on that server
+// already keeps it, so that adding a household again adds only who is
+// new. It returns the backends, saved, with PersonID and Person set; the
+// users that could not be added (no PIN, a server no longer shared) are
+// the error, the others are saved all the same.
+func (m *Manager) AddHousehold(ctx context.Context, a state.Account, s Server, users []User, pins map[string]string) ([]state.Backend, error) {
+	existing, err := m.Store.Backends(ctx)
+	if err != nil {
+		return nil, err
+	}
+	taken := map[string]bool{}
+	for _, b := range existing {
+		taken[b.Name] = true
+	}
+	var out []state.Backend
+	var errs []error
+	for _, u := range users {
+		if i := slices.IndexFunc(existing, func(b state.Backend) bool {
+			return b.ServerID == s.ID && s.ID != "" && state.NameKey(b.UserName) == state.NameKey(u.Name)
+		}); i >= 0 {
+			out = append(out, existing[i])
+			continue
+		}
+		pin := pins[u.ID]
+		if pin == "" {
+			pin = pins[u.Name]
+		}
+		b, l, err := m.NewBackend(ctx, a, s, u, pin)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u.Name, err))
+			continue
+		}
+		p, err := m.Store.EnsurePerson(ctx, u.Name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u.Name, err))
+			continue
+		}
+		b.PersonID = p.ID
+		base := backendName(s, u)
+		b.Name = base
+		for n := 2; taken[b.Name]; n++ {
+			b.Name = fmt.Sprintf("%s-%d", base, n)
+		}
+		saved, err := m.SaveBackend(ctx, b, l)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u.Name, err))
+			continue
+		}
+		taken[saved.Name] = true
+		out = append(out, saved)
+	}
+	return out, errors.Join(errs...)
 }

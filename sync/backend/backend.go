@@ -299,7 +299,8 @@ func (e *StatusError) Reason() string {
 		}
 		return ""
 	}
-	if strings.ContainsAny(body, "{}[]<>") || strings.Count(body, " ") > 30 {
+	// A secret taken out of the body (Redacted) is not markup.
+	if strings.ContainsAny(strings.ReplaceAll(body, Redacted, ""), "{}[]<>") || strings.Count(body, " ") > 30 {
 		return "" // markup or a dump, not a sentence
 	}
 	return boundReason(body)
@@ -337,6 +338,10 @@ func Describe(name string, err error) string {
 	case errors.Is(err, ErrUnauthorized):
 		return fmt.Sprintf("token rejected by %s", name)
 	case errors.Is(err, ErrUnreachable):
+		var changed *CertChangedError
+		if errors.As(err, &changed) {
+			return fmt.Sprintf("%s: the certificate changed (SHA-256 %s, trusted %s): if you replaced it yourself, trust the new one with: playmark backend set %s --trust-cert %s", name, changed.Fingerprint, changed.Pinned, name, changed.Fingerprint)
+		}
 		if fp, ok := UntrustedCert(err); ok {
 			return fmt.Sprintf("%s: the server's certificate is not trusted (SHA-256 %s); if it is your server's own certificate, trust it with: playmark backend set %s --trust-cert %s", name, fp, name, fp)
 		}

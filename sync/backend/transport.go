@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,13 +19,19 @@ import (
 	"time"
 )
 
+// DefaultMaxBody is TransportOptions.MaxBody when not set.
+const DefaultMaxBody = 8 << 20
+
 // TransportOptions tunes a Transport. Zero values pick the defaults.
 type TransportOptions struct {
 	MaxInFlight  int           // requests at once to this server; default 4
 	Timeout      time.Duration // per attempt, including the body; default 60 s
 	MaxRetries   int           // extra attempts after a 5xx, 429 or lost connection; default 3
 	MaxRetryWait time.Duration // cap on one wait (backoff or Retry-After); default 30 s
-	MaxBody      int64         // largest response body accepted; default 256 MiB
+	// MaxBody is the largest response body accepted, counted after any
+	// decompression; default 8 MiB, about ten times a page of 500 items,
+	// so that a hostile body costs at most a few MB more than a page.
+	MaxBody int64
 	// PinnedCert, when set, is the hex SHA-256 of a server certificate the
 	// user chose to trust (a self-signed one, say): that certificate is
 	// accepted whatever its chain or name; any other must verify as usual.
@@ -63,7 +70,7 @@ func NewTransport(opt TransportOptions) *Transport {
 		opt.MaxRetryWait = 30 * time.Second
 	}
 	if opt.MaxBody <= 0 {
-		opt.MaxBody = 256 << 20
+		opt.MaxBody = DefaultMaxBody
 	}
 	base := opt.Base
 	if base == nil {
@@ -76,7 +83,7 @@ func NewTransport(opt TransportOptions) *Transport {
 	}
 	return &Transport{
 		opt:    opt,
-		client: &http.Client{Transport: base, Timeout: opt.Timeout},
+		client: &http.Client{Transport: base, Timeout: opt.Timeout, CheckRedirect: CheckRedirect},
 		sem:    make(chan struct{}, opt.MaxInFlight),
 		sleep:  sleepCtx,
 	}
@@ -139,10 +146,20 @@ func (t *Transport) once(req *http.Request) (resp *http.Response, err error, ret
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		// Some transport errors quote what the server sent.
+		err = RedactError(err, RequestSecrets(req)...)
+		if errors.Is(err, errRedirect) {
+			// Refused on purpose: a bad answer, not a lost connection.
+			return nil, fmt.Errorf("%s %s: %w: %w", req.Method, req.URL.Path, ErrBadResponse, err), false
+		}
 		idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead || req.GetBody != nil || req.Body == nil
-		// A certificate problem will not go away by retrying.
+		// A certificate problem will not go away by retrying, and a
+		// server that let a whole timeout pass is hung, not flaky: one
+		// more try would hold the run another Timeout.
 		_, certErr := UntrustedCert(err)
-		return nil, fmt.Errorf("%s %s: %w: %w", req.Method, req.URL.Path, ErrUnreachable, err), idempotent && !certErr
+		var ne net.Error
+		timedOut := errors.As(err, &ne) && ne.Timeout()
+		return nil, fmt.Errorf("%s %s: %w: %w", req.Method, req.URL.Path, ErrUnreachable, err), idempotent && !certErr && !timedOut
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		resp.Body = &limitedBody{r: resp.Body, left: t.opt.MaxBody, method: req.Method, path: req.URL.Path}
@@ -153,7 +170,10 @@ func (t *Transport) once(req *http.Request) (resp *http.Response, err error, ret
 	if resp.StatusCode == http.StatusTooManyRequests {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, &RateLimitError{RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}), true
 	}
-	se := &StatusError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Body: cleanSnippet(snippet)}
+	// A server may echo the token into its error body: remove it before
+	// the text is cut short (which could leave half a token).
+	body := Redact(string(snippet), RequestSecrets(req)...)
+	se := &StatusError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Body: cleanSnippet([]byte(body))}
 	return nil, se, resp.StatusCode >= 500
 }
 
@@ -263,8 +283,10 @@ func CertFingerprint(der []byte) string {
 }
 
 // PinnedTLSConfig is the TLS configuration for a server whose certificate
-// the user pinned (hex SHA-256, colons allowed): that certificate is
-// accepted, any other must verify as usual. nil when pin is empty.
+// the user pinned (hex SHA-256, colons allowed): that certificate and no
+// other is accepted, whatever its chain or name. A pin means exactly that
+// certificate: one a public CA vouches for is refused too, with a
+// *CertChangedError. nil when pin is empty.
 func PinnedTLSConfig(pin string) *tls.Config {
 	pin = normalizePin(pin)
 	if pin == "" {
@@ -272,7 +294,7 @@ func PinnedTLSConfig(pin string) *tls.Config {
 	}
 	return &tls.Config{
 		// Verification is done by VerifyConnection: the pinned
-		// certificate, or the normal chain and name checks.
+		// certificate, byte for byte.
 		InsecureSkipVerify: true, //nolint:gosec // replaced by VerifyConnection
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return verifyPinned(cs, pin)
@@ -284,27 +306,35 @@ func normalizePin(p string) string {
 	return strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(strings.TrimSpace(p)))
 }
 
-// verifyPinned accepts the connection when the leaf is the pinned
-// certificate, and otherwise verifies the chain and host name as the
-// default client would.
+// verifyPinned accepts the connection only when the leaf is the pinned
+// certificate.
 func verifyPinned(cs tls.ConnectionState, pin string) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("server sent no certificate")
 	}
-	if CertFingerprint(cs.PeerCertificates[0].Raw) == pin {
-		return nil
+	if fp := CertFingerprint(cs.PeerCertificates[0].Raw); fp != pin {
+		return &CertChangedError{Pinned: pin, Fingerprint: fp}
 	}
-	opts := x509.VerifyOptions{DNSName: cs.ServerName, Intermediates: x509.NewCertPool()}
-	for _, c := range cs.PeerCertificates[1:] {
-		opts.Intermediates.AddCert(c)
-	}
-	_, err := cs.PeerCertificates[0].Verify(opts)
-	return err
+	return nil
+}
+
+// CertChangedError is a server that presents another certificate than the
+// one the user pinned.
+type CertChangedError struct {
+	Pinned, Fingerprint string // hex SHA-256
+}
+
+func (e *CertChangedError) Error() string {
+	return fmt.Sprintf("the certificate changed: the server now presents SHA-256 %s, not the trusted %s", e.Fingerprint, e.Pinned)
 }
 
 // UntrustedCert extracts the certificate a TLS failure was about, so that
 // the user can be shown its fingerprint; ok is false for other errors.
 func UntrustedCert(err error) (fingerprint string, ok bool) {
+	var ch *CertChangedError
+	if errors.As(err, &ch) {
+		return ch.Fingerprint, true
+	}
 	var ue x509.UnknownAuthorityError
 	if errors.As(err, &ue) && ue.Cert != nil {
 		return CertFingerprint(ue.Cert.Raw), true
@@ -318,4 +348,44 @@ func UntrustedCert(err error) (fingerprint string, ok bool) {
 		return CertFingerprint(ce.UnverifiedCertificates[0].Raw), true
 	}
 	return "", false
+}
+
+// errRedirect marks a redirect refused by CheckRedirect.
+var errRedirect = errors.New("redirect refused")
+
+// CheckRedirect is the redirect policy of every request that carries a
+// credential (http.Client.CheckRedirect): a redirect within the same
+// scheme, host and port is followed (at most 5), without a Referer; one
+// anywhere else is refused, since the token headers would go along.
+func CheckRedirect(req *http.Request, via []*http.Request) error {
+	// The client sets a Referer from the previous URL, query and all
+	// (a socket's api_key): never send it.
+	req.Header.Del("Referer")
+	if len(via) == 0 {
+		return nil
+	}
+	from, to := origin(via[0].URL), origin(req.URL)
+	if from != to {
+		return fmt.Errorf("%w: the server redirected to %s, another address than the backend's %s, and the token is not sent there; check the backend's URL", errRedirect, to, from)
+	}
+	if len(via) >= 5 {
+		return fmt.Errorf("%w: more than 5 redirects", errRedirect)
+	}
+	return nil
+}
+
+// origin is scheme://host:port with the default port spelled out.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	switch scheme {
+	case "ws":
+		scheme = "http"
+	case "wss":
+		scheme = "https"
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }

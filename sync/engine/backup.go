@@ -31,9 +31,12 @@ const (
 	keepBackups   = 10
 )
 
-// BackupItem is one item's play state in a backup, keyed by external ids
-// so that it can be restored onto any server.
+// BackupItem is one person's play state of one item in a backup, keyed by
+// external ids so that it can be restored onto any server.
 type BackupItem struct {
+	// Person is whose play state it is; a restore onto a backend takes
+	// its person's (a backup from before people has none: anyone's).
+	Person     string            `json:"person,omitempty"`
 	Type       string            `json:"type"`
 	Title      string            `json:"title"`
 	Year       int               `json:"year,omitempty"`
@@ -79,8 +82,10 @@ const maxBackupLine = 1 << 20
 // short, altered, or not a backup at all). Nothing was restored.
 var ErrBackupDamaged = errors.New("not a complete Playmark backup")
 
-// WriteBackup writes the whole play state to w: a header line, one item
-// a line (JSON lines: a large library streams), then the trailer with the
+// WriteBackup writes the whole play state to w, everyone's: a header
+// line, then one item's play state of one person a line (an item a person
+// never played, started nor un-watched has nothing to restore, and no
+// line) (JSON lines: a large library streams), then the trailer with the
 // count and checksum. No backend, token or URL is in it.
 func (e *Engine) WriteBackup(ctx context.Context, w io.Writer) (int, error) {
 	counts, err := e.store.Counts(ctx)
@@ -90,13 +95,13 @@ func (e *Engine) WriteBackup(ctx context.Context, w io.Writer) (int, error) {
 	bw := bufio.NewWriter(w)
 	sum := sha256.New()
 	enc := json.NewEncoder(io.MultiWriter(bw, sum))
-	if err := enc.Encode(backupHeader{Format: BackupFormat, Version: BackupVersion, Created: e.now().UTC(), Items: counts.Items}); err != nil {
+	if err := enc.Encode(backupHeader{Format: BackupFormat, Version: BackupVersion, Created: e.now().UTC(), Items: counts.Plays}); err != nil {
 		return 0, err
 	}
 	n := 0
 	err = e.store.EachItem(ctx, func(r state.ItemIDs) error {
 		it := r.Item
-		b := BackupItem{Type: it.Type, Title: it.Title, Year: it.Year, Show: it.ShowTitle, Season: it.Season, Episode: it.Episode,
+		b := BackupItem{Person: r.Person.Name, Type: it.Type, Title: it.Title, Year: it.Year, Show: it.ShowTitle, Season: it.Season, Episode: it.Episode,
 			Watched: it.Watched, Updated: it.Updated, Explicit: it.Explicit, ProgressMS: it.Progress.Milliseconds(), ProgressAt: it.ProgressAt}
 		if it.Type != "episode" {
 			b.Show, b.Season, b.Episode = "", 0, 0
@@ -367,7 +372,7 @@ func (e *Engine) Restore(ctx context.Context, items []BackupItem, backendName st
 			return fail(err)
 		}
 		defer func() { rep.Requests = tr.Requests() }()
-		idx := indexBackup(items)
+		idx := indexBackup(personsItems(items, b.Person))
 		var ops []op
 		watched := 0
 		err = client.Items(ctx, backend.ListOptions{Libraries: b.Options.Libraries, PageSize: e.pageSize}, func(page []backend.Item) error {
@@ -430,6 +435,18 @@ func (e *Engine) Restore(ctx context.Context, items []BackupItem, backendName st
 		}
 		return nil
 	})
+}
+
+// personsItems is what of a backup belongs to person: their lines, and
+// the lines of a backup from before people (no person).
+func personsItems(items []BackupItem, person string) []BackupItem {
+	var out []BackupItem
+	for _, it := range items {
+		if it.Person == "" || state.NameKey(it.Person) == state.NameKey(person) {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // backupIndex finds backup items by external id.

@@ -3,7 +3,10 @@ package engine
 import (
 	"context"
 	"flag"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,13 +121,27 @@ func BenchmarkImportFull3(b *testing.B) {
 // database, and reports their figures (items: listed per import).
 func benchFullImports(b *testing.B, servers map[string]simulate.Server, items int) {
 	var reps []*Report
+	var size int64
 	for b.Loop() {
 		b.StopTimer()
 		e := benchEngine(b, servers, false)
 		b.StartTimer()
 		reps = append(reps, benchRun(b, func() (*Report, error) { return e.Import(context.Background(), RunOptions{Full: true}) }))
+		size = dbBytes(e.store.Path())
 	}
 	reportFigures(b, reps, items)
+	b.ReportMetric(float64(size), "db-bytes")
+}
+
+// dbBytes is the size of the database at path with its write-ahead log.
+func dbBytes(path string) int64 {
+	var n int64
+	for _, p := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 // BenchmarkFloor is the least any import can cost: the same clients page
@@ -259,4 +276,81 @@ func BenchmarkDecide(b *testing.B) {
 	for b.Loop() {
 		_ = decide(local, prev, &it, dc)
 	}
+}
+
+// BenchmarkImportHousehold is the full import of a household into an
+// empty database: three servers with four users each (each user their
+// own play states) over a library a quarter of -bench.items, so that it
+// lists as many items as BenchmarkImportFull3. The media identity is
+// shared: compare its items/s with ImportFull3's.
+func BenchmarkImportHousehold(b *testing.B) {
+	const users = 4
+	n := *benchItems / users
+	cat := benchCatalog(n)
+	type member struct {
+		kind, token, userID string
+		person              int
+	}
+	var members []member
+	for i, kind := range benchKinds {
+		srv := benchServer(b, kind, cat, uint64(101*(i+1)))
+		for u := 0; u < users; u++ {
+			m := member{kind: kind, token: srv.Token(), userID: srv.UserID(), person: u}
+			if u > 0 {
+				watches := simulate.GenerateWatches(cat, uint64(1000*(i+1)+u), time.Now().UTC().Add(-time.Hour))
+				switch s := srv.(type) {
+				case *simulate.PlexServer:
+					m.token = fmt.Sprintf("bench-user-%d", u)
+					id, err := s.AddAccount(fmt.Sprintf("user%d", u), m.token)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for k, w := range watches {
+						s.SetAccountWatch(id, k, w)
+					}
+				case *simulate.MediaBrowserServer:
+					m.userID = s.AddUser(fmt.Sprintf("user%d", u), "", false)
+					for k, w := range watches {
+						s.SetWatchOf(m.userID, k, w)
+					}
+				}
+			}
+			m.kind = kind + "|" + srv.URL()
+			members = append(members, m)
+		}
+	}
+	var reps []*Report
+	var size int64
+	for b.Loop() {
+		b.StopTimer()
+		ctx := context.Background()
+		st, err := state.Open(ctx, filepath.Join(b.TempDir(), "cfg"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var people []int64
+		for u := 0; u < users; u++ {
+			p, err := st.EnsurePerson(ctx, fmt.Sprintf("person%d", u))
+			if err != nil {
+				b.Fatal(err)
+			}
+			people = append(people, p.ID)
+		}
+		for i, m := range members {
+			kind, url, _ := strings.Cut(m.kind, "|")
+			if _, err := st.AddBackend(ctx, state.Backend{Name: fmt.Sprintf("%s-%d", kind, i), Kind: backend.Kind(kind), URL: url, Token: m.token,
+				UserID: m.userID, Import: state.ImportFull, PersonID: people[m.person]}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		e := New(st, nil)
+		b.StartTimer()
+		reps = append(reps, benchRun(b, func() (*Report, error) { return e.Import(ctx, RunOptions{Full: true}) }))
+		b.StopTimer()
+		size = dbBytes(st.Path())
+		st.Close()
+		b.StartTimer()
+	}
+	reportFigures(b, reps, len(members)*n)
+	b.ReportMetric(float64(size), "db-bytes")
 }

@@ -41,6 +41,10 @@ type Engine struct {
 	// Transport options for every backend (tests shorten timeouts).
 	transport backend.TransportOptions
 	pageSize  int // items per listing request; 0: each backend's default
+	// backendDeadline bounds one backend's phases per run, and
+	// identifyTimeout its first request of a phase (deadline.go).
+	backendDeadline time.Duration
+	identifyTimeout time.Duration
 
 	ev events
 
@@ -138,7 +142,7 @@ func (e *Engine) Test(ctx context.Context, b state.Backend) (backend.ServerInfo,
 	}
 	info, err := c.Identify(ctx)
 	if err != nil {
-		return info, errors.New(backend.Describe(b.Name, err))
+		return info, errors.New(backend.Redact(backend.Describe(b.Name, err), b.Token, b.Options.WebhookSecret))
 	}
 	return info, nil
 }
@@ -151,6 +155,8 @@ type RunOptions struct {
 	Yes      bool     // apply exports the mass-change guard would hold
 	Wait     bool     // wait for a running run instead of failing with ErrBusy
 	Trigger  string   // who asked: cli, schedule, tray, window, webhook
+	// Person, when not 0, limits the run to that person's backends.
+	Person int64
 	// Progress, when set, is called with each status change of this run
 	// (besides the subscribers).
 	Progress func(Status)
@@ -225,6 +231,10 @@ type run struct {
 	// known is the run's filter of recorded ids (full imports), kept up
 	// to date as the run records ids.
 	known *idFilter
+	// budgets are the backends' deadlines and failures in this run.
+	budgets budgets
+	// secrets are the tokens and webhook secrets error texts must not show.
+	secrets []string
 }
 
 func (r *run) addChange(c state.Change) {
@@ -286,7 +296,7 @@ func (e *Engine) do(ctx context.Context, kind string, opt RunOptions, body func(
 	if err != nil {
 		return nil, err
 	}
-	r := &run{e: e, id: id, kind: kind, opt: opt, set: set,
+	r := &run{e: e, id: id, kind: kind, opt: opt, set: set, secrets: e.knownSecrets(ctx),
 		report: &Report{RunID: id, Kind: kind, DryRun: opt.DryRun, Started: e.now()}}
 	e.begin(kind, opt, cancel)
 	defer e.end()
@@ -324,7 +334,7 @@ func (e *Engine) do(ctx context.Context, kind string, opt RunOptions, body func(
 		failed = append(failed, bodyErr.Error())
 	}
 	if len(failed) > 0 {
-		msg = joinSentences(failed)
+		msg = r.redact(joinSentences(failed))
 		rep.FailedReason = msg
 	}
 	var figures []state.RunBackend
@@ -383,7 +393,7 @@ func (r *run) selected(ctx context.Context, on func(state.Backend) bool) ([]stat
 	if len(r.opt.Backends) == 0 {
 		var out []state.Backend
 		for _, b := range all {
-			if on(b) {
+			if on(b) && (r.opt.Person == 0 || b.PersonID == r.opt.Person) {
 				out = append(out, b)
 			}
 		}
@@ -400,13 +410,15 @@ func (r *run) selected(ctx context.Context, on func(state.Backend) bool) ([]stat
 	return out, nil
 }
 
-// begin gives a transaction for one unit of work: the shared dry-run
-// transaction (under a savepoint), or a new one.
-func (r *run) begin(ctx context.Context, name string) (*state.Tx, func(ok bool) error, error) {
+// begin gives a transaction for one unit of work of backend b: the shared
+// dry-run transaction (under a savepoint), or a new one; its item reads
+// and writes are b's person's play state.
+func (r *run) begin(ctx context.Context, name string, b state.Backend) (*state.Tx, func(ok bool) error, error) {
 	if r.tx != nil {
 		if err := r.tx.Savepoint(name); err != nil {
 			return nil, nil, err
 		}
+		r.tx.SetPerson(b.PersonID)
 		return r.tx, func(ok bool) error {
 			if ok {
 				return r.tx.Release(name)
@@ -418,6 +430,7 @@ func (r *run) begin(ctx context.Context, name string) (*state.Tx, func(ok bool) 
 	if err != nil {
 		return nil, nil, err
 	}
+	tx.SetPerson(b.PersonID)
 	return tx, func(ok bool) error {
 		if ok {
 			return tx.Commit()
@@ -466,11 +479,12 @@ func (r *run) finishPhase(rep *BackendReport, started time.Time, tr *backend.Tra
 		rep.Requests = tr.Requests()
 	}
 	if rep.Err != nil {
-		rep.Error = backend.Describe(rep.Backend, rep.Err)
+		rep.Err = r.redactErr(r.phaseFailed(rep.Backend, rep.Err))
+		rep.Error = r.redact(backend.Describe(rep.Backend, rep.Err))
 		args := []any{"err", rep.Error}
 		var se *backend.StatusError
 		if errors.As(rep.Err, &se) && se.Body != "" {
-			args = append(args, "body", se.Body) // trace ids and all: the log, not the user
+			args = append(args, "body", r.redact(se.Body)) // trace ids and all: the log, not the user
 		}
 		log.Warn(rep.Phase+" failed", args...)
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,13 +55,23 @@ type Event struct {
 
 // debounce is how long the engine waits for more events before it acts:
 // long enough to batch a season marked at once, short enough to feel
-// instant.
-const debounce = 1500 * time.Millisecond
+// instant. maxBatchWait caps the wait: a batch is applied at most this
+// long after its first event, however many follow (under one event a
+// second, each restarting the wait, nothing was ever applied).
+const (
+	debounce     = 1500 * time.Millisecond
+	maxBatchWait = 2 * time.Second
+)
+
+// maxPending bounds the queue; events past it are dropped, logged, and
+// their backend gets a quick import instead.
+const maxPending = 10000
 
 // events queues events for the event loop.
 type events struct {
 	mu      sync.Mutex
 	pending []Event
+	dropped map[string]int // backend -> events dropped since the last catch-up
 	wake    chan struct{}
 }
 
@@ -68,10 +79,22 @@ type events struct {
 // after, together with any others that arrive meanwhile. It never blocks.
 func (e *Engine) Enqueue(ev Event) {
 	e.ev.mu.Lock()
-	if len(e.ev.pending) < 10000 { // a flood is bounded; the next import catches up
+	first := false
+	if len(e.ev.pending) < maxPending {
 		e.ev.pending = append(e.ev.pending, ev)
+	} else {
+		// A flood is bounded: the event is dropped, and a quick import of
+		// its backend catches up after the batch.
+		if e.ev.dropped == nil {
+			e.ev.dropped = map[string]int{}
+		}
+		first = e.ev.dropped[ev.Backend] == 0
+		e.ev.dropped[ev.Backend]++
 	}
 	e.ev.mu.Unlock()
+	if first {
+		e.log.Warn("too many events queued: dropping them; a quick import will catch up", "backend", ev.Backend, "queued", maxPending)
+	}
 	select {
 	case e.ev.wake <- struct{}{}:
 	default:
@@ -86,8 +109,10 @@ func (e *Engine) PendingEvents() int {
 }
 
 // RunEvents applies queued events until ctx ends: it waits for a quiet
-// moment (debounce), then runs one "webhook" run over everything queued.
-// onReport, when set, receives each run's report.
+// moment (debounce) or at most maxBatchWait after the batch's first
+// event, then runs one "webhook" run over everything queued. Backends
+// whose events were dropped then get a quick import. onReport, when set,
+// receives each run's report.
 func (e *Engine) RunEvents(ctx context.Context, onReport func(*Report, error)) {
 	for {
 		select {
@@ -95,9 +120,14 @@ func (e *Engine) RunEvents(ctx context.Context, onReport func(*Report, error)) {
 			return
 		case <-e.ev.wake:
 		}
-		// Let a burst settle.
+		// Let a burst settle, but not for longer than maxBatchWait.
+		first := time.Now()
 		for settled := false; !settled; {
-			t := time.NewTimer(debounce)
+			wait := min(debounce, maxBatchWait-time.Since(first))
+			if wait <= 0 {
+				break
+			}
+			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -111,15 +141,39 @@ func (e *Engine) RunEvents(ctx context.Context, onReport func(*Report, error)) {
 		e.ev.mu.Lock()
 		batch := e.ev.pending
 		e.ev.pending = nil
+		dropped := e.ev.dropped
+		e.ev.dropped = nil
 		e.ev.mu.Unlock()
-		if len(batch) == 0 {
-			continue
+		if len(batch) > 0 {
+			rep, err := e.HandleEvents(ctx, batch)
+			if onReport != nil {
+				onReport(rep, err)
+			}
 		}
-		rep, err := e.HandleEvents(ctx, batch)
-		if onReport != nil {
-			onReport(rep, err)
+		if len(dropped) > 0 {
+			rep, err := e.catchUp(ctx, dropped)
+			if onReport != nil && (rep != nil || err != nil) {
+				onReport(rep, err)
+			}
 		}
 	}
+}
+
+// catchUp runs a quick import of the backends whose events were dropped.
+func (e *Engine) catchUp(ctx context.Context, dropped map[string]int) (*Report, error) {
+	var names []string
+	for name, n := range dropped {
+		if _, err := e.store.Backend(ctx, name); err != nil {
+			continue // removed meanwhile
+		}
+		e.log.Warn("events were dropped: importing to catch up", "backend", name, "dropped", n)
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	slices.Sort(names)
+	return e.Import(ctx, RunOptions{Backends: names, Wait: true, Trigger: "webhook"})
 }
 
 // HandleEvents applies events now, as one run: each reported item is
@@ -159,6 +213,12 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 	started := r.e.now()
 	var tr *backend.Transport
 	defer func() { r.finishPhase(&rep, started, tr, r.e.log.With("backend", b.Name, "phase", "event")) }()
+	ctx, done, derr := r.backendCtx(ctx, b.Name)
+	if derr != nil {
+		rep.Err = derr
+		return rep
+	}
+	defer done()
 	client, t, err := r.e.Open(ctx, b)
 	if err != nil {
 		rep.Err = err
@@ -170,6 +230,12 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 	when := map[string]time.Time{}
 	var ids []string
 	for _, ev := range evs {
+		if !validID(ev.ItemID) {
+			// A payload's id goes into a request's path: only ids.
+			rep.Skipped++
+			r.e.log.Warn("event ignored: its item id is not an id", "backend", b.Name, "id", ev.ItemID)
+			continue
+		}
 		if _, ok := kind[ev.ItemID]; !ok {
 			ids = append(ids, ev.ItemID)
 		}
@@ -186,7 +252,7 @@ func (r *run) applyEvents(ctx context.Context, b state.Backend, evs []Event) (re
 		rep.Err = err
 		return rep
 	}
-	tx, finish, err := r.begin(ctx, fmt.Sprintf("events_%d", b.ID))
+	tx, finish, err := r.begin(ctx, fmt.Sprintf("events_%d", b.ID), b)
 	if err != nil {
 		rep.Err = err
 		return rep

@@ -123,6 +123,12 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		rep.Mode = "off"
 		return rep
 	}
+	ctx, done, derr := r.backendCtx(ctx, b.Name)
+	if derr != nil {
+		rep.Err = derr
+		return rep
+	}
+	defer done()
 	// Re-read the backend: the import of this same run may have moved it.
 	if fresh, err := r.e.store.Backend(ctx, b.Name); err == nil {
 		b = fresh
@@ -136,7 +142,7 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 
 	// Plan under a read of the state; the writes to the server happen
 	// outside any transaction, and each is recorded as it succeeds.
-	tx, finish, err := r.begin(ctx, fmt.Sprintf("export_%d", b.ID))
+	tx, finish, err := r.begin(ctx, fmt.Sprintf("export_%d", b.ID), b)
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -242,7 +248,7 @@ func (r *run) planExport(ctx context.Context, tx *state.Tx, client backend.Backe
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	n, err := tx.CountChanged(b.ExportCursor)
+	n, err := tx.CountChanged(b.ID, b.ExportCursor)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -304,6 +310,10 @@ func (r *run) planPush(ctx context.Context, client backend.Backend, changed []st
 		if !ok {
 			continue
 		}
+		if _, skip := untrusted(it, r.e.now()); skip {
+			rep.Skipped++
+			continue
+		}
 		o, _ := plan(w.item, &w.prev, it, r.set.ProgressMin)
 		if len(o) == 0 {
 			rep.Skipped++
@@ -334,6 +344,10 @@ func (r *run) planFull(ctx context.Context, tx *state.Tx, client backend.Backend
 				rep.Skipped++
 				continue
 			}
+			if _, skip := untrusted(it, r.e.now()); skip {
+				rep.Skipped++
+				continue
+			}
 			o, _ := plan(*local, prev, it, r.set.ProgressMin)
 			if len(o) == 0 {
 				rep.Skipped++
@@ -354,7 +368,7 @@ func (r *run) opChange(b state.Backend, o op, verb string) state.Change {
 	case opProgress:
 		after = "resume at " + clock(o.pos)
 	}
-	return state.Change{RunID: r.id, At: r.e.now(), ItemID: o.item.ID, Item: o.item.Label(), Target: b.Name,
+	return state.Change{RunID: r.id, At: r.e.now(), PersonID: b.PersonID, ItemID: o.item.ID, Item: o.item.Label(), Target: b.Name,
 		Before: o.before, After: after, Reason: fmt.Sprintf("%s: local state (via %s) is newer", verb, o.item.Via)}
 }
 
@@ -366,6 +380,12 @@ func (r *run) write(ctx context.Context, client backend.Backend, b state.Backend
 	for i, o := range ops {
 		if ctx.Err() != nil {
 			return failed, written, ctx.Err()
+		}
+		if !validID(o.remoteID) {
+			// Never put what a server sent as an id into a write's path.
+			rep.Skipped++
+			r.e.log.Warn("write skipped: not an id", "backend", b.Name, "item", o.item.Label(), "id", o.remoteID)
+			continue
 		}
 		var werr error
 		switch o.kind {

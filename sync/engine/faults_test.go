@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,7 +56,26 @@ func TestFaultMatrix(t *testing.T) {
 		f     simulate.Fault
 		say   string // the report must say this about the backend
 		close bool   // stop the server instead of injecting
+		// proxy, when set, puts a hostile proxy in front of the server
+		// instead: it answers the requests it wants to (see hostile).
+		proxy func(token string) func(http.ResponseWriter, *http.Request) bool
 	}
+	// A hostile proxy lets a few requests through, then misbehaves.
+	after := func(n int, do func(w http.ResponseWriter, r *http.Request)) func(string) func(http.ResponseWriter, *http.Request) bool {
+		return func(string) func(http.ResponseWriter, *http.Request) bool {
+			var seen atomic.Int32
+			return func(w http.ResponseWriter, r *http.Request) bool {
+				if seen.Add(1) <= int32(n) {
+					return false
+				}
+				do(w, r)
+				return true
+			}
+		}
+	}
+	var elsewhere atomic.Int32 // requests that reached the address a redirect pointed to
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	t.Cleanup(evil.Close) // after the parallel cases, not when this function returns
 	faults := []fault{
 		{name: "connection refused", close: true, say: "unreachable"},
 		{name: "server hangs", f: simulate.Fault{Kind: simulate.FaultHang, After: 2}, say: "unreachable"},
@@ -70,6 +92,19 @@ func TestFaultMatrix(t *testing.T) {
 		{name: "a page is skipped", f: simulate.Fault{Kind: simulate.FaultSkipPage, After: 0, Times: 1}, say: "bad response"},
 		{name: "an empty page before the end", f: simulate.Fault{Kind: simulate.FaultEmptyPage, After: 1, Times: 1}, say: "bad response"},
 		{name: "a write fails half-way", f: simulate.Fault{Kind: simulate.FaultStatus, Status: 500, Method: writeMethod, After: 5}, say: "writes failed"},
+		{name: "redirects to another address", say: "bad response", proxy: after(2, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, evil.URL+r.URL.RequestURI(), http.StatusFound)
+		})},
+		{name: "answers {} to everything", say: "bad response", proxy: after(2, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte("{}"))
+		})},
+		{name: "an error body that echoes the token", say: "bad response", proxy: func(token string) func(http.ResponseWriter, *http.Request) bool {
+			return after(2, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusInternalServerError)
+				w.Write([]byte("no access for token " + token))
+			})(token)
+		}},
 	}
 	backends := []string{"plex", "jellyfin", "emby"}
 	cases := 0
@@ -82,10 +117,13 @@ func TestFaultMatrix(t *testing.T) {
 				w.eng.SetTransportOptions(backend.TransportOptions{Timeout: 1 * time.Second, MaxRetries: 2, MaxRetryWait: 5 * time.Millisecond, MaxBody: 2 << 20})
 				w.eng.SetPageSize(40) // several pages per library, so paging faults bite
 				srv := w.servers[victim]
-				if fl.close {
+				switch {
+				case fl.close:
 					// Nothing listens on port 1: connections are refused.
 					w.setBackend(victim, func(b *state.Backend) { b.URL = "http://127.0.0.1:1" })
-				} else {
+				case fl.proxy != nil:
+					w.hostile(victim, fl.proxy(srv.Token()))
+				default:
 					f := fl.f
 					if f.Method == writeMethod {
 						f.Method = map[string]string{"plex": "", "jellyfin": "POST", "emby": "POST"}[victim]
@@ -99,6 +137,12 @@ func TestFaultMatrix(t *testing.T) {
 				failed := rep.Failed()
 				if len(failed) == 0 {
 					t.Fatalf("the run did not fail; fault hits %d", srv.Faults().Hits())
+				}
+				// No secret in anything stored or shown.
+				for _, text := range []string{rep.FailedReason, w.backend(victim).LastError} {
+					if strings.Contains(text, srv.Token()) {
+						t.Errorf("the token is shown: %q", text)
+					}
 				}
 				for _, b := range failed {
 					if b.Backend != victim {
@@ -132,7 +176,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				// The fault clears; the next syncs converge.
 				srv.Faults().Clear()
-				if fl.close {
+				if fl.close || fl.proxy != nil {
 					w.setBackend(victim, func(b *state.Backend) { b.URL = srv.URL() })
 				}
 				for i := 0; i < 2; i++ {
@@ -160,6 +204,11 @@ func TestFaultMatrix(t *testing.T) {
 	if cases < 20 {
 		t.Errorf("only %d fault cases", cases)
 	}
+	t.Cleanup(func() {
+		if n := elsewhere.Load(); n > 0 {
+			t.Errorf("%d requests followed a redirect to another address", n)
+		}
+	})
 }
 
 // writeMethod marks a fault meant for the write endpoints.

@@ -109,6 +109,12 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		rep.Mode = "off"
 		return rep
 	}
+	ctx, done, derr := r.backendCtx(ctx, b.Name)
+	if derr != nil {
+		rep.Err = derr
+		return rep
+	}
+	defer done()
 	client, t, err := r.openChecked(ctx, &b)
 	tr = t
 	if err != nil {
@@ -132,7 +138,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	} else {
 		im.quick = &quickTrack{listed: map[string]bool{}, moved: map[string]int{}}
 	}
-	tx, finish, err := r.begin(ctx, "import_"+fmt.Sprint(b.ID))
+	tx, finish, err := r.begin(ctx, "import_"+fmt.Sprint(b.ID), b)
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -181,7 +187,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 			}
 			pending = 0
 			var berr error
-			if im.tx, finish, berr = r.begin(ctx, "import"); berr != nil {
+			if im.tx, finish, berr = r.begin(ctx, "import", b); berr != nil {
 				return berr
 			}
 			finish = im.reportOnly(finish, &committed)
@@ -192,8 +198,9 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		return client.Items(ctx, opt, page)
 	}, write)
 	if err == nil && full {
-		// A complete listing: what it did not show is gone from the server.
-		_, err = im.tx.ForgetUnseen(b.ID, im.start)
+		// A complete listing: what it did not show is gone from the
+		// server, unless that is most of it (held, see forgetUnseen).
+		err = im.forgetUnseen()
 		for lib, n := range im.played {
 			if err == nil {
 				err = im.tx.SetPlayedCount(b.ID, lib, n)
@@ -260,7 +267,7 @@ func pipeline(ctx context.Context, list func(context.Context, func([]backend.Ite
 // was set up with (a reused address must not receive someone else's
 // state), and records the server's and user's names.
 func (r *run) checkIdentity(ctx context.Context, client backend.Backend, b *state.Backend) error {
-	info, err := client.Identify(ctx)
+	info, err := r.identify(ctx, client)
 	if err != nil {
 		return err
 	}
@@ -392,6 +399,9 @@ func secs(t time.Time) time.Time {
 // item imports one remote item.
 func (im *importer) item(it *backend.Item) error {
 	im.rep.Read++
+	if im.distrust(it) {
+		return nil
+	}
 	if it.Played {
 		im.rep.Watched++
 	} else if it.Progress > 0 && it.Progress >= im.r.set.ProgressMin {
@@ -463,7 +473,7 @@ func (im *importer) item(it *backend.Item) error {
 			im.rep.Changed++
 		}
 	}
-	if saveHash && !changed { // a changed item was saved whole
+	if saveHash { // the media identity is everyone's, written apart from the play state
 		if err := tx.SetItemIDsHash(id, hash); err != nil {
 			return err
 		}
@@ -534,7 +544,7 @@ func (im *importer) apply(local *state.Item, prev *state.Remote, it *backend.Ite
 	}
 	before := describe(*local)
 	*local = d.item
-	if err := im.tx.SaveItem(local, true); err != nil {
+	if err := im.tx.SavePlay(local); err != nil {
 		return false, err
 	}
 	im.record(*local, before, describe(*local), d.reason)
@@ -542,7 +552,7 @@ func (im *importer) apply(local *state.Item, prev *state.Remote, it *backend.Ite
 }
 
 func (im *importer) record(local state.Item, before, after, reason string) {
-	c := state.Change{RunID: im.r.id, At: im.r.e.now(), ItemID: local.ID, Item: local.Label(), Target: "local",
+	c := state.Change{RunID: im.r.id, At: im.r.e.now(), PersonID: im.b.PersonID, ItemID: local.ID, Item: local.Label(), Target: "local",
 		Before: before, After: after, Reason: reason}
 	im.r.addChange(c)
 	if err := im.tx.RecordChange(c); err != nil && !errors.Is(err, context.Canceled) {

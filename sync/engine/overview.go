@@ -42,6 +42,7 @@ func (r RunInfo) Describe(now time.Time) string {
 type BackendInfo struct {
 	Name       string    `json:"name"`
 	Type       string    `json:"type"`
+	Person     string    `json:"person"` // whose play state it syncs
 	Import     string    `json:"import"`
 	Export     bool      `json:"export"`
 	Health     string    `json:"health"` // "ok", "never synced" or the last error
@@ -130,7 +131,7 @@ func (e *Engine) Overview(ctx context.Context, next map[string]time.Time) (Overv
 		s.Tasks = append(s.Tasks, ti)
 	}
 	for _, b := range bs {
-		bi := BackendInfo{Name: b.Name, Type: string(b.Kind), Import: string(b.Import), Export: b.Export, LastImport: b.LastImport, LastExport: b.LastExport}
+		bi := BackendInfo{Name: b.Name, Type: string(b.Kind), Person: b.Person, Import: string(b.Import), Export: b.Export, LastImport: b.LastImport, LastExport: b.LastExport}
 		switch {
 		case b.LastError != "":
 			bi.Health = b.LastError

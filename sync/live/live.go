@@ -270,7 +270,9 @@ func (m *Manager) client(b state.Backend) *http.Client {
 	if cfg := backend.PinnedTLSConfig(b.Options.TrustCert); cfg != nil {
 		t.TLSClientConfig = cfg
 	}
-	return &http.Client{Transport: t}
+	// No credential goes to another address, and no Referer (which would
+	// carry the URL's api_key) goes anywhere.
+	return &http.Client{Transport: t, CheckRedirect: backend.CheckRedirect}
 }
 
 // keep holds backend b's connection open until ctx ends.

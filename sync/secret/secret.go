@@ -1,11 +1,11 @@
 // Package secret keeps backend tokens in the operating system's keyring.
 //
-// Keyring is the one interface the store uses. Its implementation here is
-// the freedesktop Secret Service (org.freedesktop.secrets on the session
-// D-Bus: GNOME Keyring, KeePassXC, recent KWallet), spoken directly with godbus.
-// There is no macOS Keychain or Windows Credential Manager implementation:
-// there OpenSecretService finds no session bus and returns ErrUnavailable,
-// and the tokens stay in the database.
+// Keyring is the one interface the store uses; Open opens the system's.
+// On Linux and the BSDs it is the freedesktop Secret Service
+// (org.freedesktop.secrets on the session D-Bus: GNOME Keyring, KeePassXC,
+// recent KWallet), spoken directly with godbus (SecretService). On Windows
+// it is the Credential Manager and on macOS the Keychain, through
+// go-keyring (OSKeyring, oskeyring.go).
 //
 // A secret is named by the backend it belongs to and the config dir of the
 // Playmark that stored it, so that two config dirs never share a token.

@@ -242,9 +242,9 @@ func (s *Store) RemoveAccount(ctx context.Context, name string) error {
 	return nil
 }
 
-// LinkBackend records that backend l.BackendID was made from account
+// LinkBackendAccount records that backend l.BackendID was made from account
 // l.AccountID (replacing an earlier link).
-func (s *Store) LinkBackend(ctx context.Context, l AccountLink) error {
+func (s *Store) LinkBackendAccount(ctx context.Context, l AccountLink) error {
 	col := s.putSecret(ctx, pinKey(l.BackendID), l.PIN)
 	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO account_backends (backend_id, account_id, server_id, relation, remote_user, pin)
 		VALUES (?, ?, ?, ?, ?, ?)`, l.BackendID, l.AccountID, l.ServerID, l.Relation, l.RemoteUser, col)

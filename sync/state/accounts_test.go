@@ -45,7 +45,7 @@ func TestAccountsKeepTokensInTheKeyring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LinkBackend(ctx, AccountLink{BackendID: b.ID, AccountID: a.ID, ServerID: "m1", Relation: RelationHome, RemoteUser: "42", PIN: "1234"}); err != nil {
+	if err := s.LinkBackendAccount(ctx, AccountLink{BackendID: b.ID, AccountID: a.ID, ServerID: "m1", Relation: RelationHome, RemoteUser: "42", PIN: "1234"}); err != nil {
 		t.Fatal(err)
 	}
 	l, err := s.BackendLink(ctx, b.ID)
@@ -114,7 +114,7 @@ func TestAccountSecretsMoveIntoALaterKeyring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LinkBackend(ctx, AccountLink{BackendID: b.ID, AccountID: a.ID, ServerID: "m", Relation: RelationHome, RemoteUser: "7", PIN: "4321"}); err != nil {
+	if err := s.LinkBackendAccount(ctx, AccountLink{BackendID: b.ID, AccountID: a.ID, ServerID: "m", Relation: RelationHome, RemoteUser: "7", PIN: "4321"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

@@ -62,6 +62,10 @@ type Backend struct {
 	Import     ImportMode
 	Export     bool
 	Options    BackendOptions
+	// PersonID is the person the backend belongs to (Person their name,
+	// set by the store). AddBackend with 0 gives it the first person.
+	PersonID int64
+	Person   string
 
 	// TokenInKeyring says the token is kept in the system keyring, not in
 	// the database (for display; set by the store, ignored when saving).
@@ -92,14 +96,15 @@ func MaskToken(t string) string {
 }
 
 const backendCols = `id, name, kind, url, token, user_id, user_name, server_id, server_name, import_mode, export, options,
-	import_cursor, last_full_import, export_cursor, last_import, last_export, last_error, last_error_at, created, last_error_rejected`
+	import_cursor, last_full_import, export_cursor, last_import, last_export, last_error, last_error_at, created, last_error_rejected,
+	person_id, COALESCE((SELECT name FROM people WHERE people.id=backends.person_id), '')`
 
 func scanBackend(row interface{ Scan(...any) error }) (Backend, error) {
 	var b Backend
 	var opts string
 	var ic, lfi, li, le, lea, cr int64
 	err := row.Scan(&b.ID, &b.Name, &b.Kind, &b.URL, &b.Token, &b.UserID, &b.UserName, &b.ServerID, &b.ServerName,
-		&b.Import, &b.Export, &opts, &ic, &lfi, &b.ExportCursor, &li, &le, &b.LastError, &lea, &cr, &b.LastErrorRejected)
+		&b.Import, &b.Export, &opts, &ic, &lfi, &b.ExportCursor, &li, &le, &b.LastError, &lea, &cr, &b.LastErrorRejected, &b.PersonID, &b.Person)
 	if err != nil {
 		return b, err
 	}
@@ -133,9 +138,19 @@ func (s *Store) AddBackend(ctx context.Context, b Backend) (Backend, error) {
 		return b, fmt.Errorf("adding backend %q: %w", b.Name, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO backends (name, kind, url, token, user_id, user_name, server_id, server_name, import_mode, export, options, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		b.Name, b.Kind, b.URL, col, b.UserID, b.UserName, b.ServerID, b.ServerName, b.Import, b.Export, string(opts), b.Created.Unix())
+	if b.PersonID == 0 {
+		if b.PersonID, err = firstPerson(ctx, tx, s.now, b.UserName); err != nil {
+			return b, fmt.Errorf("adding backend %q: %w", b.Name, err)
+		}
+	} else if err := personExists(ctx, tx, b.PersonID); err != nil {
+		return b, fmt.Errorf("adding backend %q: %w", b.Name, err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT name FROM people WHERE id=?`, b.PersonID).Scan(&b.Person); err != nil {
+		return b, fmt.Errorf("adding backend %q: %w", b.Name, err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO backends (name, kind, url, token, user_id, user_name, server_id, server_name, import_mode, export, options, created, person_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.Name, b.Kind, b.URL, col, b.UserID, b.UserName, b.ServerID, b.ServerName, b.Import, b.Export, string(opts), b.Created.Unix(), b.PersonID)
 	if err != nil {
 		if isUnique(err) {
 			return b, fmt.Errorf("backend %q: %w", b.Name, ErrExists)

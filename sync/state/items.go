@@ -91,6 +91,9 @@ type Change struct {
 	Before string
 	After  string
 	Reason string
+	// PersonID is whose play state changed (0 when recording: the
+	// transaction's person).
+	PersonID int64
 }
 
 // Tx is one write transaction over the play state. It holds prepared
@@ -103,6 +106,27 @@ type Tx struct {
 	seq  int64 // this transaction's change sequence, allocated on first use
 	now  func() time.Time
 	stmt map[string]*sql.Stmt
+	// person is whose play state the item reads and writes are (SetPerson);
+	// 0 until set or first needed, then the first person.
+	person int64
+}
+
+// SetPerson makes the transaction's item reads and writes person id's
+// play state (a run sets the person of the backend it works on).
+func (t *Tx) SetPerson(id int64) { t.person = id }
+
+// Person is whose play state the transaction reads and writes: the one
+// SetPerson named, else the first person (made when there is none).
+func (t *Tx) Person() (int64, error) {
+	if t.person != 0 {
+		return t.person, nil
+	}
+	id, err := firstPerson(t.ctx, t.tx, t.now, "")
+	if err != nil {
+		return 0, err
+	}
+	t.person = id
+	return id, nil
 }
 
 // Begin starts a write transaction. SQLite allows one writer at a time:
@@ -168,7 +192,33 @@ func (t *Tx) Seq() (int64, error) {
 	return t.seq, nil
 }
 
-const itemCols = `id, type, title, year, show_title, season, episode, watched, updated, via, explicit, progress, progress_at, duration, created, seq, ids_hash`
+// itemCols are an item's columns: its identity from items i, its play
+// state from the person's plays p (outer-joined: no row is the state of
+// an item the person never played).
+const itemCols = `i.id, i.type, i.title, i.year, i.show_title, i.season, i.episode, COALESCE(p.watched, 0), COALESCE(p.updated, i.created),
+	COALESCE(p.via, ''), COALESCE(p.explicit, 0), COALESCE(p.progress, 0), COALESCE(p.progress_at, 0), i.duration, i.created, COALESCE(p.seq, 0), i.ids_hash`
+
+// itemsFrom is the FROM clause itemCols reads from, for the
+// transaction's person. The person is part of the statement's text, not
+// a parameter: each statement is prepared once per person and
+// transaction, and a bound integer in a join may make SQLite re-prepare
+// on every binding (see EpisodeItem).
+func (t *Tx) itemsFrom() (string, error) {
+	person, err := t.Person()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`items i LEFT JOIN plays p ON p.person_id=%d AND p.item_id=i.id`, person), nil
+}
+
+// playsJoin joins items i to the transaction's person's plays p.
+func (t *Tx) playsJoin() (string, error) {
+	person, err := t.Person()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`LEFT JOIN plays p ON p.person_id=%d AND p.item_id=i.id`, person), nil
+}
 
 // itemRow receives the columns itemCols names, in a Scan of its own or
 // of a wider row.
@@ -218,21 +268,33 @@ func (t *Tx) EpisodeItem(kind, value string, season, episode int) (Item, bool, e
 	// compiled in) marks the integer parameters as plan-relevant and
 	// SQLite re-prepares the statement on every new binding (a profile
 	// showed the parser at 40 % of this query).
-	return t.itemQuery(`SELECT `+itemCols+` FROM items WHERE id =
+	from, err := t.itemsFrom()
+	if err != nil {
+		return Item{}, false, err
+	}
+	return t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id =
 		(SELECT item_id FROM episode_ids WHERE kind=? AND value=? AND season=? AND episode=?)`, kind, value, season, episode)
 }
 
 // GUIDItem finds an item of type typ by one of its external ids and
 // reads it.
 func (t *Tx) GUIDItem(typ, kind, value string) (Item, bool, error) {
-	return t.itemQuery(`SELECT `+itemCols+` FROM items WHERE id =
+	from, err := t.itemsFrom()
+	if err != nil {
+		return Item{}, false, err
+	}
+	return t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id =
 		(SELECT item_id FROM guids WHERE type=? AND kind=? AND value=?)`, typ, kind, value)
 }
 
 // RemoteItem reads a backend's sub-record by remote id together with its
 // item, in one query.
 func (t *Tx) RemoteItem(backendID int64, remoteID string) (Remote, Item, bool, error) {
-	st, err := t.prep(`SELECT ` + prefixed("r.", remoteCols) + `, ` + prefixed("i.", itemCols) + ` FROM remotes r JOIN items i ON i.id = r.item_id
+	join, err := t.playsJoin()
+	if err != nil {
+		return Remote{}, Item{}, false, err
+	}
+	st, err := t.prep(`SELECT ` + prefixed("r.", remoteCols) + `, ` + itemCols + ` FROM remotes r JOIN items i ON i.id = r.item_id ` + join + `
 		WHERE r.backend_id=? AND r.remote_id=?`)
 	if err != nil {
 		return Remote{}, Item{}, false, err
@@ -249,40 +311,65 @@ func (t *Tx) RemoteItem(backendID int64, remoteID string) (Remote, Item, bool, e
 	return r.remote(), it.item(), true, nil
 }
 
-// CreateItem inserts a new item with this transaction's sequence number
-// and sets its ID.
+// played says whether it holds a play state of its own: an item never
+// played nor started (the state of an item without a plays row) needs no
+// row.
+func played(it *Item) bool { return it.Watched || it.Explicit || it.Progress > 0 }
+
+// CreateItem inserts a new item and sets its ID. Its play state becomes
+// the transaction's person's, with this transaction's sequence number;
+// a state of never played is not written (it is what no row says).
 func (t *Tx) CreateItem(it *Item) error {
+	if it.Created.IsZero() {
+		it.Created = t.now().UTC().Truncate(time.Second)
+	}
+	st, err := t.prep(`INSERT INTO items (type, title, year, show_title, season, episode, duration, created, ids_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	if err != nil {
+		return err
+	}
+	if err := st.QueryRowContext(t.ctx, it.Type, it.Title, it.Year, it.ShowTitle, it.Season, it.Episode,
+		it.Duration.Milliseconds(), unix(it.Created), it.IDsHash).Scan(&it.ID); err != nil {
+		return err
+	}
+	if !played(it) {
+		it.Seq = 0
+		return nil
+	}
+	return t.SavePlay(it)
+}
+
+// SaveItem writes it: its identity, and when playState is true its play
+// state (SavePlay). Otherwise only metadata changed and exports do not
+// see it.
+func (t *Tx) SaveItem(it *Item, playState bool) error {
+	if err := t.exec(`UPDATE items SET title=?, year=?, show_title=?, season=?, episode=?, duration=?, ids_hash=? WHERE id=?`,
+		it.Title, it.Year, it.ShowTitle, it.Season, it.Episode, it.Duration.Milliseconds(), it.IDsHash, it.ID); err != nil {
+		return err
+	}
+	if !playState {
+		return nil
+	}
+	return t.SavePlay(it)
+}
+
+// SavePlay writes its play state (only) as the transaction's person's,
+// with this transaction's sequence number, so that exports to that
+// person's backends see it.
+func (t *Tx) SavePlay(it *Item) error {
 	seq, err := t.Seq()
 	if err != nil {
 		return err
 	}
-	it.Seq = seq
-	if it.Created.IsZero() {
-		it.Created = t.now().UTC().Truncate(time.Second)
-	}
-	st, err := t.prep(`INSERT INTO items (type, title, year, show_title, season, episode, watched, updated, via, explicit, progress, progress_at, duration, created, seq, ids_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	person, err := t.Person()
 	if err != nil {
 		return err
 	}
-	return st.QueryRowContext(t.ctx, it.Type, it.Title, it.Year, it.ShowTitle, it.Season, it.Episode, it.Watched,
-		unix(it.Updated), it.Via, it.Explicit, it.Progress.Milliseconds(), unix(it.ProgressAt), it.Duration.Milliseconds(), unix(it.Created), seq, it.IDsHash).Scan(&it.ID)
-}
-
-// SaveItem writes it. When playState is true the play state or progress
-// changed, and the item takes this transaction's sequence number, so that
-// exports see it; otherwise only metadata changed and exports do not.
-func (t *Tx) SaveItem(it *Item, playState bool) error {
-	if playState {
-		seq, err := t.Seq()
-		if err != nil {
-			return err
-		}
-		it.Seq = seq
-	}
-	return t.exec(`UPDATE items SET title=?, year=?, show_title=?, season=?, episode=?, watched=?, updated=?, via=?, explicit=?, progress=?, progress_at=?, duration=?, seq=?, ids_hash=? WHERE id=?`,
-		it.Title, it.Year, it.ShowTitle, it.Season, it.Episode, it.Watched, unix(it.Updated), it.Via, it.Explicit,
-		it.Progress.Milliseconds(), unix(it.ProgressAt), it.Duration.Milliseconds(), it.Seq, it.IDsHash, it.ID)
+	it.Seq = seq
+	return t.exec(`INSERT INTO plays (person_id, item_id, watched, updated, via, explicit, progress, progress_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (person_id, item_id) DO UPDATE SET watched=excluded.watched, updated=excluded.updated, via=excluded.via,
+		explicit=excluded.explicit, progress=excluded.progress, progress_at=excluded.progress_at, seq=excluded.seq`,
+		person, it.ID, it.Watched, unix(it.Updated), it.Via, it.Explicit, it.Progress.Milliseconds(), unix(it.ProgressAt), seq)
 }
 
 // SetItemIDsHash records the hash of the external ids last indexed for
@@ -384,8 +471,15 @@ func (t *Tx) RecordChange(c Change) error {
 	if c.At.IsZero() {
 		c.At = t.now()
 	}
-	return t.exec(`INSERT INTO changes (run_id, at, item_id, item, target, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.RunID, unix(c.At), c.ItemID, c.Item, c.Target, c.Before, c.After, c.Reason)
+	if c.PersonID == 0 {
+		p, err := t.Person()
+		if err != nil {
+			return err
+		}
+		c.PersonID = p
+	}
+	return t.exec(`INSERT INTO changes (run_id, at, item_id, item, target, before, after, reason, person_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.RunID, unix(c.At), c.ItemID, c.Item, c.Target, c.Before, c.After, c.Reason, c.PersonID)
 }
 
 // Changed is an item that changed since an export cursor, with the
@@ -395,14 +489,16 @@ type Changed struct {
 	Remotes []Remote
 }
 
-// ChangedSince lists the items that changed after seq (up to and
-// including upTo) with backend id's sub-records of them. It reads through
-// the transaction, so a dry run sees its own planned changes.
+// ChangedSince lists the items whose play state, for backend id's
+// person, changed after seq (up to and including upTo) with backend id's
+// sub-records of them. It reads through the transaction, so a dry run
+// sees its own planned changes.
 func (t *Tx) ChangedSince(backendID, after, upTo int64) ([]Changed, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+prefixed("i.", itemCols)+`, r.remote_id IS NOT NULL, `+
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+itemCols+`, r.remote_id IS NOT NULL, `+
 		coalesced("r.", remoteCols)+`
-		FROM items i LEFT JOIN remotes r INDEXED BY remotes_item ON r.item_id=i.id AND r.backend_id=?
-		WHERE i.seq>? AND i.seq<=? ORDER BY i.id`, backendID, after, upTo)
+		FROM plays p INDEXED BY plays_seq JOIN items i ON i.id=p.item_id
+		LEFT JOIN remotes r INDEXED BY remotes_item ON r.item_id=i.id AND r.backend_id=?
+		WHERE p.person_id=(SELECT person_id FROM backends WHERE id=?) AND p.seq>? AND p.seq<=? ORDER BY i.id`, backendID, backendID, after, upTo)
 	if err != nil {
 		return nil, fmt.Errorf("listing changed items: %w", err)
 	}
@@ -430,10 +526,11 @@ func (t *Tx) ChangedSince(backendID, after, upTo int64) ([]Changed, error) {
 	return out, rows.Err()
 }
 
-// CountChanged is how many items changed after sequence number after.
-func (t *Tx) CountChanged(after int64) (int, error) {
+// CountChanged is how many items' play state, for backend id's person,
+// changed after sequence number after.
+func (t *Tx) CountChanged(backendID, after int64) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM items WHERE seq>?`, after).Scan(&n)
+	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM plays WHERE person_id=(SELECT person_id FROM backends WHERE id=?) AND seq>?`, backendID, after).Scan(&n)
 	return n, err
 }
 
@@ -470,23 +567,45 @@ func (t *Tx) Release(name string) error { return t.exec("RELEASE " + name) }
 // Counts are totals for the status line.
 type Counts struct {
 	Items, Watched, InProgress, Unmatched, Held int
+	// Plays is the number of play states kept (a person's, of an item
+	// they played, started or un-watched).
+	Plays int
 }
 
-// Counts reads the totals.
-func (s *Store) Counts(ctx context.Context) (Counts, error) {
+// Counts reads the totals, over everyone: an item is counted once, its
+// watched and in-progress marks once per person.
+func (s *Store) Counts(ctx context.Context) (Counts, error) { return s.CountsFor(ctx, 0) }
+
+// CountsFor reads the totals of person id (0: everyone): the items are
+// everyone's, the marks, unmatched items and held exports the person's.
+func (s *Store) CountsFor(ctx context.Context, person int64) (Counts, error) {
 	var c Counts
+	who, args := "", []any{}
+	if person != 0 {
+		who = " AND person_id=?"
+		args = []any{person, person, person, person, person}
+	}
 	err := s.db.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM items WHERE watched=1),
-		(SELECT COUNT(*) FROM items WHERE watched=0 AND progress>0),
-		(SELECT COUNT(*) FROM unmatched), (SELECT COUNT(*) FROM held WHERE status='held')`).
-		Scan(&c.Items, &c.Watched, &c.InProgress, &c.Unmatched, &c.Held)
+		(SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM plays WHERE watched=1`+who+`),
+		(SELECT COUNT(*) FROM plays WHERE watched=0 AND progress>0`+who+`),
+		(SELECT COUNT(*) FROM unmatched WHERE backend_id IN (SELECT id FROM backends WHERE 1`+who+`)),
+		(SELECT COUNT(*) FROM held WHERE status='held' AND backend IN (SELECT name FROM backends WHERE 1`+who+`)),
+		(SELECT COUNT(*) FROM plays WHERE 1`+who+`)`, args...).
+		Scan(&c.Items, &c.Watched, &c.InProgress, &c.Unmatched, &c.Held, &c.Plays)
 	return c, err
 }
 
 // UnmatchedItems lists unmatched items, newest first, at most limit.
 func (s *Store) UnmatchedItems(ctx context.Context, limit int) ([]Unmatched, error) {
+	return s.UnmatchedItemsFor(ctx, 0, limit)
+}
+
+// UnmatchedItemsFor lists person id's backends' unmatched items (0:
+// everyone's), as UnmatchedItems.
+func (s *Store) UnmatchedItemsFor(ctx context.Context, person int64, limit int) ([]Unmatched, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT b.name, u.remote_id, u.type, u.title, u.show_title, u.season, u.episode, u.path, u.seen
-		FROM unmatched u JOIN backends b ON b.id=u.backend_id ORDER BY b.name, u.show_title, u.title, u.season, u.episode LIMIT ?`, limit)
+		FROM unmatched u JOIN backends b ON b.id=u.backend_id WHERE ?=0 OR b.person_id=?
+		ORDER BY b.name, u.show_title, u.title, u.season, u.episode LIMIT ?`, person, person, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -540,23 +659,39 @@ func splitCols(cols string) []string {
 // IDPair is one external id.
 type IDPair struct{ Kind, Value string }
 
-// ItemIDs is an item with its external ids and, for episodes, its show's.
+// ItemIDs is an item with its external ids and, for episodes, its show's,
+// and whose play state Item holds.
 type ItemIDs struct {
+	Person  Person
 	Item    Item
 	IDs     []IDPair
 	ShowIDs []IDPair
 }
 
-// EachItem calls fn for every item with its ids, in id order, streaming
-// (three ordered queries merged), so that a backup of a large library
-// never sits in memory.
+// EachItem calls fn for every person's play state of every item they
+// have one of (person by person, in id order) with the item's ids,
+// streaming (three ordered queries merged), so that a backup of a large
+// library never sits in memory.
 func (s *Store) EachItem(ctx context.Context, fn func(ItemIDs) error) error {
+	people, err := s.People(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range people {
+		if err := s.eachItemOf(ctx, p, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) eachItemOf(ctx context.Context, person Person, fn func(ItemIDs) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	items, err := tx.QueryContext(ctx, `SELECT `+itemCols+` FROM items ORDER BY id`)
+	items, err := tx.QueryContext(ctx, `SELECT `+itemCols+` FROM plays p JOIN items i ON i.id=p.item_id WHERE p.person_id=? ORDER BY i.id`, person.ID)
 	if err != nil {
 		return err
 	}
@@ -596,7 +731,7 @@ func (s *Store) EachItem(ctx context.Context, fn func(ItemIDs) error) error {
 		if err != nil {
 			return err
 		}
-		rec := ItemIDs{Item: it}
+		rec := ItemIDs{Person: person, Item: it}
 		for g.ok && g.id <= it.ID {
 			if g.id == it.ID {
 				rec.IDs = append(rec.IDs, g.p)

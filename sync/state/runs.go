@@ -157,7 +157,14 @@ func (s *Store) LastRun(ctx context.Context, kinds ...string) (Run, bool, error)
 
 // Changes lists the history entries of run id, oldest first, at most limit.
 func (s *Store) Changes(ctx context.Context, runID int64, limit int) ([]Change, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, at, item_id, item, target, before, after, reason FROM changes WHERE run_id=? ORDER BY id LIMIT ?`, runID, limit)
+	return s.ChangesFor(ctx, runID, 0, limit)
+}
+
+// ChangesFor lists the history entries of run id that are person's play
+// state (0: everyone's), as Changes.
+func (s *Store) ChangesFor(ctx context.Context, runID, person int64, limit int) ([]Change, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, at, item_id, item, target, before, after, reason, person_id FROM changes
+		WHERE run_id=? AND (?=0 OR person_id=?) ORDER BY id LIMIT ?`, runID, person, person, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing changes: %w", err)
 	}
@@ -166,7 +173,7 @@ func (s *Store) Changes(ctx context.Context, runID int64, limit int) ([]Change, 
 	for rows.Next() {
 		var c Change
 		var at int64
-		if err := rows.Scan(&c.ID, &c.RunID, &at, &c.ItemID, &c.Item, &c.Target, &c.Before, &c.After, &c.Reason); err != nil {
+		if err := rows.Scan(&c.ID, &c.RunID, &at, &c.ItemID, &c.Item, &c.Target, &c.Before, &c.After, &c.Reason, &c.PersonID); err != nil {
 			return nil, err
 		}
 		c.At = fromUnix(at)

@@ -175,8 +175,12 @@ func TestTxSequenceGUIDsAndChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := Item{Type: "movie", Title: "A", Year: 2001, Updated: time.Unix(100, 0)}
-	e := Item{Type: "episode", Title: "Pilot", ShowTitle: "Show", Season: 1, Episode: 1, Updated: time.Unix(100, 0)}
+	a := Item{Type: "movie", Title: "A", Year: 2001, Updated: time.Unix(100, 0), Explicit: true}
+	e := Item{Type: "episode", Title: "Pilot", ShowTitle: "Show", Season: 1, Episode: 1, Updated: time.Unix(100, 0), Progress: time.Minute}
+	never := Item{Type: "movie", Title: "Never played", Updated: time.Unix(100, 0)}
+	if err := tx.CreateItem(&never); err != nil {
+		t.Fatal(err)
+	}
 	if err := tx.CreateItem(&a); err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +189,9 @@ func TestTxSequenceGUIDsAndChanged(t *testing.T) {
 	}
 	if a.Seq != e.Seq || a.Seq == 0 {
 		t.Errorf("one transaction, one sequence: %d and %d", a.Seq, e.Seq)
+	}
+	if never.Seq != 0 {
+		t.Errorf("an item never played has a play state to export: seq %d", never.Seq)
 	}
 	must := func(err error) {
 		t.Helper()

@@ -13,7 +13,9 @@
 // cause a read.
 //
 // Answers: 401 for a missing or unknown secret, 405 for anything but
-// POST, 413 for a body over the limit, 429 when a source sends too fast,
+// POST, 413 for a body over the limit, 429 when a backend's URL is sent
+// to too fast (or a source keeps guessing secrets), 503 "busy" when too
+// many bodies are being read at once,
 // 400 for a body that is not what the server sends, 503 when the backends
 // cannot be read, 200 otherwise (also for events that are ignored: the
 // server has nothing to retry).
@@ -59,8 +61,9 @@ func validSecret(s string) bool {
 }
 
 // Backends is where the handler finds the configured backends;
-// *state.Store is one. It is read on every request, so a new secret or a
-// removed backend takes effect at once.
+// *state.Store is one. It is read at most once a second (a flood of wrong
+// secrets must not turn into a flood of reads), so a new secret or a
+// removed backend takes effect within a second.
 type Backends interface {
 	Backends(ctx context.Context) ([]state.Backend, error)
 }
@@ -73,11 +76,19 @@ type Enqueuer interface {
 
 // Options tune a Handler. Zero values pick the defaults.
 type Options struct {
-	MaxBody int64        // largest body accepted; default 1 MiB
-	Rate    float64      // requests per second one source may keep up; default 10
-	Burst   int          // requests one source may send at once; default 60
-	Log     *slog.Logger // nil: discard
-	Now     func() time.Time
+	MaxBody int64 // largest body accepted; default 1 MiB
+	// MaxReading is how many bodies are read at once; default 8 (with
+	// MaxBody, 8 MiB at most). Requests beyond it get 503 and Retry-After.
+	MaxReading int
+	// Rate and Burst limit each backend's URL (its secret), checked once
+	// the secret is known good: requests with a wrong secret never use
+	// up a real one's tokens, even when a reverse proxy makes everyone
+	// one source. Wrong secrets are limited per source with the same
+	// figures. Defaults 10 per second, bursts of 60.
+	Rate  float64
+	Burst int
+	Log   *slog.Logger // nil: discard
+	Now   func() time.Time
 }
 
 // Handler is the http.Handler for /webhook/<secret>. It is safe for
@@ -108,8 +119,18 @@ type Handler struct {
 	events  Enqueuer
 	log     *slog.Logger
 	maxBody int64
-	limit   *limiter
+	reading chan struct{} // one token per body being read
+	limit   *limiter      // per secret
+	guesses *limiter      // per source, wrong secrets only
+	now     func() time.Time
+
+	cacheMu sync.Mutex
+	cached  []state.Backend
+	readAt  time.Time
 }
+
+// cacheFor is how long the backends read for one request serve the next.
+const cacheFor = time.Second
 
 // New returns a handler that looks backends up in store and hands
 // accepted events to events.
@@ -123,6 +144,9 @@ func New(store Backends, events Enqueuer, opt Options) *Handler {
 	if opt.Burst <= 0 {
 		opt.Burst = 60
 	}
+	if opt.MaxReading <= 0 {
+		opt.MaxReading = 8
+	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
@@ -134,7 +158,10 @@ func New(store Backends, events Enqueuer, opt Options) *Handler {
 		events:  events,
 		log:     opt.Log,
 		maxBody: opt.MaxBody,
+		reading: make(chan struct{}, opt.MaxReading),
+		now:     opt.Now,
 		limit:   &limiter{rate: opt.Rate, burst: float64(opt.Burst), now: opt.Now, buckets: map[string]*bucket{}},
+		guesses: &limiter{rate: opt.Rate, burst: float64(opt.Burst), now: opt.Now, buckets: map[string]*bucket{}},
 	}
 }
 
@@ -151,11 +178,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNotFound, "not found")
 		return
 	}
-	if !h.limit.allow(source(r)) {
-		w.Header().Set("Retry-After", "1")
-		reply(w, http.StatusTooManyRequests, "too many requests")
-		return
-	}
+	// The secret first: only a good one may use up its backend's tokens.
 	secret := strings.Trim(strings.TrimPrefix(r.URL.Path, Path), "/")
 	b, ok, err := h.lookup(r.Context(), secret)
 	if err != nil {
@@ -164,7 +187,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
+		if !h.guesses.allow(source(r)) {
+			w.Header().Set("Retry-After", "1")
+			reply(w, http.StatusTooManyRequests, "too many requests")
+			return
+		}
 		reply(w, http.StatusUnauthorized, "unknown webhook URL")
+		return
+	}
+	if !h.limit.allow(b.Options.WebhookSecret) {
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusTooManyRequests, "too many requests")
 		return
 	}
 	log := h.log.With("backend", b.Name)
@@ -177,14 +210,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusRequestEntityTooLarge, "body too large")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			reply(w, http.StatusRequestEntityTooLarge, "body too large")
-			return
+	body, status := h.read(w, r)
+	if status != 0 {
+		msg := map[int]string{http.StatusServiceUnavailable: "busy", http.StatusRequestEntityTooLarge: "body too large"}[status]
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+			// The body is not read: close instead of draining it, or a
+			// slow sender would hold the answer back.
+			w.Header().Set("Connection", "close")
 		}
-		reply(w, http.StatusBadRequest, "could not read the body")
+		if msg == "" {
+			msg = "could not read the body"
+		}
+		reply(w, status, msg)
 		return
 	}
 	n, err := Parse(backend.Kind(b.Kind), r.Header.Get("Content-Type"), body)
@@ -208,6 +246,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, "queued")
 }
 
+// read reads r's body within the cap on bodies read at once; status is
+// not 0 when it could not (503 busy, 413 too large, 400 unreadable).
+func (h *Handler) read(w http.ResponseWriter, r *http.Request) (body []byte, status int) {
+	select {
+	case h.reading <- struct{}{}:
+	default:
+		return nil, http.StatusServiceUnavailable
+	}
+	defer func() { <-h.reading }()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge
+		}
+		return nil, http.StatusBadRequest
+	}
+	return body, 0
+}
+
 // Parse parses a webhook body sent by a server of kind k.
 func Parse(k backend.Kind, contentType string, body []byte) (Notice, error) {
 	switch k {
@@ -226,10 +284,17 @@ func (h *Handler) lookup(ctx context.Context, s string) (state.Backend, bool, er
 	if !validSecret(s) {
 		return state.Backend{}, false, nil
 	}
-	bs, err := h.store.Backends(ctx)
-	if err != nil {
-		return state.Backend{}, false, err
+	h.cacheMu.Lock()
+	bs := h.cached
+	if now := h.now(); bs == nil || now.Sub(h.readAt) >= cacheFor || now.Before(h.readAt) {
+		var err error
+		if bs, err = h.store.Backends(ctx); err != nil {
+			h.cacheMu.Unlock()
+			return state.Backend{}, false, err
+		}
+		h.cached, h.readAt = bs, now
 	}
+	h.cacheMu.Unlock()
 	var found state.Backend
 	ok := false
 	for _, b := range bs {
@@ -274,8 +339,9 @@ func mismatch(b state.Backend, n Notice) string {
 	return ""
 }
 
-// source is who sent a request, for rate limiting: the peer's IP address
-// (a proxy in front makes everyone one source, which is still bounded).
+// source is who sent a request, for limiting wrong secrets: the peer's IP
+// address (a proxy in front makes everyone one source, which is still
+// bounded, and never limits the right secrets).
 func source(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -284,7 +350,7 @@ func source(r *http.Request) string {
 	return host
 }
 
-// limiter is a token bucket per source.
+// limiter is a token bucket per key (a secret, or a source).
 type limiter struct {
 	rate, burst float64
 	now         func() time.Time

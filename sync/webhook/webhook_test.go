@@ -191,47 +191,105 @@ func TestHandlerAccepts(t *testing.T) {
 	}
 }
 
-func TestHandlerRateLimitsEachSource(t *testing.T) {
+// TestHandlerRateLimitsEachSecret: the limit is per backend URL, checked
+// after the secret, so wrong secrets (from the same reverse proxy, say)
+// never use up a real backend's tokens; wrong secrets are limited per
+// source.
+func TestHandlerRateLimitsEachSecret(t *testing.T) {
 	clock := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	f := newFixture(t, Options{Rate: 2, Burst: 5, Now: now})
 	body := jellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": true})
-	from := func(addr string) int {
-		req := httptest.NewRequest(http.MethodPost, Path+f.secrets["attic"], bytes.NewReader(body))
+	send := func(secret, addr string) int {
+		req := httptest.NewRequest(http.MethodPost, Path+secret, bytes.NewReader(body))
 		req.RemoteAddr = addr
 		w := httptest.NewRecorder()
 		f.h.ServeHTTP(w, req)
 		return w.Code
 	}
+	const proxy = "192.0.2.10:5000" // everyone, behind a reverse proxy
+	// Someone guesses through the proxy, far past the burst.
+	guesses := map[int]int{}
+	for range 50 {
+		guesses[send(NewSecret(), proxy)]++
+	}
+	if guesses[429] == 0 || guesses[200] > 0 {
+		t.Errorf("50 wrong secrets from one source: %v, want 401s then 429s", guesses)
+	}
+	// The real webhooks through the same proxy still get in.
 	for i := range 5 {
-		if c := from("192.0.2.10:5000"); c != 200 {
-			t.Fatalf("request %d within the burst: %d", i, c)
+		if c := send(f.secrets["attic"], proxy); c != 200 {
+			t.Fatalf("real webhook %d after the guesses: %d, want 200", i, c)
 		}
 	}
-	if c := from("192.0.2.10:5001"); c != 429 {
-		t.Errorf("past the burst: %d, want 429", c)
+	if c := send(f.secrets["attic"], "192.0.2.11:1"); c != 429 {
+		t.Errorf("past attic's burst, from another source: %d, want 429 (the limit is per secret)", c)
 	}
-	if c := from("192.0.2.11:1"); c != 200 {
-		t.Errorf("another source is not limited: %d", c)
-	}
-	// A wrong secret costs a token too: guessing is as bounded as sending.
-	for range 5 {
-		req := httptest.NewRequest(http.MethodPost, Path+NewSecret(), bytes.NewReader(body))
-		req.RemoteAddr = "192.0.2.12:1"
-		f.h.ServeHTTP(httptest.NewRecorder(), req)
-	}
-	if c := from("192.0.2.12:1"); c != 429 {
-		t.Errorf("after 5 guesses: %d, want 429", c)
+	if c := send(f.secrets["fresh"], proxy); c != 200 {
+		t.Errorf("another backend's URL is not limited by attic's: %d", c)
 	}
 	mu.Lock()
 	clock = clock.Add(time.Second) // two tokens back
 	mu.Unlock()
-	if a, b, c := from("192.0.2.10:5000"), from("192.0.2.10:5000"), from("192.0.2.10:5000"); a != 200 || b != 200 || c != 429 {
+	if a, b, c := send(f.secrets["attic"], proxy), send(f.secrets["attic"], proxy), send(f.secrets["attic"], proxy); a != 200 || b != 200 || c != 429 {
 		t.Errorf("after 1 s at 2/s: %d %d %d, want 200 200 429", a, b, c)
 	}
-	if n := len(f.rec.take()); n != 8 {
-		t.Errorf("enqueued %d, want 8 (the refused ones are not)", n)
+	if n := len(f.rec.take()); n != 7 {
+		t.Errorf("enqueued %d, want 7 (the refused ones are not)", n)
+	}
+}
+
+// TestHandlerCapsBodiesReadAtOnce: with a good secret, bodies past the cap
+// of concurrent reads are refused at once (503, Retry-After) instead of
+// each holding up to MaxBody (300 concurrent 1 MiB POSTs took 669 MB).
+func TestHandlerCapsBodiesReadAtOnce(t *testing.T) {
+	f := newFixture(t, Options{Burst: 100}) // MaxReading: the default, 8
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	const reading, n = 8, 12
+	var writers []*io.PipeWriter
+	defer func() { // before srv.Close, which waits for the handlers
+		for _, pw := range writers {
+			pw.Close()
+		}
+	}()
+	codes := make(chan int, n)
+	for range n {
+		pr, pw := io.Pipe()
+		writers = append(writers, pw)
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+Path+f.secrets["attic"], pr)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+		pw.Write([]byte(`{"NotificationType":`)) // a body that is slow to finish
+	}
+	// The extra requests are answered while the first ones still send.
+	busy := 0
+	timeout := time.After(5 * time.Second)
+	for busy < n-reading {
+		select {
+		case c := <-codes:
+			if c != http.StatusServiceUnavailable {
+				t.Fatalf("a request answered %d while %d bodies were being read, want 503", c, reading)
+			}
+			busy++
+		case <-timeout:
+			t.Fatalf("%d of %d requests past the cap were refused within 5 s; the rest are all being read", busy, n-reading)
+		}
+	}
+	for _, pw := range writers {
+		pw.Close()
+	}
+	for range reading {
+		<-codes
 	}
 }
 

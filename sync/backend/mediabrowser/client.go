@@ -444,6 +444,9 @@ func (c *Client) readLibraries(ctx context.Context, uid string) ([]backend.Libra
 	if err := c.getJSON(ctx, path, q, &res); err != nil {
 		return nil, err
 	}
+	if res.Items == nil {
+		return nil, fmt.Errorf("%w: no Items in the list of libraries", backend.ErrBadResponse)
+	}
 	var out []backend.Library
 	for _, v := range res.Items {
 		var t backend.ItemType

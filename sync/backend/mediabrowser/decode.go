@@ -50,11 +50,19 @@ type itemsPage struct {
 // decodeItems reads one QueryResult page. It never panics, whatever the
 // input; anything but a JSON object of the right shape is an error.
 func decodeItems(r io.Reader) (itemsPage, error) {
-	var p itemsPage
+	var w struct {
+		itemsPage
+		Total *int `json:"TotalRecordCount"` // nil when absent
+	}
 	dec := json.NewDecoder(r)
-	if err := dec.Decode(&p); err != nil {
+	if err := dec.Decode(&w); err != nil {
 		return itemsPage{}, err
 	}
+	if err := present(w.Items, w.Total); err != nil {
+		return itemsPage{}, err
+	}
+	p := w.itemsPage
+	p.TotalRecordCount = *w.Total
 	if p.TotalRecordCount < 0 {
 		return itemsPage{}, fmt.Errorf("negative TotalRecordCount %d", p.TotalRecordCount)
 	}
@@ -62,6 +70,19 @@ func decodeItems(r io.Reader) (itemsPage, error) {
 		return itemsPage{}, fmt.Errorf("negative StartIndex %d", *p.StartIndex)
 	}
 	return p, nil
+}
+
+// present checks that a page has the fields every QueryResult carries: a
+// `{}` (a proxy's, a broken server's) is not an empty library, which
+// would drop every record of the backend.
+func present(items []itemDTO, total *int) error {
+	switch {
+	case items == nil:
+		return fmt.Errorf("no Items in the answer")
+	case total == nil:
+		return fmt.Errorf("no TotalRecordCount in the answer")
+	}
+	return nil
 }
 
 // ticks is the server's time unit: 100 ns.

@@ -306,6 +306,11 @@ func (c *Client) readLibraries(ctx context.Context) ([]backend.Library, error) {
 	if _, err := c.getContainer(ctx, "/library/sections", nil, nil, &head, nil); err != nil {
 		return nil, fmt.Errorf("listing plex libraries: %w", err)
 	}
+	if head.Size == nil && head.Directory == nil {
+		// Not even a size: not an answer about sections (a server with
+		// none says "size": 0).
+		return nil, fmt.Errorf("listing plex libraries: %w: no size and no Directory in the MediaContainer", backend.ErrBadResponse)
+	}
 	var libs []backend.Library
 	for _, d := range head.Directory {
 		var typ backend.ItemType

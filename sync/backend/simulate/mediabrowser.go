@@ -499,11 +499,15 @@ func (s *MediaBrowserServer) WatchOf(userID, k string) Watch {
 
 // SetWatch sets the default user's play state of media k; like a change
 // made in the server's own app, it leaves DateLastSaved alone.
-func (s *MediaBrowserServer) SetWatch(k string, w Watch) {
+func (s *MediaBrowserServer) SetWatch(k string, w Watch) { s.SetWatchOf(s.users[0].id, k, w) }
+
+// SetWatchOf sets the play state of media k for the user with id userID,
+// as SetWatch does for the default user.
+func (s *MediaBrowserServer) SetWatchOf(userID, k string, w Watch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n, ok := s.nodeOf(k); ok {
-		u := s.users[0]
+	u := s.userByID(userID)
+	if n, ok := s.nodeOf(k); ok && u != nil {
 		before := u.data[n]
 		u.data[n] = mbFromWatch(w)
 		u.version++

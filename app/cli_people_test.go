@@ -1,0 +1,128 @@
+package app
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"playmark/sync/backend/simulate"
+)
+
+func TestCLIHouseholdAndPeople(t *testing.T) {
+	tv, srv, err := StartPlexTV("", "", 40, 150*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tv.Close()
+	defer srv.Close()
+	t.Setenv("PLAYMARK_PLEXTV_URL", tv.URL())
+	old := signinPoll
+	signinPoll = 20 * time.Millisecond
+	defer func() { signinPoll = old }()
+	dir := t.TempDir()
+	if code, out, errb := pm(t, dir, "signin", "plex"); code != 0 {
+		t.Fatalf("signin plex: exit %d\n%s%s", code, out, errb)
+	}
+	// The one server the account reaches; Ben's PIN asked on a terminal
+	// there is none of: nothing added.
+	if code, _, errb := pm(t, dir, "household", "add"); code != exitUsage || !strings.Contains(errb, "--pin-stdin") {
+		t.Fatalf("household add with no terminal for Ben's PIN: exit %d %s", code, errb)
+	}
+	if code, out, _ := pm(t, dir, "people"); code != 0 || !strings.Contains(out, "No people yet") {
+		t.Fatalf("people after a household add that asked in vain:\n%s", out)
+	}
+	if code, _, errb := pm(t, dir, "household", "add", "--server", "Simulated Plex", "--users", "Anna,Nobody"); code != exitUsage || !strings.Contains(errb, "has no user") {
+		t.Fatalf("household add with an unknown user: exit %d\n%s", code, errb)
+	}
+	withStdin(t, "Ben=1234\n")
+	code, out, errb := pm(t, dir, "household", "add", "--server", "Simulated Plex", "--pin-stdin", "--export", "on")
+	if code != 0 {
+		t.Fatalf("household add: exit %d\n%s%s", code, out, errb)
+	}
+	for _, want := range []string{"simulated-plex-owner", "simulated-plex-anna", "simulated-plex-ben", "simulated-plex-carol", "Carol"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("household add: want %q in\n%s", want, out)
+		}
+	}
+	code, out, _ = pm(t, dir, "backend", "list")
+	if code != 0 || !strings.Contains(out, "PERSON") || !strings.Contains(out, "simulated-plex-ben    Ben ") {
+		t.Fatalf("backend list:\n%s", out)
+	}
+
+	// A backend by address and token, for Anna on Jellyfin.
+	jf, err := simulate.NewJellyfin(simulate.Generate(simulate.GenerateOptions{Items: 40, Seed: 1}), simulate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jf.Close()
+	if code, out, errb := pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", jf.URL(), "--token", jf.Token(), "--export", "on"); code != 0 {
+		t.Fatalf("backend add jf: exit %d\n%s%s", code, out, errb)
+	}
+	if code, out, errb := pm(t, dir, "people", "link", "anna", "jf"); code != 0 || !strings.Contains(out, "belongs to Anna") {
+		t.Fatalf("people link: exit %d\n%s%s", code, out, errb)
+	}
+	code, out, _ = pm(t, dir, "people", "--json")
+	var people []personJSON
+	if err := json.Unmarshal([]byte(out), &people); code != 0 || err != nil || len(people) != 4 {
+		t.Fatalf("people --json: exit %d %v\n%s", code, err, out)
+	}
+	for _, p := range people {
+		if p.Name == "Anna" && strings.Join(p.Backends, ",") != "jf,simulated-plex-anna" {
+			t.Errorf("Anna's backends = %v", p.Backends)
+		}
+	}
+
+	// sync --person: Anna's backends only.
+	code, out, errb = pm(t, dir, "sync", "--person", "ANNA", "--yes")
+	if code != 0 || !strings.Contains(out, "simulated-plex-anna") || strings.Contains(out, "simulated-plex-ben") {
+		t.Fatalf("sync --person Anna: exit %d\n%s%s", code, out, errb)
+	}
+	if code, _, errb := pm(t, dir, "sync", "--person", "Zed"); code != exitUsage || !strings.Contains(errb, `no person "Zed"`) {
+		t.Fatalf("sync --person Zed: exit %d\n%s", code, errb)
+	}
+	code, out, _ = pm(t, dir, "status", "--person", "anna")
+	if code != 0 || !strings.Contains(out, "Backend jf ") || strings.Contains(out, "simulated-plex-ben") {
+		t.Fatalf("status --person anna:\n%s", out)
+	}
+	code, out, _ = pm(t, dir, "history", "--person", "Ben")
+	if code != 0 || !strings.Contains(out, "No runs yet") {
+		t.Fatalf("history --person Ben (who was not synced):\n%s", out)
+	}
+	code, out, _ = pm(t, dir, "history", "--person", "Anna")
+	if code != 0 || !strings.Contains(out, "simulated-plex-anna") {
+		t.Fatalf("history --person Anna:\n%s", out)
+	}
+	if code, out, _ := pm(t, dir, "unmatched", "--person", "Anna"); code != 0 {
+		t.Fatalf("unmatched --person: exit %d\n%s", code, out)
+	}
+
+	// rename, then merge, by the names people see.
+	if code, out, errb := pm(t, dir, "people", "rename", "carol", "Caroline"); code != 0 || !strings.Contains(out, "Renamed Carol to Caroline") {
+		t.Fatalf("people rename: exit %d\n%s%s", code, out, errb)
+	}
+	if code, _, errb := pm(t, dir, "people", "rename", "Caroline", "ben"); code != exitUsage || !strings.Contains(errb, "people merge") {
+		t.Fatalf("people rename onto another's name: exit %d\n%s", code, errb)
+	}
+	if code, out, errb := pm(t, dir, "people", "merge", "Caroline", "owner"); code != 0 || !strings.Contains(out, "Merged Caroline into owner") {
+		t.Fatalf("people merge: exit %d\n%s%s", code, out, errb)
+	}
+	code, out, _ = pm(t, dir, "people")
+	if code != 0 || strings.Contains(out, "Caroline") || !strings.Contains(out, "simulated-plex-carol, simulated-plex-owner") {
+		t.Fatalf("people after merge:\n%s", out)
+	}
+	if code, _, _ := pm(t, dir, "people", "link", "Anna", "nope"); code != exitUsage {
+		t.Fatalf("people link to no backend: exit %d", code)
+	}
+
+	// backend add from an account links by user name too, or to --person.
+	if code, out, errb := pm(t, dir, "backend", "add", "anna2", "--account", "plextv-owner", "--user", "Anna"); code != 0 || !strings.Contains(out, "for Anna:") {
+		t.Fatalf("backend add --account --user Anna: exit %d\n%s%s", code, out, errb)
+	}
+	if code, out, errb := pm(t, dir, "backend", "add", "anna3", "--account", "plextv-owner", "--user", "Anna", "--person", "ben"); code != 0 || !strings.Contains(out, "for Ben:") {
+		t.Fatalf("backend add --account --person ben: exit %d\n%s%s", code, out, errb)
+	}
+	if code, _, errb := pm(t, dir, "backend", "add", "anna4", "--account", "plextv-owner", "--user", "Anna", "--person", "Zed"); code != exitUsage || !strings.Contains(errb, "no person") {
+		t.Fatalf("backend add --person Zed: exit %d\n%s", code, errb)
+	}
+}
