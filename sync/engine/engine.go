@@ -91,7 +91,7 @@ func (e *Engine) Open(ctx context.Context, b state.Backend) (backend.Backend, *b
 		return nil, nil, err
 	}
 	cfg := backend.Config{
-		Kind:      backend.Kind(b.Kind),
+		Kind:      b.Kind,
 		URL:       b.URL,
 		Token:     b.Token,
 		UserID:    b.UserID,
