@@ -11,11 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -286,8 +284,6 @@ func (c *cli) dispatch(args []string) error {
 		return c.simulateCmd(rest)
 	case "demo":
 		return c.demoCmd(rest)
-	case "bench":
-		return c.benchCmd(rest)
 	case "daemon":
 		return c.daemonCmd(rest)
 	case "webhooks", "webhook":
@@ -325,32 +321,6 @@ type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
-
-var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
-// ValidateName checks a backend name.
-func ValidateName(name string) error {
-	if !nameRe.MatchString(name) {
-		return fmt.Errorf("backend name %q is not valid: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
-	}
-	return nil
-}
-
-// ValidateURL checks a server URL and returns it normalised (no trailing
-// slash).
-func ValidateURL(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("URL %q is not valid: want http://host:port or https://host (for example http://192.168.1.10:32400)", raw)
-	}
-	if u.User != nil {
-		return "", fmt.Errorf("URL %q must not carry a user or password: use --token", raw)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("URL %q must not have a query or fragment", raw)
-	}
-	return strings.TrimRight(u.String(), "/"), nil
-}
 
 func parseOnOff(s string) (bool, error) {
 	switch strings.ToLower(s) {
@@ -429,10 +399,10 @@ func (f *backendFlags) apply(b *state.Backend, set map[string]bool) error {
 		if err != nil {
 			return usageError{err.Error()}
 		}
-		b.Kind = string(k)
+		b.Kind = k
 	}
 	if set["url"] {
-		u, err := ValidateURL(f.url)
+		u, err := state.NormalizeURL(f.url)
 		if err != nil {
 			return usageError{err.Error()}
 		}
@@ -494,7 +464,7 @@ func (c *cli) backendAdd(args []string) error {
 	if len(pos) != 1 {
 		return usagef("backend add: want one NAME (e.g. playmark backend add living-room --type plex --url http://host:32400 --token-stdin)")
 	}
-	if err := ValidateName(pos[0]); err != nil {
+	if err := state.ValidateName(pos[0]); err != nil {
 		return usageError{err.Error()}
 	}
 	set := flagsSet(fs)
@@ -670,7 +640,7 @@ func (c *cli) backendList(args []string) error {
 		}
 		out := []row{}
 		for _, b := range bs {
-			out = append(out, row{b.Name, b.Kind, b.URL, b.MaskedToken(), b.UserID, b.UserName, b.ServerName, b.ServerID,
+			out = append(out, row{b.Name, string(b.Kind), b.URL, b.MaskedToken(), b.UserID, b.UserName, b.ServerName, b.ServerID,
 				string(b.Import), b.Export, rfc(b.LastImport), rfc(b.LastExport), b.LastError, b.TokenInKeyring, b.Person})
 		}
 		return writeJSON(c.stdout, out)

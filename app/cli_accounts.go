@@ -204,7 +204,7 @@ func (c *cli) signinCmd(args []string) error {
 		if *serverURL == "" {
 			return usagef("signin %s: --url is required", kind)
 		}
-		u, err := ValidateURL(*serverURL)
+		u, err := state.NormalizeURL(*serverURL)
 		if err != nil {
 			return usageError{err.Error()}
 		}
@@ -517,7 +517,7 @@ func (c *cli) backendAddFromAccount(args []string) error {
 	if len(pos) != 1 {
 		return usagef("backend add: want one NAME (e.g. playmark backend add anna --account plextv-me --server 'Living room' --user Anna)")
 	}
-	if err := ValidateName(pos[0]); err != nil {
+	if err := state.ValidateName(pos[0]); err != nil {
 		return usageError{err.Error()}
 	}
 	mode, err := state.ParseImportMode(*importMode)
@@ -569,7 +569,7 @@ func (c *cli) backendAddFromAccount(args []string) error {
 		return failedError{backend.Describe(b.Name, err) + "; nothing saved"}
 	}
 	b.ServerID, b.ServerName, b.UserName = info.ServerID, info.Name, info.UserName
-	if info.UserID != "" && b.Kind != string(backend.Plex) {
+	if info.UserID != "" && b.Kind != backend.Plex {
 		b.UserID = info.UserID
 	}
 	// The user's person, by name (case and spaces ignored) unless --person

@@ -48,7 +48,7 @@ func TestCLIHelp(t *testing.T) {
 	}
 	// Every command has help.
 	for _, cmd := range []string{"import", "export", "sync", "held", "unmatched", "backup", "restore", "tasks", "status", "history",
-		"webhooks", "daemon", "simulate", "demo", "bench", "backend add", "backend list", "backend set", "backend test", "backend remove", "tasks set"} {
+		"webhooks", "daemon", "simulate", "demo", "backend add", "backend list", "backend set", "backend test", "backend remove", "tasks set"} {
 		if !strings.Contains(commandHelp[cmd], "Example:\n  playmark ") {
 			t.Errorf("%s: no help with an example", cmd)
 		}

@@ -191,13 +191,6 @@ shows a preview and a sync on the terminal instead of the window.
 Example:
   playmark demo --headless
 `,
-	"bench": `Usage: playmark bench [--quick] [--out DIR] [--only import,export,big,desktop]
-
-The scale benchmarks against simulated servers over loopback (make bench).
-
-Example:
-  playmark bench --quick
-`,
 }
 
 // helpTopic is the commandHelp key for a command line (without the

@@ -49,7 +49,7 @@ func openAndCheckLive(t *testing.T, dir, name string, want bool) error {
 	if err != nil {
 		return err
 	}
-	if b.Options.Live != want || backend.Kind(b.Kind) != backend.Jellyfin {
+	if b.Options.Live != want || b.Kind != backend.Jellyfin {
 		t.Errorf("%s: live %v, want %v", name, b.Options.Live, want)
 	}
 	return nil

@@ -90,7 +90,7 @@ func (c *cli) webhooksCmd(args []string) error {
 
 // pasteHint says in one line where a backend's URL goes in its server.
 func pasteHint(b state.Backend) string {
-	switch backend.Kind(b.Kind) {
+	switch b.Kind {
 	case backend.Plex:
 		return "Plex: Settings > Webhooks > Add Webhook, signed in as this backend's user (needs Plex Pass)."
 	case backend.Jellyfin:

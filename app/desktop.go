@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -45,8 +44,12 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 		// GLFW would panic.
 		x, err := probeX11(d)
 		if err != nil {
-			fmt.Fprintf(stderr, "playmark: no graphical display (%v): use the commands (playmark help), or playmark daemon for schedules without a window\n",
-				strings.TrimPrefix(err.Error(), errDisplay.Error()+": "))
+			why := err.Error()
+			var de *displayError
+			if errors.As(err, &de) {
+				why = de.why
+			}
+			fmt.Fprintf(stderr, "playmark: no graphical display (%v): use the commands (playmark help), or playmark daemon for schedules without a window\n", why)
 			return exitUsage
 		}
 		if x != nil {
@@ -111,17 +114,15 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	}
 	a.Lifecycle().SetOnStarted(func() { fyneStarted = true })
 	u := ui.New(ctx, a, ui.Deps{
-		Engine:       core.Engine,
-		Sched:        core.Sched,
-		Dir:          dir,
-		Version:      Version,
-		ValidateName: ValidateName,
-		ValidateURL:  ValidateURL,
-		Autostart:    newLoginEntry(dir),
-		OpenFolder:   openFolder,
-		Quit:         quit,
-		Dispatch:     ut.do,
-		LazyWindow:   true,
+		Engine:     core.Engine,
+		Sched:      core.Sched,
+		Dir:        dir,
+		Version:    Version,
+		Autostart:  newLoginEntry(dir),
+		OpenFolder: openFolder,
+		Quit:       quit,
+		Dispatch:   ut.do,
+		LazyWindow: true,
 	})
 
 	var wg sync.WaitGroup

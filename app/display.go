@@ -19,6 +19,13 @@ import (
 // errDisplay is an X display that is set but cannot be used.
 var errDisplay = errors.New("the X display cannot be used")
 
+// displayError is an unusable display and why, in a few words. It
+// matches errDisplay.
+type displayError struct{ why string }
+
+func (e *displayError) Error() string        { return errDisplay.Error() + ": " + e.why }
+func (e *displayError) Is(target error) bool { return target == errDisplay }
+
 // probeX11 opens the X display named by display (as $DISPLAY does) the
 // way Xlib would, with the MIT-MAGIC-COOKIE-1 from $XAUTHORITY, and
 // returns an error matching errDisplay, in one sentence, when the display
@@ -51,7 +58,7 @@ func probeX11(display string) (io.Closer, error) {
 		conn, err = d.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(6000+n)))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: nothing answers on DISPLAY=%s", errDisplay, display)
+		return nil, &displayError{fmt.Sprintf("nothing answers on DISPLAY=%s", display)}
 	}
 	keep := false
 	defer func() {
@@ -90,7 +97,7 @@ func probeX11(display string) (io.Closer, error) {
 		if why == "" {
 			why = "authorisation refused"
 		}
-		return nil, fmt.Errorf("%w: the X server on DISPLAY=%s refused the connection (%s)", errDisplay, display, why)
+		return nil, &displayError{fmt.Sprintf("the X server on DISPLAY=%s refused the connection (%s)", display, why)}
 	}
 	return nil, nil
 }

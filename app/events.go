@@ -119,15 +119,6 @@ func (c *Core) WebhookAddr() string {
 	return c.events.addr
 }
 
-// ReloadLive makes the live connections follow the backends' settings now
-// (after a Live switch or a backend changed); otherwise they follow
-// within 30 s.
-func (c *Core) ReloadLive() {
-	if c.events != nil {
-		c.events.live.Reload()
-	}
-}
-
 // LiveStatus lists the live connections and their state.
 func (c *Core) LiveStatus() []live.Status {
 	if c.events == nil {

@@ -69,7 +69,7 @@ func newEventsWorld(t *testing.T, liveOn bool) *eventsWorld {
 	for name, srv := range map[string]simulate.Server{"plex": w.plex, "jellyfin": w.jf, "emby": w.emby} {
 		t.Cleanup(srv.Close)
 		w.byKey[name] = srv
-		b := state.Backend{Name: name, Kind: name, URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID(), Import: state.ImportFull, Export: true}
+		b := state.Backend{Name: name, Kind: backend.Kind(name), URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID(), Import: state.ImportFull, Export: true}
 		b.Options.Live = liveOn
 		if _, err := core.Store.AddBackend(ctx, b); err != nil {
 			t.Fatal(err)

@@ -3,8 +3,6 @@ package app
 import (
 	"flag"
 	"fmt"
-	"strings"
-	"time"
 
 	"playmark/sync/backend"
 	"playmark/sync/backend/simulate"
@@ -52,30 +50,10 @@ func (c *cli) simulateCmd(args []string) error {
 }
 
 // SimOptions shape a simulated server started by StartSimulator.
-type SimOptions struct {
-	Listen    string
-	Items     int
-	Token     string
-	Name      string
-	Seed      uint64 // the catalog: same seed, same library on every server
-	WatchSeed uint64 // the play states: differ per server to see sync work; 0 uses a seed per kind
-	// Version is the server version to behave as where behaviour changed
-	// (Jellyfin 10.11 or 12.0, Emby 4.7 or 4.8); "" is the default.
-	Version string
-}
+type SimOptions = simulate.StartOptions
 
 // StartSimulator starts a simulated server of kind k with a generated
-// library and play state.
+// library and play state (simulate.Start).
 func StartSimulator(k backend.Kind, o SimOptions) (simulate.Server, error) {
-	cat := simulate.Generate(simulate.GenerateOptions{Items: o.Items, Seed: o.Seed})
-	ws := o.WatchSeed
-	if ws == 0 {
-		ws = map[backend.Kind]uint64{backend.Plex: 101, backend.Jellyfin: 202, backend.Emby: 303}[k]
-	}
-	opt := simulate.Options{Listen: o.Listen, Token: o.Token, Name: o.Name, Version: o.Version,
-		Watches: simulate.GenerateWatches(cat, ws, time.Now().UTC().Add(-time.Hour))}
-	// Jellyfin 10.x as people run it today: the legacy token forms on.
-	// 12.0 turned them off.
-	opt.LegacyAuth = k == backend.Jellyfin && !strings.HasPrefix(o.Version, "12.")
-	return simulate.New(k, cat, opt)
+	return simulate.Start(k, o)
 }

@@ -336,9 +336,15 @@ func (a *trayApp) glDriver() []string {
 	return libs
 }
 
-// rss is the app's resident memory, for the log.
+// rss is the app's resident memory (VmRSS of /proc/PID/status), for the log.
 func (a *trayApp) rss() string {
-	return strconv.FormatInt(procStatusOf(strconv.Itoa(a.cmd.Process.Pid), "VmRSS")/(1<<20), 10) + " MB"
+	data, _ := os.ReadFile("/proc/" + strconv.Itoa(a.cmd.Process.Pid) + "/status")
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
 }
 
 // windowVisible says whether a Playmark window is on screen.

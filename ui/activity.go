@@ -248,16 +248,6 @@ func (s *ActivityScreen) apply(d viewData) {
 	s.Tabs.Refresh()
 }
 
-// SelectRun selects a run by id and shows its changes.
-func (s *ActivityScreen) SelectRun(id int64) {
-	for i, r := range s.runs {
-		if r.ID == id {
-			s.Runs.Select(widget.TableCellID{Row: i, Col: 0})
-			return
-		}
-	}
-}
-
 // keepSelection keeps the selection and the detail on the selected run
 // when the list changed under it (new runs come first, moving it down).
 func (s *ActivityScreen) keepSelection() {

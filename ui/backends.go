@@ -222,8 +222,8 @@ func detailText(b state.Backend) string {
 	return strings.Join(parts, " · ")
 }
 
-func kindTitle(k string) string {
-	switch backend.Kind(k) {
+func kindTitle(k backend.Kind) string {
+	switch k {
 	case backend.Plex:
 		return "Plex"
 	case backend.Jellyfin:
@@ -231,7 +231,7 @@ func kindTitle(k string) string {
 	case backend.Emby:
 		return "Emby"
 	}
-	return k
+	return string(k)
 }
 
 // statusText is how a backend's last import and export went.
@@ -275,7 +275,7 @@ func problemText(b state.Backend, now time.Time) string {
 	if !b.LastErrorAt.IsZero() {
 		msg += " (" + engine.Ago(b.LastErrorAt, now) + ")"
 	}
-	if isRejected(b.LastError) {
+	if b.LastErrorRejected {
 		msg += ". The server no longer accepts this token: use Edit to enter a new one."
 	}
 	return msg

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"playmark/sync/backend"
+	"playmark/sync/engine"
 	"playmark/sync/state"
 )
 
@@ -158,13 +159,13 @@ func (e *BackendEditor) config() (state.Backend, error) {
 	if err != nil {
 		return b, errors.New("choose the server type")
 	}
-	b.Kind = string(k)
+	b.Kind = k
 	name := strings.TrimSpace(e.Name.Text)
-	if err := e.u.d.ValidateName(name); err != nil {
+	if err := state.ValidateName(name); err != nil {
 		return b, err
 	}
 	b.Name = name
-	u, err := e.u.d.ValidateURL(e.URL.Text)
+	u, err := state.NormalizeURL(e.URL.Text)
 	if err != nil {
 		return b, err
 	}
@@ -202,36 +203,29 @@ func libLabel(l backend.Library) string {
 	return fmt.Sprintf("%s (%s)", l.Title, kind)
 }
 
-// probe is what a connection test found.
+// probe is what a connection test found (engine.Connect).
 type probe struct {
 	info     backend.ServerInfo
-	err      error // from Identify (or Open)
+	err      error
 	users    []backend.User
 	libs     []backend.Library
-	usersErr error
+	needUser bool // the token is an API key and no user is chosen
 }
 
+// probe connects to the server b describes (engine.Connect, as the CLI's
+// backend add does), changing nothing.
 func (e *BackendEditor) probe(ctx context.Context, b state.Backend) probe {
-	var p probe
-	client, _, err := e.u.d.Engine.Open(ctx, b)
-	if err != nil {
-		p.err = err
-		return p
-	}
-	if b.Kind != string(backend.Plex) {
-		p.users, p.usersErr = client.Users(ctx)
-	}
-	p.info, p.err = client.Identify(ctx)
-	if p.err == nil {
-		p.libs, _ = client.Libraries(ctx)
-	}
-	return p
+	conn, err := e.u.d.Engine.Connect(ctx, b)
+	return probe{info: conn.Info, err: err, users: conn.Users, libs: conn.Libraries, needUser: conn.NeedUser}
 }
 
-// needsUser says whether a Jellyfin or Emby backend still lacks a user:
-// the token is an API key and no user is chosen.
-func needsUser(b state.Backend, p probe) bool {
-	return b.Kind != string(backend.Plex) && b.UserID == "" && p.info.UserID == ""
+// describe is a connection error in one sentence for the window.
+func describe(b state.Backend, err error) string {
+	var ke *engine.KindError
+	if errors.As(err, &ke) {
+		return fmt.Sprintf("%s is a %s server, not %s: choose %s as the server type", ke.URL, kindTitle(ke.Got), kindTitle(ke.Want), kindTitle(ke.Got))
+	}
+	return backend.Describe(b.Name, err)
 }
 
 func (e *BackendEditor) test() {
@@ -265,17 +259,17 @@ func (e *BackendEditor) showProbe(b state.Backend, p probe) {
 		e.setUsers(p.users, want)
 	}
 	switch {
-	case p.err == nil && needsUser(b, p):
+	case p.err == nil && p.needUser:
 		showText(e.Result, "✓ Connected to "+infoText(p.info)+". This token (an API key) has no user of its own: choose whose watch state to sync.")
 	case p.err == nil:
 		showText(e.Result, "✓ Connected: "+infoText(p.info))
-		if p.info.UserID != "" && b.Kind != string(backend.Plex) && b.UserID == "" {
+		if p.info.UserID != "" && b.Kind != backend.Plex && b.UserID == "" {
 			e.setUsers(e.users, p.info.UserID)
 		}
 	case len(p.users) > 0 && b.UserID == "":
 		showText(e.Result, "This token has no user of its own: choose whose watch state to sync.")
 	default:
-		showText(e.Result, "✗ "+backend.Describe(b.Name, p.err))
+		showText(e.Result, "✗ "+describe(b, p.err))
 	}
 	if len(p.libs) > 0 {
 		e.setLibs(p.libs, b.Options.Libraries)
@@ -340,14 +334,14 @@ func (e *BackendEditor) save() {
 		defer cancel()
 		p = e.probe(ctx, b)
 		switch {
-		case errors.Is(p.err, backend.ErrUnauthorized):
-			saveErr = errors.New(backend.Describe(b.Name, p.err) + ": nothing saved")
+		case errors.Is(p.err, backend.ErrUnauthorized), errors.Is(p.err, engine.ErrWrongKind):
+			saveErr = errors.New(describe(b, p.err) + ": nothing saved")
 			return
-		case (p.err != nil && len(p.users) > 0 && b.UserID == "") || (p.err == nil && needsUser(b, p)):
+		case (p.err != nil && len(p.users) > 0 && b.UserID == "") || (p.err == nil && p.needUser):
 			saveErr = errors.New("choose the user whose watch state to sync (Jellyfin and Emby sync one user per backend)")
 			return
 		case p.err != nil:
-			warning = backend.Describe(b.Name, p.err) + "; saved anyway: test it when the server is up"
+			warning = describe(b, p.err) + "; saved anyway: test it when the server is up"
 		default:
 			b.ServerID, b.ServerName, b.UserName = p.info.ServerID, p.info.Name, p.info.UserName
 			if p.info.UserID != "" {

@@ -2,8 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -62,19 +60,6 @@ func newEnv(t *testing.T) *env {
 		func(context.Context, string) error { return nil })
 	e.u = New(ctx, e.app, Deps{
 		Engine: e.eng, Sched: e.sched, Dir: dir, Version: "test",
-		ValidateName: func(s string) error {
-			if s == "" || strings.ContainsAny(s, " /") {
-				return errors.New("backend name " + s + " is not valid")
-			}
-			return nil
-		},
-		ValidateURL: func(s string) (string, error) {
-			u, err := url.Parse(strings.TrimSpace(s))
-			if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-				return "", errors.New("URL " + s + " is not valid")
-			}
-			return strings.TrimRight(u.String(), "/"), nil
-		},
 		Autostart: e.login,
 		Quit:      func() { e.quits++ },
 	})
@@ -129,7 +114,7 @@ func jellyfinServer(t *testing.T, n int) *simulate.MediaBrowserServer {
 // addBackend stores a backend pointing at srv.
 func (e *env) addBackend(name string, kind backend.Kind, srv simulate.Server, export bool) state.Backend {
 	e.t.Helper()
-	b := state.Backend{Name: name, Kind: string(kind), URL: srv.URL(), Token: srv.Token(), Import: state.ImportFull, Export: export}
+	b := state.Backend{Name: name, Kind: kind, URL: srv.URL(), Token: srv.Token(), Import: state.ImportFull, Export: export}
 	if kind != backend.Plex {
 		b.UserID = srv.UserID()
 	}
@@ -196,5 +181,16 @@ func (e *env) revokeToken(b state.Backend) {
 	b.Token = "revoked"
 	if err := e.st.UpdateBackend(context.Background(), b); err != nil {
 		e.t.Fatal(err)
+	}
+}
+
+// selectRun selects a run by id in the Activity list, as a click on its
+// row does, and so shows its changes.
+func selectRun(s *ActivityScreen, id int64) {
+	for i, r := range s.runs {
+		if r.ID == id {
+			s.Runs.Select(widget.TableCellID{Row: i, Col: 0})
+			return
+		}
 	}
 }

@@ -212,6 +212,28 @@ func TestAddBackendRejectedToken(t *testing.T) {
 	}
 }
 
+// A server of another type than chosen: the window connects as the CLI
+// does (engine.Connect), names the type to choose and saves nothing.
+func TestAddBackendWrongKind(t *testing.T) {
+	e := newEnv(t)
+	srv := jellyfinServer(t, 5)
+	e.u.Window.endFirstRun()
+	test.Tap(e.u.Window.Backends.Add)
+	ed := e.u.Window.Backends.Editor
+	ed.Kind.SetSelected("Plex")
+	test.Type(ed.URL, srv.URL())
+	test.Type(ed.Token, srv.Token())
+	test.Tap(ed.Test)
+	e.u.Wait()
+	mustContain(t, "test result", ed.Result.Text, "✗", "Jellyfin server, not Plex", "choose Jellyfin")
+	test.Tap(ed.Save)
+	e.u.Wait()
+	mustContain(t, "error", ed.Error.Text, "choose Jellyfin", "nothing saved")
+	if bs, _ := e.st.Backends(context.Background()); len(bs) != 0 {
+		t.Errorf("saved %d backends of the wrong type", len(bs))
+	}
+}
+
 // Jellyfin with an API key: the test lists the server's users; choosing
 // one tests again as that user, and Save stores its id.
 func TestJellyfinUserPicker(t *testing.T) {
@@ -624,7 +646,7 @@ func TestRunNotification(t *testing.T) {
 	off := state.Settings{}
 	okRun := state.Run{ID: 3, Kind: "sync", Status: state.RunOK, Backends: []state.RunBackend{{Changed: 2}, {Changed: 1}}}
 	rejected := state.Run{ID: 4, Kind: "import", Status: state.RunFailed, Message: "token rejected by plex",
-		Backends: []state.RunBackend{{Backend: "plex", Error: "token rejected by plex"}}}
+		Backends: []state.RunBackend{{Backend: "plex", Error: "token rejected by plex", Rejected: true}}}
 	failed := state.Run{ID: 5, Kind: "export", Status: state.RunFailed, Message: "jelly is unreachable: dial tcp: refused"}
 	held := state.Run{ID: 6, Kind: "export", Status: state.RunHeld}
 	heldList := []state.Held{{RunID: 6, Backend: "plex", Unwatches: 120, Watched: 800}}
@@ -784,7 +806,7 @@ func TestActivityKeepsSelection(t *testing.T) {
 	}
 	e.refresh()
 	a := e.u.Window.Activity
-	a.SelectRun(rep.RunID)
+	selectRun(a, rep.RunID)
 	e.settle()
 	if a.Selected != rep.RunID || len(a.changes) != rep.Changed() || rep.Changed() < 3 {
 		t.Fatalf("selected %d with %d changes; want run %d with its %d", a.Selected, len(a.changes), rep.RunID, rep.Changed())

@@ -300,7 +300,3 @@ func shorten(s string, n int) string {
 }
 
 func commas(n int) string { return humanize.Comma(int64(n)) }
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
-}

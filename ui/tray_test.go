@@ -297,7 +297,7 @@ func TestTrayDrivesEngine(t *testing.T) {
 	mustContain(t, "tooltip", tips[len(tips)-1], "Playmark: Last sync ", " changes")
 
 	// A rejected token turns the icon to error and shows on the row.
-	if err := e.st.SetBackendError(context.Background(), e.backend("plex").ID, "token rejected by plex"); err != nil {
+	if err := e.st.SetBackendError(context.Background(), e.backend("plex").ID, "token rejected by plex", true); err != nil {
 		t.Fatal(err)
 	}
 	e.refresh()

@@ -44,11 +44,6 @@ type Deps struct {
 	Dir     string              // the data folder, shown in Settings
 	Version string
 
-	// ValidateName checks a backend name; ValidateURL checks a server URL
-	// and returns it normalised. (The CLI's rules, so both agree.)
-	ValidateName func(string) error
-	ValidateURL  func(string) (string, error)
-
 	Autostart  Autostart          // nil: start at login is not offered
 	OpenFolder func(string) error // nil: open it with the desktop's file manager
 	Quit       func()             // nil: fyne.App.Quit
@@ -162,12 +157,6 @@ func (q *callQueue) run() bool {
 // New builds the UI; ctx bounds every run it starts (cancel it to stop
 // them at quit). The window is built but not shown.
 func New(ctx context.Context, a fyne.App, d Deps) *UI {
-	if d.ValidateName == nil {
-		d.ValidateName = func(string) error { return nil }
-	}
-	if d.ValidateURL == nil {
-		d.ValidateURL = func(s string) (string, error) { return s, nil }
-	}
 	a.Settings().SetTheme(Theme())
 	u := &UI{app: a, d: d, st: d.Engine.Store(), ctx: ctx}
 	u.Window = newWindow(u)
@@ -571,7 +560,7 @@ func RunNotification(r state.Run, held []state.Held, set state.Settings) *fyne.N
 	switch r.Status {
 	case state.RunFailed:
 		for _, b := range r.Backends {
-			if isRejected(b.Error) {
+			if b.Rejected {
 				return fyne.NewNotification("Playmark: "+b.Backend+" rejected its token",
 					"Open Playmark → Backends and edit "+b.Backend+" to enter a new token.")
 			}
@@ -602,12 +591,6 @@ func RunNotification(r state.Run, held []state.Held, set state.Settings) *fyne.N
 		return fyne.NewNotification("Playmark: "+what+" done", plural(changed, "change")+".")
 	}
 	return nil
-}
-
-// isRejected says whether a backend error is a rejected token (the
-// backend package words ErrUnauthorized "token rejected").
-func isRejected(msg string) bool {
-	return msg != "" && containsFold(msg, "token rejected")
 }
 
 // openFolder opens a folder in the desktop's file manager.

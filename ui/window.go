@@ -119,9 +119,6 @@ func (w *Window) build() {
 	}
 }
 
-// Win is the Fyne window.
-func (w *Window) Win() fyne.Window { return w.win }
-
 // Visible says whether the window is shown.
 func (w *Window) Visible() bool { return w.visible }
 

@@ -402,7 +402,7 @@ func (m *Manager) NewBackend(ctx context.Context, a state.Account, s Server, u U
 	if err != nil {
 		return state.Backend{}, state.AccountLink{}, err
 	}
-	b := state.Backend{Kind: string(s.Kind), URL: s.URL, Token: tok, ServerID: s.ID, ServerName: s.Name, UserName: u.Name, Import: state.ImportFull}
+	b := state.Backend{Kind: s.Kind, URL: s.URL, Token: tok, ServerID: s.ID, ServerName: s.Name, UserName: u.Name, Import: state.ImportFull}
 	if s.Kind != backend.Plex {
 		b.UserID = u.ID
 	}

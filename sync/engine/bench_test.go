@@ -16,7 +16,7 @@ import (
 )
 
 // The benchmarks run the engine against simulated servers over loopback
-// and a real SQLite file, like the scale driver (playmark bench), but
+// and a real SQLite file, like the scale driver (./bench, make bench), but
 // small enough to run often:
 //
 //	go test -run '^$' -bench . -benchmem ./sync/engine/
@@ -60,7 +60,7 @@ func benchEngine(b *testing.B, servers map[string]simulate.Server, export bool) 
 		if !ok {
 			continue
 		}
-		if _, err := st.AddBackend(ctx, state.Backend{Name: kind, Kind: kind, URL: srv.URL(), Token: srv.Token(),
+		if _, err := st.AddBackend(ctx, state.Backend{Name: kind, Kind: backend.Kind(kind), URL: srv.URL(), Token: srv.Token(),
 			UserID: srv.UserID(), Import: state.ImportFull, Export: export}); err != nil {
 			b.Fatal(err)
 		}
@@ -338,7 +338,7 @@ func BenchmarkImportHousehold(b *testing.B) {
 		}
 		for i, m := range members {
 			kind, url, _ := strings.Cut(m.kind, "|")
-			if _, err := st.AddBackend(ctx, state.Backend{Name: fmt.Sprintf("%s-%d", kind, i), Kind: kind, URL: url, Token: m.token,
+			if _, err := st.AddBackend(ctx, state.Backend{Name: fmt.Sprintf("%s-%d", kind, i), Kind: backend.Kind(kind), URL: url, Token: m.token,
 				UserID: m.userID, Import: state.ImportFull, PersonID: people[m.person]}); err != nil {
 				b.Fatal(err)
 			}

@@ -118,7 +118,7 @@ func FindUser(users []backend.User, nameOrID string) (backend.User, bool) {
 // does not answer fails with an error matching backend.ErrUnreachable.
 func (e *Engine) Connect(ctx context.Context, b state.Backend) (Connection, error) {
 	var conn Connection
-	kind := backend.Kind(b.Kind)
+	kind := b.Kind
 	opt := e.transport
 	opt.PinnedCert = b.Options.TrustCert
 	got, err := probeKind(ctx, backend.NewTransport(opt), b.URL)

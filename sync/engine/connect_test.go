@@ -34,7 +34,7 @@ func TestConnect(t *testing.T) {
 	}
 	for k, srv := range servers {
 		// Emby has no /Users/Me: a token does not say whose it is.
-		conn, err := e.Connect(ctx, state.Backend{Name: "b", Kind: string(k), URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID()})
+		conn, err := e.Connect(ctx, state.Backend{Name: "b", Kind: k, URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID()})
 		if err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}
@@ -46,7 +46,7 @@ func TestConnect(t *testing.T) {
 			if other == k {
 				continue
 			}
-			_, err := e.Connect(ctx, state.Backend{Name: "b", Kind: string(other), URL: srv.URL(), Token: srv.Token()})
+			_, err := e.Connect(ctx, state.Backend{Name: "b", Kind: other, URL: srv.URL(), Token: srv.Token()})
 			var ke *KindError
 			if !errors.Is(err, ErrWrongKind) || !errors.As(err, &ke) || ke.Got != k || ke.Want != other {
 				t.Errorf("%s configured at a %s server: %v", other, k, err)

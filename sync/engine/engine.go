@@ -91,7 +91,7 @@ func (e *Engine) Open(ctx context.Context, b state.Backend) (backend.Backend, *b
 		return nil, nil, err
 	}
 	cfg := backend.Config{
-		Kind:      backend.Kind(b.Kind),
+		Kind:      b.Kind,
 		URL:       b.URL,
 		Token:     b.Token,
 		UserID:    b.UserID,
@@ -338,23 +338,26 @@ func (e *Engine) do(ctx context.Context, kind string, opt RunOptions, body func(
 		rep.FailedReason = msg
 	}
 	var figures []state.RunBackend
-	health := map[string]string{} // backend -> first failure of this run, "" if none
+	health := map[string]state.RunBackend{} // backend -> first failure of this run, Error "" if none
 	var names []string
-	for _, b := range rep.Backends {
+	for i := range rep.Backends {
+		b := &rep.Backends[i]
+		b.Rejected = errors.Is(b.Err, backend.ErrUnauthorized)
 		figures = append(figures, b.RunBackend)
 		if _, seen := health[b.Backend]; !seen {
 			names = append(names, b.Backend)
-			health[b.Backend] = ""
+			health[b.Backend] = state.RunBackend{}
 		}
-		if b.Err != nil && health[b.Backend] == "" {
-			health[b.Backend] = b.Error
+		if b.Err != nil && health[b.Backend].Error == "" {
+			health[b.Backend] = b.RunBackend
 		}
 	}
 	if !opt.DryRun && rep.Status != state.RunCancelled {
 		// Each backend shows how its part of this run went.
 		for _, name := range names {
 			if b, err := e.store.Backend(context.WithoutCancel(ctx), name); err == nil {
-				_ = e.store.SetBackendError(context.WithoutCancel(ctx), b.ID, health[name])
+				h := health[name]
+				_ = e.store.SetBackendError(context.WithoutCancel(ctx), b.ID, h.Error, h.Rejected)
 			}
 		}
 	}

@@ -131,7 +131,7 @@ func (e *Engine) Overview(ctx context.Context, next map[string]time.Time) (Overv
 		s.Tasks = append(s.Tasks, ti)
 	}
 	for _, b := range bs {
-		bi := BackendInfo{Name: b.Name, Type: b.Kind, Person: b.Person, Import: string(b.Import), Export: b.Export, LastImport: b.LastImport, LastExport: b.LastExport}
+		bi := BackendInfo{Name: b.Name, Type: string(b.Kind), Person: b.Person, Import: string(b.Import), Export: b.Export, LastImport: b.LastImport, LastExport: b.LastExport}
 		switch {
 		case b.LastError != "":
 			bi.Health = b.LastError

@@ -99,7 +99,7 @@ func newWorldVersions(t *testing.T, cat *simulate.Catalog, s seed, versions map[
 		}
 		t.Cleanup(srv.Close)
 		w.servers[name] = srv
-		if _, err := st.AddBackend(ctx, state.Backend{Name: name, Kind: name, URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID(),
+		if _, err := st.AddBackend(ctx, state.Backend{Name: name, Kind: backend.Kind(name), URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID(),
 			Import: state.ImportFull, Export: true}); err != nil {
 			t.Fatal(err)
 		}

@@ -256,7 +256,7 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // connKey is what a connection depends on: when it changes, reconnect.
 func connKey(b state.Backend, clientID string) string {
-	return strings.Join([]string{b.Kind, b.URL, b.Token, b.UserID, b.Options.TrustCert, clientID}, "\x00")
+	return strings.Join([]string{string(b.Kind), b.URL, b.Token, b.UserID, b.Options.TrustCert, clientID}, "\x00")
 }
 
 // client is the HTTP client for backend b's handshakes.
@@ -341,7 +341,7 @@ func backoff(n int, lo, hi time.Duration) time.Duration {
 // session dials b's notification socket and serves it until it fails or
 // ctx ends; onOpen is called once the handshake succeeded.
 func (m *Manager) session(ctx context.Context, b state.Backend, clientID string, onOpen func()) error {
-	switch backend.Kind(b.Kind) {
+	switch b.Kind {
 	case backend.Plex:
 		return m.plexSession(ctx, b, clientID, onOpen)
 	case backend.Jellyfin, backend.Emby:
@@ -466,7 +466,7 @@ var keepAliveMsg = []byte(`{"MessageType":"KeepAlive"}`)
 
 func (m *Manager) mbSession(ctx context.Context, b state.Backend, clientID string, onOpen func()) error {
 	path := "/socket"
-	if backend.Kind(b.Kind) == backend.Emby {
+	if b.Kind == backend.Emby {
 		path = "/embywebsocket"
 	}
 	u := strings.TrimRight(b.URL, "/") + path + "?" + url.Values{"api_key": {b.Token}, "deviceId": {clientID}}.Encode()
@@ -478,7 +478,7 @@ func (m *Manager) mbSession(ctx context.Context, b state.Backend, clientID strin
 	h := http.Header{}
 	h.Set("Authorization", "MediaBrowser "+strings.Join([]string{q("Client", "Playmark"), q("Device", device),
 		q("DeviceId", clientID), q("Version", "1"), q("Token", b.Token)}, ", "))
-	if backend.Kind(b.Kind) == backend.Emby {
+	if b.Kind == backend.Emby {
 		h.Set("X-Emby-Token", b.Token)
 	}
 	c, err := m.dial(ctx, b, u, h)
@@ -488,7 +488,7 @@ func (m *Manager) mbSession(ctx context.Context, b state.Backend, clientID strin
 	onOpen()
 	keepAlive := make(chan time.Duration, 1)
 	user := backend.NormalizeID(b.UserID)
-	guid := backend.Kind(b.Kind) == backend.Jellyfin
+	guid := b.Kind == backend.Jellyfin
 	log := m.log.With("backend", b.Name)
 	return m.serve(ctx, c, func(msg []byte, send func([]byte)) {
 		var env struct {

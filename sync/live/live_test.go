@@ -84,7 +84,7 @@ func newWorld(t *testing.T, opt Options) *world {
 
 func (w *world) add(name string, srv simulate.Server, kind backend.Kind, live bool) {
 	w.t.Helper()
-	b := state.Backend{Name: name, Kind: string(kind), URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID(), Import: state.ImportFull}
+	b := state.Backend{Name: name, Kind: kind, URL: srv.URL(), Token: srv.Token(), UserID: srv.UserID(), Import: state.ImportFull}
 	b.Options.Live = live
 	if _, err := w.store.AddBackend(context.Background(), b); err != nil {
 		w.t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -124,7 +123,7 @@ func (s *Store) AddAccount(ctx context.Context, a Account) (Account, error) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Name, a.Kind, a.URL, a.UserID, a.UserName, a.ServerID, a.Admin, col, a.Created.Unix())
 	if err != nil {
 		s.dropSecret(ctx, accountKey(a.Name), col)
-		if strings.Contains(err.Error(), "UNIQUE") {
+		if isUnique(err) {
 			return a, fmt.Errorf("account %q: %w", a.Name, ErrExists)
 		}
 		return a, fmt.Errorf("adding account %q: %w", a.Name, err)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"playmark/sync/backend"
 )
 
 // ImportMode is a backend's import switch.
@@ -50,7 +52,7 @@ type BackendOptions struct {
 type Backend struct {
 	ID         int64
 	Name       string
-	Kind       string // plex, jellyfin, emby
+	Kind       backend.Kind
 	URL        string
 	Token      string // also when kept in the system keyring: the store reads it from there
 	UserID     string
@@ -75,8 +77,11 @@ type Backend struct {
 	LastImport     time.Time
 	LastExport     time.Time
 	LastError      string // the last run's failure, "" when it went well
-	LastErrorAt    time.Time
-	Created        time.Time
+	// LastErrorRejected says LastError was the server rejecting the token
+	// (backend.ErrUnauthorized).
+	LastErrorRejected bool
+	LastErrorAt       time.Time
+	Created           time.Time
 }
 
 // MaskedToken is the token as it may be shown: its last four characters.
@@ -91,7 +96,7 @@ func MaskToken(t string) string {
 }
 
 const backendCols = `id, name, kind, url, token, user_id, user_name, server_id, server_name, import_mode, export, options,
-	import_cursor, last_full_import, export_cursor, last_import, last_export, last_error, last_error_at, created,
+	import_cursor, last_full_import, export_cursor, last_import, last_export, last_error, last_error_at, created, last_error_rejected,
 	person_id, COALESCE((SELECT name FROM people WHERE people.id=backends.person_id), '')`
 
 func scanBackend(row interface{ Scan(...any) error }) (Backend, error) {
@@ -99,7 +104,7 @@ func scanBackend(row interface{ Scan(...any) error }) (Backend, error) {
 	var opts string
 	var ic, lfi, li, le, lea, cr int64
 	err := row.Scan(&b.ID, &b.Name, &b.Kind, &b.URL, &b.Token, &b.UserID, &b.UserName, &b.ServerID, &b.ServerName,
-		&b.Import, &b.Export, &opts, &ic, &lfi, &b.ExportCursor, &li, &le, &b.LastError, &lea, &cr, &b.PersonID, &b.Person)
+		&b.Import, &b.Export, &opts, &ic, &lfi, &b.ExportCursor, &li, &le, &b.LastError, &lea, &cr, &b.LastErrorRejected, &b.PersonID, &b.Person)
 	if err != nil {
 		return b, err
 	}
@@ -118,6 +123,9 @@ func scanBackend(row interface{ Scan(...any) error }) (Backend, error) {
 func (s *Store) AddBackend(ctx context.Context, b Backend) (Backend, error) {
 	if isMarker(b.Token) {
 		return b, fmt.Errorf("adding backend %q: the token is a keyring marker, not a token", b.Name)
+	}
+	if err := b.Validate(); err != nil {
+		return b, err
 	}
 	opts, _ := json.Marshal(b.Options)
 	if b.Import == "" {
@@ -144,7 +152,7 @@ func (s *Store) AddBackend(ctx context.Context, b Backend) (Backend, error) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.Name, b.Kind, b.URL, col, b.UserID, b.UserName, b.ServerID, b.ServerName, b.Import, b.Export, string(opts), b.Created.Unix(), b.PersonID)
 	if err != nil {
-		if strings.Contains(err.Error(), "UNIQUE") {
+		if isUnique(err) {
 			return b, fmt.Errorf("backend %q: %w", b.Name, ErrExists)
 		}
 		return b, fmt.Errorf("adding backend %q: %w", b.Name, err)
@@ -178,6 +186,9 @@ func (s *Store) UpdateBackend(ctx context.Context, b Backend) error {
 	if isMarker(b.Token) {
 		return fmt.Errorf("saving backend %q: the token is a keyring marker, not a token", b.Name)
 	}
+	if err := b.Validate(); err != nil {
+		return err
+	}
 	opts, _ := json.Marshal(b.Options)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -192,7 +203,7 @@ func (s *Store) UpdateBackend(ctx context.Context, b Backend) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE backends SET name=?, kind=?, url=?, token=?, user_id=?, user_name=?, server_id=?, server_name=?,
 		import_mode=?, export=?, options=? WHERE id=?`,
 		b.Name, b.Kind, b.URL, col, b.UserID, b.UserName, b.ServerID, b.ServerName, b.Import, b.Export, string(opts), b.ID); err != nil {
-		if strings.Contains(err.Error(), "UNIQUE") {
+		if isUnique(err) {
 			return fmt.Errorf("backend %q: %w", b.Name, ErrExists)
 		}
 		return fmt.Errorf("saving backend %q: %w", b.Name, err)
@@ -330,13 +341,14 @@ func (s *Store) ExportDone(ctx context.Context, id int64, seq int64) error {
 }
 
 // SetBackendError records why the last run of backend id failed, or, with
-// an empty msg, that it went well. Cursors are not touched.
-func (s *Store) SetBackendError(ctx context.Context, id int64, msg string) error {
+// an empty msg, that it went well; rejected says the server rejected the
+// token. Cursors are not touched.
+func (s *Store) SetBackendError(ctx context.Context, id int64, msg string, rejected bool) error {
 	at := s.now().Unix()
 	if msg == "" {
-		at = 0
+		at, rejected = 0, false
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE backends SET last_error=?, last_error_at=? WHERE id=?`, msg, at, id)
+	_, err := s.db.ExecContext(ctx, `UPDATE backends SET last_error=?, last_error_at=?, last_error_rejected=? WHERE id=?`, msg, at, rejected, id)
 	return err
 }
 

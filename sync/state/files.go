@@ -53,6 +53,16 @@ const (
 	codeNotADB   = 26
 )
 
+// codeConstraintUnique is SQLITE_CONSTRAINT_UNIQUE, an extended code: a
+// UNIQUE index refused the row.
+const codeConstraintUnique = 2067
+
+// isUnique says whether err is a UNIQUE constraint refusing a row.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == codeConstraintUnique
+}
+
 func sqliteCode(err error) int {
 	var se *sqlite.Error
 	if errors.As(err, &se) {

@@ -379,8 +379,7 @@ func (t *Tx) SetItemIDsHash(id int64, hash uint32) error {
 }
 
 // AddGUID claims an external id for item id. An id another item already
-// claimed stays with that item (first claim wins); claimed reports
-// whether this item holds it now.
+// claimed stays with that item (first claim wins), without an error.
 func (t *Tx) AddGUID(id int64, typ, kind, value string) error {
 	return t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, typ, kind, value, id)
 }
@@ -465,11 +464,6 @@ func (t *Tx) PutUnmatched(backendID int64, u Unmatched) error {
 		ON CONFLICT (backend_id, remote_id) DO UPDATE SET type=excluded.type, title=excluded.title, show_title=excluded.show_title,
 		season=excluded.season, episode=excluded.episode, path=excluded.path, seen=excluded.seen`,
 		backendID, u.RemoteID, u.Type, u.Title, u.ShowTitle, u.Season, u.Episode, u.Path, unix(u.Seen))
-}
-
-// DropUnmatched removes an entry once the item matches after all.
-func (t *Tx) DropUnmatched(backendID int64, remoteID string) error {
-	return t.exec(`DELETE FROM unmatched WHERE backend_id=? AND remote_id=?`, backendID, remoteID)
 }
 
 // RecordChange appends c to the history.

@@ -58,7 +58,7 @@ func addPerson(ctx context.Context, q querier, now func() time.Time, name string
 	}
 	res, err := q.ExecContext(ctx, `INSERT INTO people (name, created) VALUES (?, ?)`, name, now().Unix())
 	if err != nil {
-		if strings.Contains(err.Error(), "UNIQUE") {
+		if isUnique(err) {
 			return 0, fmt.Errorf("person %q: %w", name, ErrExists)
 		}
 		return 0, fmt.Errorf("adding person %q: %w", name, err)

@@ -185,17 +185,17 @@ func TestFreshDatabaseHasNoPersonUntilABackend(t *testing.T) {
 	if p, err := s.People(ctx); err != nil || len(p) != 0 {
 		t.Fatalf("people of a new database = %+v, %v", p, err)
 	}
-	b, err := s.AddBackend(ctx, Backend{Name: "p", Kind: "plex", URL: "u", Token: "t", UserName: "Dora"})
+	b, err := s.AddBackend(ctx, Backend{Name: "p", Kind: "plex", URL: "http://u", Token: "t", UserName: "Dora"})
 	if err != nil || b.PersonID == 0 || b.Person != "Dora" {
 		t.Fatalf("first backend = person %d %q, %v", b.PersonID, b.Person, err)
 	}
 	// A second backend without a person joins the first person: one
 	// person's setup stays one person whatever the user names.
-	b2, err := s.AddBackend(ctx, Backend{Name: "j", Kind: "jellyfin", URL: "u", Token: "t", UserName: "dora.k"})
+	b2, err := s.AddBackend(ctx, Backend{Name: "j", Kind: "jellyfin", URL: "http://u", Token: "t", UserName: "dora.k"})
 	if err != nil || b2.PersonID != b.PersonID {
 		t.Fatalf("second backend = person %d, %v", b2.PersonID, err)
 	}
-	if _, err := s.AddBackend(ctx, Backend{Name: "x", Kind: "emby", URL: "u", Token: "t", PersonID: 99}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.AddBackend(ctx, Backend{Name: "x", Kind: "emby", URL: "http://u", Token: "t", PersonID: 99}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a backend of no such person: %v", err)
 	}
 }
@@ -279,11 +279,11 @@ func TestPeopleRenameMergeLink(t *testing.T) {
 	s, _ := open(t)
 	anna, _ := s.EnsurePerson(ctx, "Anna")
 	ben, _ := s.EnsurePerson(ctx, "Ben")
-	annaPlex, err := s.AddBackend(ctx, Backend{Name: "plex-anna", Kind: "plex", URL: "u", Token: "t", PersonID: anna.ID})
+	annaPlex, err := s.AddBackend(ctx, Backend{Name: "plex-anna", Kind: "plex", URL: "http://u", Token: "t", PersonID: anna.ID})
 	if err != nil || annaPlex.Person != "Anna" {
 		t.Fatalf("AddBackend = %+v, %v", annaPlex, err)
 	}
-	benJelly, err := s.AddBackend(ctx, Backend{Name: "jelly-ben", Kind: "jellyfin", URL: "u", Token: "t", PersonID: ben.ID})
+	benJelly, err := s.AddBackend(ctx, Backend{Name: "jelly-ben", Kind: "jellyfin", URL: "http://u", Token: "t", PersonID: ben.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,7 @@ type RunBackend struct {
 	Requests  int64
 	Duration  time.Duration
 	Error     string
+	Rejected  bool // Error is the server rejecting the token (backend.ErrUnauthorized)
 }
 
 // StartRun records a run as running and returns its id.
@@ -67,9 +68,9 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, msg string, bac
 	}
 	defer tx.Rollback()
 	for _, b := range backends {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO run_backends (run_id, phase, backend, mode, read, added, changed, skipped, failed, unmatched, requests, millis, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, b.Phase, b.Backend, b.Mode, b.Read, b.Added, b.Changed, b.Skipped, b.Failed, b.Unmatched,
-			b.Requests, b.Duration.Milliseconds(), b.Error); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO run_backends (run_id, phase, backend, mode, read, added, changed, skipped, failed, unmatched, requests, millis, error, rejected)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, b.Phase, b.Backend, b.Mode, b.Read, b.Added, b.Changed, b.Skipped, b.Failed, b.Unmatched,
+			b.Requests, b.Duration.Milliseconds(), b.Error, b.Rejected); err != nil {
 			return fmt.Errorf("recording run figures: %w", err)
 		}
 	}
@@ -114,7 +115,7 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]Run, error) {
 			break
 		}
 	}
-	brows, err := s.db.QueryContext(ctx, `SELECT run_id, phase, backend, mode, read, added, changed, skipped, failed, unmatched, requests, millis, error
+	brows, err := s.db.QueryContext(ctx, `SELECT run_id, phase, backend, mode, read, added, changed, skipped, failed, unmatched, requests, millis, error, rejected
 		FROM run_backends WHERE run_id >= ? ORDER BY run_id, phase DESC, backend`, out[len(out)-1].ID)
 	if err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]Run, error) {
 	for brows.Next() {
 		var id, ms int64
 		var b RunBackend
-		if err := brows.Scan(&id, &b.Phase, &b.Backend, &b.Mode, &b.Read, &b.Added, &b.Changed, &b.Skipped, &b.Failed, &b.Unmatched, &b.Requests, &ms, &b.Error); err != nil {
+		if err := brows.Scan(&id, &b.Phase, &b.Backend, &b.Mode, &b.Read, &b.Added, &b.Changed, &b.Skipped, &b.Failed, &b.Unmatched, &b.Requests, &ms, &b.Error, &b.Rejected); err != nil {
 			return nil, err
 		}
 		b.Duration = time.Duration(ms) * time.Millisecond

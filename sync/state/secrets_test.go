@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"playmark/sync/backend"
 	"playmark/sync/secret"
 )
 
@@ -198,7 +199,7 @@ func TestKeyringMovesExistingTokens(t *testing.T) {
 	s := openWith(t, dir, nil)
 	toks := map[string]string{"plex": "old-plex-token-7d1e", "jellyfin": "old-jellyfin-key-93ac"}
 	for name, tok := range toks {
-		if _, err := s.AddBackend(ctx, Backend{Name: name, Kind: name, URL: "http://x", Token: tok}); err != nil {
+		if _, err := s.AddBackend(ctx, Backend{Name: name, Kind: backend.Kind(name), URL: "http://x", Token: tok}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -326,7 +327,7 @@ func TestKeyringLocked(t *testing.T) {
 	k := newMemKeyring()
 	s := openWith(t, dir, k)
 	for _, name := range []string{"plex", "jellyfin"} {
-		if _, err := s.AddBackend(ctx, Backend{Name: name, Kind: name, URL: "http://x", Token: name + "-tok-a", Import: ImportFull}); err != nil {
+		if _, err := s.AddBackend(ctx, Backend{Name: name, Kind: backend.Kind(name), URL: "http://x", Token: name + "-tok-a", Import: ImportFull}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -494,7 +495,7 @@ func TestKeyringMarkerIsNotAToken(t *testing.T) {
 func addPlexAndJellyfin(t *testing.T, s *Store) {
 	t.Helper()
 	for _, name := range []string{"plex", "jellyfin"} {
-		if _, err := s.AddBackend(context.Background(), Backend{Name: name, Kind: name, URL: "http://x", Token: name + "-tok"}); err != nil {
+		if _, err := s.AddBackend(context.Background(), Backend{Name: name, Kind: backend.Kind(name), URL: "http://x", Token: name + "-tok"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -100,10 +100,10 @@ func TestBackendsCRUD(t *testing.T) {
 	if b.Import != ImportFull || b.Export {
 		t.Errorf("defaults: import %q export %v, want full and off", b.Import, b.Export)
 	}
-	if _, err := s.AddBackend(ctx, Backend{Name: "jf", Kind: "jellyfin", URL: "u", Token: "t"}); !errors.Is(err, ErrExists) {
+	if _, err := s.AddBackend(ctx, Backend{Name: "jf", Kind: "jellyfin", URL: "http://u", Token: "t"}); !errors.Is(err, ErrExists) {
 		t.Errorf("duplicate name: %v, want ErrExists", err)
 	}
-	if _, err := s.AddBackend(ctx, Backend{Name: "x", Kind: "kodi", URL: "u", Token: "t"}); err == nil {
+	if _, err := s.AddBackend(ctx, Backend{Name: "x", Kind: "kodi", URL: "http://u", Token: "t"}); err == nil {
 		t.Error("an unknown kind was stored")
 	}
 	b.Import, b.Export = ImportMetadata, true
@@ -168,8 +168,8 @@ func TestTasksAndSettings(t *testing.T) {
 func TestTxSequenceGUIDsAndChanged(t *testing.T) {
 	ctx := context.Background()
 	s, _ := open(t)
-	b, _ := s.AddBackend(ctx, Backend{Name: "p", Kind: "plex", URL: "u", Token: "t"})
-	other, _ := s.AddBackend(ctx, Backend{Name: "q", Kind: "emby", URL: "u", Token: "t"})
+	b, _ := s.AddBackend(ctx, Backend{Name: "p", Kind: "plex", URL: "http://u", Token: "t"})
+	other, _ := s.AddBackend(ctx, Backend{Name: "q", Kind: "emby", URL: "http://u", Token: "t"})
 
 	tx, err := s.Begin(ctx)
 	if err != nil {

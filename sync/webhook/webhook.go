@@ -225,7 +225,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, status, msg)
 		return
 	}
-	n, err := Parse(backend.Kind(b.Kind), r.Header.Get("Content-Type"), body)
+	n, err := Parse(b.Kind, r.Header.Get("Content-Type"), body)
 	if err != nil {
 		log.Debug("webhook refused", "err", err)
 		reply(w, http.StatusBadRequest, err.Error())
@@ -317,7 +317,7 @@ func mismatch(b state.Backend, n Notice) string {
 	if n.Kind == engine.EventAdded {
 		return ""
 	}
-	switch backend.Kind(b.Kind) {
+	switch b.Kind {
 	case backend.Plex:
 		switch b.UserID {
 		case "":

@@ -14,7 +14,7 @@ import (
 	"playmark/sync/backend"
 )
 
-// Signing in to Jellyfin and Emby (API-NOTES.md §8): by user name and
+// Signing in to Jellyfin and Emby (../shared/docs/API-NOTES.md §8): by user name and
 // password (POST /Users/AuthenticateByName), or on Jellyfin by Quick
 // Connect (a six-digit code the user approves from a signed-in app). Both
 // give a user token, which the live socket also needs. The requests carry

@@ -14,7 +14,7 @@ import (
 	"playmark/sync/backend"
 )
 
-// Signing in to the simulated Jellyfin and Emby (API-NOTES.md §8):
+// Signing in to the simulated Jellyfin and Emby (../shared/docs/API-NOTES.md §8):
 //
 //   - POST /Users/AuthenticateByName {"Username","Pw"} with the client's
 //     identity in the Authorization (Jellyfin) or X-Emby-Authorization

@@ -52,7 +52,7 @@ const (
 
 // PlexServer is a simulated Plex Media Server over real HTTP. It serves
 // the endpoints a sync client uses, in the real server's shapes and units
-// (API-NOTES.md §2 and the §6 checklist):
+// (../shared/docs/API-NOTES.md §2 and the §6 checklist):
 //
 //   - GET /identity (no token), GET / (friendlyName), GET /accounts;
 //   - GET /library/sections (one movie section "1", one show section "2",

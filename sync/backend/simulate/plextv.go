@@ -17,7 +17,7 @@ import (
 )
 
 // PlexTV is a simulated plex.tv over real HTTP: the account service a
-// "Sign in with Plex" speaks to (API-NOTES.md §8). It serves
+// "Sign in with Plex" speaks to (../shared/docs/API-NOTES.md §8). It serves
 //
 //   - POST /api/v2/pins[?strong=true] (needs X-Plex-Client-Identifier) and
 //     GET /api/v2/pins/{id} (the same client only; 404 once expired), with

@@ -76,7 +76,7 @@ func specGlob(pat string) *regexp.Regexp {
 	return regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
 }
 
-// The spec files (PROVENANCE.md), by server.
+// The spec files (../shared/reference/PROVENANCE.md, beside this repository), by server.
 var specFiles = map[string]string{
 	"Jellyfin": "jellyfin-openapi-stable-10.11.8.json",
 	"Emby":     "emby-openapi-v3-4.8.11-official.json",

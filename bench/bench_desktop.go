@@ -1,4 +1,4 @@
-package app
+package main
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,11 +55,18 @@ func (b *bench) desktop(ctx context.Context, dir string) *desktopResult {
 	b.logf("desktop app at rest: %s idle", b.opt.Idle)
 	ctx, cancel := context.WithTimeout(ctx, b.opt.Idle+90*time.Second)
 	defer cancel()
+	playmark, err := filepath.Abs(b.opt.Playmark)
+	if err == nil && fileSize(playmark) == 0 {
+		err = fmt.Errorf("%s is not there (make build)", playmark)
+	}
+	if err != nil {
+		return &desktopResult{Reason: "no playmark binary to start: " + err.Error()}
+	}
 	cmd := exec.CommandContext(ctx, "xvfb-run", "-a", "dbus-run-session", "--", b.self, "--config-dir", dir,
-		"bench", "desktop-probe", "--idle", b.opt.Idle.String())
+		"desktop-probe", "--playmark", playmark, "--idle", b.opt.Idle.String())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	err = cmd.Run()
 	// Services the session starts (a keyring daemon) may print on the
 	// same stdout: the report is the last line that is a JSON object.
 	var d desktopResult
@@ -87,25 +95,22 @@ func lastLine(s string) string {
 }
 
 // benchDesktopProbe runs inside xvfb-run and dbus-run-session: it starts
-// the desktop app (playmark with no command, --hidden when it has that
+// the desktop app (the playmark binary with no command, --hidden when it has that
 // flag), waits for its tray on the session bus, then samples the app's
 // RSS and CPU time while it idles. It prints a desktopResult as JSON.
 func (c *cli) benchDesktopProbe(args []string) error {
 	fs := flag.NewFlagSet("bench desktop-probe", flag.ContinueOnError)
 	idle := fs.Duration("idle", time.Minute, "")
 	settle := fs.Duration("settle", 2*time.Second, "")
-	if _, err := parse(fs, args); err != nil {
+	playmark := fs.String("playmark", filepath.Join("bin", "playmark"), "")
+	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d := probeDesktop(c.configDir, *idle, *settle)
+	d := probeDesktop(*playmark, c.configDir, *idle, *settle)
 	return json.NewEncoder(c.stdout).Encode(d)
 }
 
-func probeDesktop(dir string, idle, settle time.Duration) *desktopResult {
-	self, err := os.Executable()
-	if err != nil {
-		return &desktopResult{Reason: err.Error()}
-	}
+func probeDesktop(self, dir string, idle, settle time.Duration) *desktopResult {
 	conn, err := dbus.ConnectSessionBus()
 	if err != nil {
 		return &desktopResult{Reason: "no session bus: " + err.Error()}

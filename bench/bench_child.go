@@ -1,4 +1,4 @@
-package app
+package main
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,7 +28,7 @@ import (
 )
 
 // The measured work of the benchmarks runs in a child process of the
-// driver (playmark --config-dir DIR bench child OP), so that its peak RSS
+// driver (playmark-bench --config-dir DIR child OP), so that its peak RSS
 // is Playmark's alone: the simulated servers live in the driver.
 
 // childResult is what a child reports on stdout, as JSON.
@@ -73,12 +74,12 @@ func (c *cli) benchChild(args []string) error {
 	op := args[0]
 	fs := flag.NewFlagSet("bench child", flag.ContinueOnError)
 	full := fs.Bool("full", false, "")
-	var backends multi
-	fs.Var(&backends, "backend", "")
+	var names backends
+	fs.Var(&names, "backend", "")
 	pageSize := fs.Int("page-size", 0, "")
 	cpuProfile := fs.String("cpuprofile", "", "")
 	memProfile := fs.String("memprofile", "", "")
-	if _, err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	switch op {
@@ -107,7 +108,8 @@ func (c *cli) benchChild(args []string) error {
 		return err
 	}
 	counter := newCountingTransport()
-	log := newLogger(c.configDir, c.stderr, false)
+	log, closeLog := logger(c.configDir)
+	defer closeLog()
 	eng := engine.New(st, log)
 	eng.SetTransportOptions(backend.TransportOptions{Base: counter})
 	eng.SetPageSize(*pageSize)
@@ -117,11 +119,11 @@ func (c *cli) benchChild(args []string) error {
 	var rep *engine.Report
 	switch op {
 	case "import":
-		rep, err = eng.Import(ctx, engine.RunOptions{Backends: backends, Full: *full, Trigger: "bench"})
+		rep, err = eng.Import(ctx, engine.RunOptions{Backends: names, Full: *full, Trigger: "bench"})
 	case "export":
-		rep, err = eng.Export(ctx, engine.RunOptions{Backends: backends, Full: *full, Trigger: "bench"})
+		rep, err = eng.Export(ctx, engine.RunOptions{Backends: names, Full: *full, Trigger: "bench"})
 	case "floor":
-		err = floor(ctx, eng, backends, *pageSize, &res)
+		err = floor(ctx, eng, names, *pageSize, &res)
 	}
 	res.Seconds = time.Since(started).Seconds()
 	if *cpuProfile != "" {
@@ -154,6 +156,16 @@ func (c *cli) benchChild(args []string) error {
 	res.TotalAlloc, res.NumGC = ms.TotalAlloc, ms.NumGC
 	res.PeakHeap = peak.stop()
 	return json.NewEncoder(c.stdout).Encode(res)
+}
+
+// logger is what the engine logs to, as in playmark: playmark.log in dir,
+// text at level info, so that the measured run writes what a real one does.
+func logger(dir string) (*slog.Logger, func()) {
+	f, err := os.OpenFile(filepath.Join(dir, "playmark.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil)), func() {}
+	}
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo})), func() { f.Close() }
 }
 
 // floor is the least an import can cost: the same clients, the same page

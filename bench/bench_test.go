@@ -1,10 +1,12 @@
-package app
+package main
 
 import (
 	"encoding/json"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -41,21 +43,31 @@ func TestBenchVerdicts(t *testing.T) {
 	}
 }
 
+// TestMain lets this test binary stand in for playmark-bench when a test
+// starts it with PLAYMARK_BENCH_TEST_MAIN=1 (the driver's children).
+func TestMain(m *testing.M) {
+	if os.Getenv("PLAYMARK_BENCH_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // TestBenchSmoke runs the driver end to end at a toy size: simulated
 // servers in this process, each measured run in a child (this test
-// binary, as TestMain lets it stand in for playmark).
+// binary, as TestMain lets it stand in for playmark-bench).
 func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	t.Setenv("PLAYMARK_TEST_MAIN", "1")
+	t.Setenv("PLAYMARK_BENCH_TEST_MAIN", "1")
 	out := t.TempDir()
-	code, stdout, stderr := pm(t, t.TempDir(), "bench", "--quick", "--items", "2000", "--big", "1000", "--only", "import,big", "--out", out)
-	if code == exitUsage && strings.Contains(stderr, `unknown command "bench"`) {
-		t.Skip("bench is not wired into the command dispatch yet")
-	}
-	if code != exitOK {
-		t.Fatalf("bench: exit %d\n%s\n%s", code, stdout, stderr)
+	var stdoutB, stderrB strings.Builder
+	c := &cli{stdout: &stdoutB, stderr: &stderrB}
+	err := c.run([]string{"--quick", "--items", "2000", "--big", "1000", "--only", "import,big", "--out", out})
+	stdout, stderr := stdoutB.String(), stderrB.String()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", err, stdout, stderr)
 	}
 	data, err := os.ReadFile(filepath.Join(out, "latest-quick.json"))
 	if err != nil {
@@ -82,5 +94,32 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "import / floor") {
 		t.Errorf("the table has no import / floor row:\n%s", stdout)
+	}
+}
+
+// TestPlaymarkLinksNoBench builds the shipped playmark binary and reads
+// its symbols: none of the benchmark harness may be linked into it.
+func TestPlaymarkLinksNoBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the playmark binary")
+	}
+	bin := filepath.Join(t.TempDir(), "playmark")
+	build := exec.Command("go", "build", "-o", bin, "playmark")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build playmark: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "tool", "nm", bin).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	bad := regexp.MustCompile(`(?i)^playmark/(bench|app)\..*(bench|childResult|heapWatch|countingTransport|desktop-?probe)`)
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if sym := f[len(f)-1]; bad.MatchString(sym) {
+			t.Errorf("the playmark binary links benchmark code: %s", sym)
+		}
 	}
 }

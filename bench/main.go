@@ -1,4 +1,4 @@
-package app
+package main
 
 import (
 	"bytes"
@@ -11,10 +11,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"playmark/sync/backend"
@@ -22,17 +24,75 @@ import (
 	"playmark/sync/state"
 )
 
-// benchCmd is the hidden `playmark bench` command (make bench): the scale
-// benchmarks. Simulated servers run in this process over loopback; every
-// measured import, export and floor listing runs in a child process
-// (playmark bench child ...) with its own fresh or prepared config dir,
-// so that its peak RSS is Playmark's alone. It prints a table and writes
-// it as JSON to --out (latest.json and a dated copy).
+// Command playmark-bench is the scale benchmarks (make bench), apart from
+// the shipped playmark binary, which links none of it. Simulated servers
+// run in this process over loopback; every measured import, export and
+// floor listing runs in a child process (playmark-bench child ...) with
+// its own fresh or prepared config dir, so that its peak RSS is the
+// engine's alone. It prints a table and writes it as JSON to --out
+// (latest.json and a dated copy). The desktop part starts the built
+// playmark binary (--playmark) under a virtual X server.
 //
-//	playmark bench [--quick] [--out DIR] [--runs N] [--items N] [--big N]
+//	go run ./bench [--quick] [--out DIR] [--runs N] [--items N] [--big N]
 //	               [--big-runs N] [--big-kind plex|jellyfin|emby] [--idle D]
 //	               [--profile DIR] [--only import,export,big,desktop] [--keep]
-func (c *cli) benchCmd(args []string) error {
+//	               [--playmark bin/playmark]
+func main() {
+	c := &cli{stdout: os.Stdout, stderr: os.Stderr}
+	if err := c.run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "playmark-bench:", err)
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// Version is the playmark version the figures are of; make bench sets it
+// with -ldflags "-X main.Version=...", as make build sets playmark's.
+var Version = "0.1.0-dev"
+
+// cli is one invocation: the driver, or one of its children.
+type cli struct {
+	stdout, stderr io.Writer
+	configDir      string // the children's --config-dir
+}
+
+// usageError is a command line that does not parse: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// parse parses args, all flags: a word that is not one is refused.
+func parse(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// backends is --backend, which may be given more than once.
+type backends []string
+
+func (b *backends) String() string     { return fmt.Sprint(*b) }
+func (b *backends) Set(v string) error { *b = append(*b, v); return nil }
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// run dispatches: [--config-dir DIR] child|desktop-probe ..., or the driver.
+func (c *cli) run(args []string) error {
+	if len(args) >= 2 && args[0] == "--config-dir" {
+		c.configDir, args = args[1], args[2:]
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "child":
@@ -41,6 +101,22 @@ func (c *cli) benchCmd(args []string) error {
 			return c.benchDesktopProbe(args[1:])
 		}
 	}
+	return c.benchCmd(args)
+}
+
+// defaultPlaymark is the playmark binary the desktop part starts: the one
+// next to this binary (bin/), else bin/playmark (go run ./bench).
+func defaultPlaymark() string {
+	if self, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(self), "playmark"); fileSize(p) > 0 {
+			return p
+		}
+	}
+	return filepath.Join("bin", "playmark")
+}
+
+// benchCmd is the driver.
+func (c *cli) benchCmd(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var o benchOptions
 	fs.BoolVar(&o.Quick, "quick", false, "")
@@ -55,10 +131,9 @@ func (c *cli) benchCmd(args []string) error {
 	only := fs.String("only", "", "")
 	fs.IntVar(&o.PageSize, "page-size", 0, "")
 	fs.BoolVar(&o.Keep, "keep", false, "")
-	if pos, err := parse(fs, args); err != nil {
+	fs.StringVar(&o.Playmark, "playmark", defaultPlaymark(), "")
+	if err := parse(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usagef("bench: unexpected argument %q", pos[0])
 	}
 	k, err := backend.ParseKind(*bigKind)
 	if err != nil {
@@ -81,7 +156,7 @@ func (c *cli) benchCmd(args []string) error {
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("bench: finding the playmark binary: %w", err)
+		return fmt.Errorf("bench: finding this binary: %w", err)
 	}
 	if o.Profile != "" {
 		if err := os.MkdirAll(o.Profile, 0o755); err != nil {
@@ -135,6 +210,7 @@ type benchOptions struct {
 	Parts    map[string]bool `json:"-"` // empty: all
 	PageSize int             `json:"page_size"`
 	Keep     bool            `json:"-"`
+	Playmark string          `json:"-"` // the binary the desktop part starts
 	Changes  int             `json:"changes"`
 }
 
@@ -224,7 +300,7 @@ func (b *bench) startWorld(items int, kinds []backend.Kind, watchSeed uint64, wi
 	for _, k := range kinds {
 		w.names = append(w.names, string(k))
 		wg.Go(func() {
-			srv, err := StartSimulator(k, SimOptions{Listen: "127.0.0.1:0", Items: items, Seed: 1, WatchSeed: watchSeed, Name: string(k) + " bench"})
+			srv, err := simulate.Start(k, simulate.StartOptions{Listen: "127.0.0.1:0", Items: items, Seed: 1, WatchSeed: watchSeed, Name: string(k) + " bench"})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -312,7 +388,7 @@ func (b *bench) newConfig(ctx context.Context, w *simWorld, export bool) (string
 	defer st.Close()
 	for _, name := range w.names {
 		s := w.servers[name]
-		if _, err := st.AddBackend(ctx, state.Backend{Name: name, Kind: name, URL: s.URL(), Token: s.Token(), UserID: s.UserID(),
+		if _, err := st.AddBackend(ctx, state.Backend{Name: name, Kind: backend.Kind(name), URL: s.URL(), Token: s.Token(), UserID: s.UserID(),
 			Import: state.ImportFull, Export: export}); err != nil {
 			return "", err
 		}
@@ -332,11 +408,11 @@ type childRun struct {
 	Profile []string         `json:"profiles,omitempty"`
 }
 
-// child runs playmark --config-dir dir bench child op args... and
+// child runs playmark-bench --config-dir dir child op args... and
 // collects its figures. profile, when not "", names the profiles to write
 // (profile.cpu.pprof, profile.heap.pprof) in --profile's folder.
 func (b *bench) child(ctx context.Context, w *simWorld, dir, op, profile string, args ...string) (childRun, error) {
-	argv := []string{"--config-dir", dir, "bench", "child", op}
+	argv := []string{"--config-dir", dir, "child", op}
 	if b.opt.PageSize > 0 {
 		argv = append(argv, "--page-size", strconv.Itoa(b.opt.PageSize))
 	}

@@ -1,4 +1,4 @@
-package app
+package main
 
 import (
 	"bufio"
@@ -504,4 +504,12 @@ func (r *benchResults) write(out string) error {
 		}
 	}
 	return os.WriteFile(filepath.Join(out, latest+".md"), []byte(r.markdown()), 0o644)
+}
+
+// dash is s, or "-" when it is empty.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
