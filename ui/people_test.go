@@ -22,7 +22,7 @@ func (e *env) addFor(name, person string, kind backend.Kind, srv interface {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	b := state.Backend{Name: name, Kind: string(kind), URL: srv.URL(), Token: srv.Token(), Import: state.ImportFull, PersonID: p.ID}
+	b := state.Backend{Name: name, Kind: kind, URL: srv.URL(), Token: srv.Token(), Import: state.ImportFull, PersonID: p.ID}
 	if kind != backend.Plex {
 		b.UserID = srv.UserID()
 	}
@@ -159,7 +159,7 @@ func TestActivityPersonFilter(t *testing.T) {
 		t.Fatalf("%d runs for everyone", len(a.runs))
 	}
 	both := a.runs[1] // the older run read both
-	a.SelectRun(both.ID)
+	selectRun(a, both.ID)
 	e.u.Wait()
 	all := len(a.changes)
 	a.PersonFilter.SetSelected("Anna")

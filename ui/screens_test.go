@@ -219,6 +219,7 @@ func TestAddBackendWrongKind(t *testing.T) {
 	srv := jellyfinServer(t, 5)
 	e.u.Window.endFirstRun()
 	test.Tap(e.u.Window.Backends.Add)
+	test.Tap(e.u.Window.Backends.SignIn.TokenBtn)
 	ed := e.u.Window.Backends.Editor
 	ed.Kind.SetSelected("Plex")
 	test.Type(ed.URL, srv.URL())

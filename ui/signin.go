@@ -300,7 +300,7 @@ func (s *SignIn) stepPassword(kind backend.Kind) {
 	s.Kind = kind
 	s.setStatus("", false)
 	s.URL.SetPlaceHolder("http://192.168.1.10:8096")
-	title := kindTitle(string(kind))
+	title := kindTitle(kind)
 	label := func(t string) *widget.Label {
 		return widget.NewLabelWithStyle(t, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
 	}
@@ -319,7 +319,7 @@ func (s *SignIn) stepPassword(kind backend.Kind) {
 
 // serverURL checks the address field.
 func (s *SignIn) serverURL() (string, bool) {
-	u, err := s.u.d.ValidateURL(s.URL.Text)
+	u, err := state.NormalizeURL(s.URL.Text)
 	if err != nil {
 		s.setStatus(err.Error(), true)
 		return "", false
@@ -473,7 +473,7 @@ func accountService(kind string) string {
 // ServerText is one server on the servers step: its name and what kind,
 // then the address that answered or why none did.
 func ServerText(sv accounts.Server) (title, where string) {
-	title = fmt.Sprintf("%s (%s", sv.Name, kindTitle(string(sv.Kind)))
+	title = fmt.Sprintf("%s (%s", sv.Name, kindTitle(sv.Kind))
 	if sv.Owned {
 		title += ", yours"
 	} else if sv.Kind == backend.Plex {
