@@ -83,8 +83,8 @@ func (r *run) backendCtx(ctx context.Context, name string) (context.Context, con
 	return c, cancel, nil
 }
 
-// phaseFailed notes a phase's failure: past the deadline it becomes
-// ErrUnreachable saying so; an unreachable backend is marked down for
+// phaseFailed notes a phase's failure: past the deadline any failure
+// becomes ErrUnreachable saying so; an unreachable backend is marked down for
 // the rest of the run.
 func (r *run) phaseFailed(name string, err error) error {
 	if err == nil {
@@ -96,7 +96,10 @@ func (r *run) phaseFailed(name string, err error) error {
 	if b == nil {
 		return err
 	}
-	if errors.Is(err, context.DeadlineExceeded) && !time.Now().Before(b.deadline) && !errors.Is(err, backend.ErrUnreachable) {
+	// Past the deadline, whatever the phase stopped on was the deadline's
+	// doing: a query cut short by it says "sql: Rows are closed", not
+	// context.DeadlineExceeded.
+	if !time.Now().Before(b.deadline) && !errors.Is(err, backend.ErrUnreachable) {
 		d := r.e.backendDeadline
 		if d <= 0 {
 			d = DefaultBackendDeadline
