@@ -337,7 +337,7 @@ func (c *cli) historyCmd(args []string) error {
 			parts = append(parts, p)
 		}
 		if len(parts) == 0 && r.Status == state.RunInterrupted {
-			parts = append(parts, "(the process stopped before the run recorded its figures)")
+			parts = append(parts, "(the process stopped before any backend finished a phase)")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Started.Local().Format("2006-01-02 15:04"), kind, r.Trigger, r.Status, took, strings.Join(parts, "; "))
 	}

@@ -488,4 +488,13 @@ func (r *run) finishPhase(rep *BackendReport, started time.Time, tr *backend.Tra
 		}
 		log.Warn(rep.Phase+" failed", args...)
 	}
+	// Recorded now, not only when the run ends: a run killed later still
+	// shows what its finished phases did (history, "interrupted").
+	if r.id != 0 {
+		fig := rep.RunBackend
+		fig.Rejected = errors.Is(rep.Err, backend.ErrUnauthorized)
+		if err := r.e.store.RecordPhase(context.Background(), r.id, fig); err != nil {
+			log.Warn("recording the phase's figures", "err", err)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -581,4 +582,42 @@ func TestEventWithAnIDThatIsNotAnID(t *testing.T) {
 	if !strings.Contains(logs.String(), "not an id") {
 		t.Errorf("the ignored event left no log line:\n%s", logs)
 	}
+}
+
+// Point 17 of issue 14: a run that never finishes (killed while one
+// backend hangs) already shows the figures of the phases that ended.
+func TestUnfinishedRunShowsItsFiguresSoFar(t *testing.T) {
+	w := newWorld(t, scenarioCatalog(), seed{"plex": {"heat": {Played: true, PlayCount: 1, LastPlayed: tPlay}}})
+	w.eng.SetTransportOptions(backend.TransportOptions{Timeout: 3 * time.Second, MaxRetries: 0})
+	w.servers["jellyfin"].Faults().Add(simulate.Fault{Kind: simulate.FaultHang})
+	done := make(chan *Report, 1)
+	go func() { done <- w.sync(RunOptions{}) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for w.servers["jellyfin"].Faults().Hits() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the run never reached the hung server")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// While the run hangs on jellyfin, as a kill at this moment would
+	// leave it: the run is still running, and the import of the backends
+	// read before jellyfin is already on record.
+	runs, err := w.store.Runs(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Status != state.RunRunning {
+		t.Fatalf("runs %+v; want one, running", runs)
+	}
+	var recorded []string
+	for _, b := range runs[0].Backends {
+		recorded = append(recorded, b.Phase+" "+b.Backend)
+		if b.Backend == "emby" && b.Phase == "import" && b.Read == 0 {
+			t.Errorf("emby's import is on record with nothing read: %+v", b)
+		}
+	}
+	if !slices.Contains(recorded, "import emby") {
+		t.Errorf("figures on record during the run: %v; want emby's import (read before jellyfin)", recorded)
+	}
+	<-done
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -60,6 +61,24 @@ func (s *Store) StartRun(ctx context.Context, kind, trigger string, dry bool) (i
 	return id, nil
 }
 
+// RecordPhase records one backend's figures for one phase of run id as
+// soon as the phase ends, so that a run that never finishes (killed,
+// crashed) still shows what it did before (FinishRun records them again).
+func (s *Store) RecordPhase(ctx context.Context, id int64, b RunBackend) error {
+	return s.classify(recordPhase(ctx, s.db, id, b))
+}
+
+func recordPhase(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, id int64, b RunBackend) error {
+	if _, err := db.ExecContext(ctx, `INSERT OR REPLACE INTO run_backends (run_id, phase, backend, mode, read, added, changed, skipped, failed, unmatched, requests, millis, error, rejected)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, b.Phase, b.Backend, b.Mode, b.Read, b.Added, b.Changed, b.Skipped, b.Failed, b.Unmatched,
+		b.Requests, b.Duration.Milliseconds(), b.Error, b.Rejected); err != nil {
+		return fmt.Errorf("recording run figures: %w", err)
+	}
+	return nil
+}
+
 // FinishRun records how run id ended and its per-backend figures.
 func (s *Store) FinishRun(ctx context.Context, id int64, status, msg string, backends []RunBackend) error {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -68,10 +87,8 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, msg string, bac
 	}
 	defer tx.Rollback()
 	for _, b := range backends {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO run_backends (run_id, phase, backend, mode, read, added, changed, skipped, failed, unmatched, requests, millis, error, rejected)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, b.Phase, b.Backend, b.Mode, b.Read, b.Added, b.Changed, b.Skipped, b.Failed, b.Unmatched,
-			b.Requests, b.Duration.Milliseconds(), b.Error, b.Rejected); err != nil {
-			return fmt.Errorf("recording run figures: %w", err)
+		if err := recordPhase(ctx, tx, id, b); err != nil {
+			return err
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status=?, message=?, finished=? WHERE id=?`, status, msg, s.now().Unix(), id); err != nil {
