@@ -372,12 +372,13 @@ func indexIDs(tx *state.Tx, id int64, it *backend.Item) error {
 			return err
 		}
 	}
-	if it.Type == backend.Episode && it.Episode > 0 {
+	if it.Type == backend.Episode && it.Episode > 0 && len(it.ShowGUIDs) > 0 {
+		var buf [4]state.IDPair
+		show := buf[:0]
 		for _, g := range it.ShowGUIDs {
-			if err := tx.AddEpisodeID(id, g.Kind, g.Value, it.Season, it.Episode); err != nil {
-				return err
-			}
+			show = append(show, state.IDPair{Kind: g.Kind, Value: g.Value})
 		}
+		return tx.AddEpisode(id, show, it.Season, it.Episode)
 	}
 	return nil
 }
