@@ -180,6 +180,13 @@ func (t *Tx) exec(q string, args ...any) error {
 	return t.s.classify(err)
 }
 
+// SetCacheSize sets the page cache of the transaction's connection to
+// kib KiB, until set again (a connection outlives its transactions: set
+// CacheKiB back before the last commit).
+func (t *Tx) SetCacheSize(kib int) error {
+	return t.exec(fmt.Sprintf("PRAGMA cache_size=-%d", kib))
+}
+
 // Seq is this transaction's change sequence number, allocated on first
 // use: every play-state change made in the transaction carries it.
 func (t *Tx) Seq() (int64, error) {
