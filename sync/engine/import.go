@@ -149,19 +149,32 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	// changes out of the report again.
 	committed := im.mark()
 	finish = im.reportOnly(finish, &committed)
+	// A full import writes with a larger page cache; the connection gets
+	// its own back before the import's last commit or rollback.
+	done := func(ok bool) error {
+		if full {
+			_ = im.tx.SetCacheSize(state.CacheKiB)
+		}
+		return finish(ok)
+	}
 	if full {
+		if err := tx.SetCacheSize(state.ImportCacheKiB); err != nil {
+			_ = done(false)
+			rep.Err = err
+			return rep
+		}
 		// A full listing touches every item: answer the look-ups that
 		// must miss from memory.
 		if r.known == nil {
 			if r.known, err = loadIDFilter(tx); err != nil {
-				_ = finish(false)
+				_ = done(false)
 				rep.Err = err
 				return rep
 			}
 		}
 		im.known = r.known
 		if im.remotes, err = tx.HasRemotes(b.ID); err != nil {
-			_ = finish(false)
+			_ = done(false)
 			rep.Err = err
 			return rep
 		}
@@ -190,6 +203,11 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 			if im.tx, finish, berr = r.begin(ctx, "import", b); berr != nil {
 				return berr
 			}
+			if full {
+				if berr = im.tx.SetCacheSize(state.ImportCacheKiB); berr != nil {
+					return berr
+				}
+			}
 			finish = im.reportOnly(finish, &committed)
 		}
 		return nil
@@ -211,11 +229,11 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		err = im.quickChecks(ctx, client, opt)
 	}
 	if err != nil {
-		_ = finish(false)
+		_ = done(false)
 		rep.Err = err
 		return rep
 	}
-	if err := finish(true); err != nil {
+	if err := done(true); err != nil {
 		rep.Err = err
 		return rep
 	}
@@ -379,12 +397,13 @@ func indexIDs(tx *state.Tx, id int64, it *backend.Item) error {
 			return err
 		}
 	}
-	if it.Type == backend.Episode && it.Episode > 0 {
+	if it.Type == backend.Episode && it.Episode > 0 && len(it.ShowGUIDs) > 0 {
+		var buf [4]state.IDPair
+		show := buf[:0]
 		for _, g := range it.ShowGUIDs {
-			if err := tx.AddEpisodeID(id, g.Kind, g.Value, it.Season, it.Episode); err != nil {
-				return err
-			}
+			show = append(show, state.IDPair{Kind: g.Kind, Value: g.Value})
 		}
+		return tx.AddEpisode(id, show, it.Season, it.Episode)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -109,6 +110,9 @@ type Tx struct {
 	// person is whose play state the item reads and writes are (SetPerson);
 	// 0 until set or first needed, then the first person.
 	person int64
+	// shows caches the show each show id names (show_ids), as read or
+	// claimed in this transaction; a rollback to a savepoint empties it.
+	shows map[IDPair]int64
 }
 
 // SetPerson makes the transaction's item reads and writes person id's
@@ -174,6 +178,13 @@ func (t *Tx) exec(q string, args ...any) error {
 	}
 	_, err = st.ExecContext(t.ctx, args...)
 	return t.s.classify(err)
+}
+
+// SetCacheSize sets the page cache of the transaction's connection to
+// kib KiB, until set again (a connection outlives its transactions: set
+// CacheKiB back before the last commit).
+func (t *Tx) SetCacheSize(kib int) error {
+	return t.exec(fmt.Sprintf("PRAGMA cache_size=-%d", kib))
 }
 
 // Seq is this transaction's change sequence number, allocated on first
@@ -264,6 +275,10 @@ func (t *Tx) itemQuery(q string, args ...any) (Item, bool, error) {
 // EpisodeItem finds an episode by its relative id (one of its show's
 // external ids plus season and episode numbers) and reads it.
 func (t *Tx) EpisodeItem(kind, value string, season, episode int) (Item, bool, error) {
+	show, ok, err := t.show(IDPair{kind, value})
+	if err != nil || !ok {
+		return Item{}, false, err
+	}
 	// A sub-select, not a join: with a join, the planner (STAT4 is
 	// compiled in) marks the integer parameters as plan-relevant and
 	// SQLite re-prepares the statement on every new binding (a profile
@@ -273,7 +288,31 @@ func (t *Tx) EpisodeItem(kind, value string, season, episode int) (Item, bool, e
 		return Item{}, false, err
 	}
 	return t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id =
-		(SELECT item_id FROM episode_ids WHERE kind=? AND value=? AND season=? AND episode=?)`, kind, value, season, episode)
+		(SELECT item_id FROM episodes WHERE show_id=? AND season=? AND episode=?)`, show, season, episode)
+}
+
+// show is the show that show id g names, if any.
+func (t *Tx) show(g IDPair) (int64, bool, error) {
+	if id, ok := t.shows[g]; ok {
+		return id, true, nil
+	}
+	st, err := t.prep(`SELECT show_id FROM show_ids WHERE kind=? AND value=?`)
+	if err != nil {
+		return 0, false, err
+	}
+	var id int64
+	err = st.QueryRowContext(t.ctx, g.Kind, g.Value).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if t.shows == nil {
+		t.shows = map[IDPair]int64{}
+	}
+	t.shows[g] = id
+	return id, true, nil
 }
 
 // GUIDItem finds an item of type typ by one of its external ids and
@@ -387,7 +426,59 @@ func (t *Tx) AddGUID(id int64, typ, kind, value string) error {
 // AddEpisodeID records an episode's relative id (show external id,
 // season, episode). First claim wins.
 func (t *Tx) AddEpisodeID(id int64, kind, value string, season, episode int) error {
-	return t.exec(`INSERT INTO episode_ids (kind, value, season, episode, item_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, kind, value, season, episode, id)
+	return t.AddEpisode(id, []IDPair{{kind, value}}, season, episode)
+}
+
+// AddEpisode records item id as episode season x episode of the show its
+// show ids name. Show ids no show has yet join the show the others name
+// (the first of them), or a new one; the episode is recorded under each
+// show named (one, unless earlier imports saw the ids apart). First claim
+// wins, for a show id as for an episode.
+func (t *Tx) AddEpisode(id int64, showIDs []IDPair, season, episode int) error {
+	var shows [4]int64
+	named := shows[:0]
+	var unclaimed []IDPair
+	for _, g := range showIDs {
+		s, ok, err := t.show(g)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			unclaimed = append(unclaimed, g)
+		} else if !slices.Contains(named, s) {
+			named = append(named, s)
+		}
+	}
+	if len(unclaimed) > 0 {
+		var owner int64
+		if len(named) > 0 {
+			owner = named[0]
+		} else {
+			st, err := t.prep(`SELECT COALESCE(MAX(show_id), 0) + 1 FROM show_ids`)
+			if err != nil {
+				return err
+			}
+			if err := st.QueryRowContext(t.ctx).Scan(&owner); err != nil {
+				return err
+			}
+			named = append(named, owner)
+		}
+		for _, g := range unclaimed {
+			if err := t.exec(`INSERT INTO show_ids (kind, value, show_id) VALUES (?, ?, ?)`, g.Kind, g.Value, owner); err != nil {
+				return err
+			}
+			if t.shows == nil {
+				t.shows = map[IDPair]int64{}
+			}
+			t.shows[g] = owner
+		}
+	}
+	for _, s := range named {
+		if err := t.exec(`INSERT INTO episodes (show_id, season, episode, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, s, season, episode, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const remoteCols = `backend_id, remote_id, item_id, watched, play_count, played_at, added_at, progress, duration, library, show_id, path, ids_hash, seen`
@@ -555,6 +646,7 @@ func (t *Tx) Savepoint(name string) error { return t.exec("SAVEPOINT " + name) }
 
 // RollbackTo undoes everything since the savepoint and releases it.
 func (t *Tx) RollbackTo(name string) error {
+	t.shows = nil // what it claimed since may be undone
 	if err := t.exec("ROLLBACK TO " + name); err != nil {
 		return err
 	}
@@ -701,7 +793,7 @@ func (s *Store) eachItemOf(ctx context.Context, person Person, fn func(ItemIDs) 
 		return err
 	}
 	defer guids.Close()
-	eps, err := tx.QueryContext(ctx, `SELECT item_id, kind, value FROM episode_ids ORDER BY item_id, kind`)
+	eps, err := tx.QueryContext(ctx, `SELECT e.item_id, s.kind, s.value FROM episodes e JOIN show_ids s ON s.show_id=e.show_id ORDER BY e.item_id, s.kind`)
 	if err != nil {
 		return err
 	}
@@ -767,7 +859,7 @@ func slicesContains(s []IDPair, p IDPair) bool {
 // CountIDs is the number of external and relative ids recorded.
 func (t *Tx) CountIDs() (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT (SELECT COUNT(*) FROM guids) + (SELECT COUNT(*) FROM episode_ids)`).Scan(&n)
+	err := t.tx.QueryRowContext(t.ctx, `SELECT (SELECT COUNT(*) FROM guids) + (SELECT COUNT(*) FROM episodes e JOIN show_ids s ON s.show_id=e.show_id)`).Scan(&n)
 	return n, err
 }
 
@@ -791,7 +883,7 @@ func (t *Tx) EachID(fn func(typ, kind, value string, season, episode int, isEpis
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows, err = t.tx.QueryContext(t.ctx, `SELECT kind, value, season, episode FROM episode_ids`)
+	rows, err = t.tx.QueryContext(t.ctx, `SELECT s.kind, s.value, e.season, e.episode FROM episodes e JOIN show_ids s ON s.show_id=e.show_id`)
 	if err != nil {
 		return err
 	}

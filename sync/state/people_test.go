@@ -421,7 +421,7 @@ func TestMigrationOfThePreviousReleasesDatabase(t *testing.T) {
 		}
 		return out
 	}
-	tables := []string{"backends", "items", "guids", "episode_ids", "remotes", "unmatched", "runs", "run_backends", "changes", "held", "played_counts", "settings", "tasks"}
+	tables := []string{"backends", "items", "guids", "remotes", "unmatched", "runs", "run_backends", "changes", "held", "played_counts", "settings", "tasks"}
 	count := func(db *sql.DB) map[string]int {
 		out := map[string]int{}
 		for _, tb := range tables {
@@ -442,6 +442,27 @@ func TestMigrationOfThePreviousReleasesDatabase(t *testing.T) {
 	if v != 4 {
 		t.Fatalf("the fixture is schema %d, want 4", v)
 	}
+	// Every relative id of an episode (show id, season, episode) finds
+	// the same item after the migration (0006: show ids stored once per
+	// show), and no other.
+	relIDs := func(db *sql.DB, q string) []string {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var kind, value string
+			var season, episode, item int64
+			if err := rows.Scan(&kind, &value, &season, &episode, &item); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s:%s/%d/%d=%d", kind, value, season, episode, item))
+		}
+		return out
+	}
+	relBefore := relIDs(old, `SELECT kind, value, season, episode, item_id FROM episode_ids ORDER BY 1, 2, 3, 4`)
 	before := read(old, `SELECT id, watched, explicit, updated, progress, progress_at, seq, via, type, title, show_title, year, season, episode, duration, created FROM items`)
 	beforeCounts := count(old)
 	old.Close()
@@ -466,6 +487,13 @@ func TestMigrationOfThePreviousReleasesDatabase(t *testing.T) {
 		if after[id] != p {
 			t.Errorf("item %d: %+v after the migration, was %+v", id, after[id], p)
 		}
+	}
+	if len(relBefore) == 0 {
+		t.Fatal("the fixture has no relative episode ids")
+	}
+	relAfter := relIDs(s.DB(), `SELECT s.kind, s.value, e.season, e.episode, e.item_id FROM episodes e JOIN show_ids s ON s.show_id=e.show_id ORDER BY 1, 2, 3, 4`)
+	if fmt.Sprint(relAfter) != fmt.Sprint(relBefore) {
+		t.Errorf("relative ids after the migration:\n%v\nbefore:\n%v", relAfter, relBefore)
 	}
 	if got := count(s.DB()); fmt.Sprint(got) != fmt.Sprint(beforeCounts) {
 		t.Errorf("rows after the migration %v, before %v", got, beforeCounts)

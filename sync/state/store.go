@@ -68,11 +68,23 @@ type Store struct {
 	tokens  map[string]cachedToken // resolved keyring tokens by backend name
 }
 
+// CacheKiB is the page cache of a connection (PRAGMA cache_size, in
+// KiB); ImportCacheKiB the larger one a full import's batch writes with
+// (Tx.SetCacheSize): at 300,000 items a batch's pages outgrow 16 MB, and
+// SQLite then spills dirty pages to the log mid-transaction and reads
+// them back (a profile: a third of the writer's CPU in page I/O). 24 MB
+// saved as much CPU as 32 MB (25.4 s and 25.5 s for 300,000 Plex items,
+// 32.9 s with 16 MB) for a lower peak RSS (105 MB, 124 MB; 80 MB).
+const (
+	CacheKiB       = 16384
+	ImportCacheKiB = 24576
+)
+
 func dsn(path string, readOnly bool) string {
 	if readOnly {
-		return "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=cache_size(-16384)"
+		return "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=cache_size(-" + fmt.Sprint(CacheKiB) + ")"
 	}
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-" + fmt.Sprint(CacheKiB) + ")&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 }
 
 // Open opens (creating if needed) the database in dir, applying pending
