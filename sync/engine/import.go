@@ -109,12 +109,12 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		rep.Mode = "off"
 		return rep
 	}
-	ctx, done, derr := r.backendCtx(ctx, b.Name)
+	ctx, stopDeadline, derr := r.backendCtx(ctx, b.Name)
 	if derr != nil {
 		rep.Err = derr
 		return rep
 	}
-	defer done()
+	defer stopDeadline()
 	client, t, err := r.openChecked(ctx, &b)
 	tr = t
 	if err != nil {
