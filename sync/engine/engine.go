@@ -489,8 +489,10 @@ func (r *run) finishPhase(rep *BackendReport, started time.Time, tr *backend.Tra
 		log.Warn(rep.Phase+" failed", args...)
 	}
 	// Recorded now, not only when the run ends: a run killed later still
-	// shows what its finished phases did (history, "interrupted").
-	if r.id != 0 {
+	// shows what its finished phases did (history, "interrupted"). A dry
+	// run holds one transaction for the whole run (the write lock): it
+	// has nothing to lose and records its figures when it ends.
+	if r.id != 0 && r.tx == nil {
 		fig := rep.RunBackend
 		fig.Rejected = errors.Is(rep.Err, backend.ErrUnauthorized)
 		if err := r.e.store.RecordPhase(context.Background(), r.id, fig); err != nil {
