@@ -145,10 +145,10 @@ func (c *cli) benchCmd(args []string) error {
 	for _, p := range strings.Split(*only, ",") {
 		switch p = strings.TrimSpace(p); p {
 		case "":
-		case "import", "export", "big", "desktop":
+		case "import", "export", "big", "desktop", "household":
 			o.Parts[p] = true
 		default:
-			return usagef("bench: --only: unknown part %q (want import, export, big, desktop)", p)
+			return usagef("bench: --only: unknown part %q (want import, export, big, desktop, household)", p)
 		}
 	}
 	if o.Runs < 1 || o.BigRuns < 1 || o.Items < 500 || o.Big < 500 {
@@ -268,6 +268,9 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if b.opt.part("export") {
 		step("export", b.exportScenarios)
+	}
+	if b.opt.part("household") {
+		step("household", b.householdScenario)
 	}
 	if b.opt.part("big") {
 		step("big", b.bigScenario)
@@ -734,6 +737,121 @@ func (b *bench) bigImport(ctx context.Context, n int) error {
 		_ = os.RemoveAll(dir)
 	}
 	b.res.addBig(fmt.Sprintf("Full import, 1 x %s items (%s), empty database", count(n), k), imports, floors, n)
+	return nil
+}
+
+// householdUsers and householdItems are the household scenario's shape:
+// 3 servers x 4 people x a library of 25,000 items, as many listed items
+// as the 3 x 100,000 import.
+const householdUsers, householdItems = 4, 25_000
+
+// householdScenario is the full import of a household: on each of the
+// three servers four users with their own watch states, one backend
+// each, linked to four people. What a film or episode is (items, external
+// ids) is shared by the four and must be written once: the database is
+// compared with one person's import of the same three servers, and the
+// time with the floor (the same twelve listings, nothing else).
+func (b *bench) householdScenario(ctx context.Context) error {
+	kinds := []backend.Kind{backend.Plex, backend.Jellyfin, backend.Emby}
+	w, err := b.startWorld(householdItems, kinds, 0, false)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	cat := simulate.Generate(simulate.GenerateOptions{Items: householdItems, Seed: 1})
+	type member struct {
+		server, token, userID string
+		person                int
+	}
+	var members []member
+	for i, k := range kinds {
+		srv := w.servers[string(k)]
+		for u := range householdUsers {
+			m := member{server: string(k), token: srv.Token(), userID: srv.UserID(), person: u}
+			if u > 0 {
+				watches := simulate.GenerateWatches(cat, uint64(1000*(i+1)+u), time.Now().UTC().Add(-time.Hour))
+				switch s := srv.(type) {
+				case *simulate.PlexServer:
+					m.token = fmt.Sprintf("bench-household-%d", u)
+					id, err := s.AddAccount(fmt.Sprintf("user%d", u), m.token)
+					if err != nil {
+						return err
+					}
+					for key, wt := range watches {
+						s.SetAccountWatch(id, key, wt)
+					}
+				case *simulate.MediaBrowserServer:
+					m.userID = s.AddUser(fmt.Sprintf("user%d", u), "", false)
+					for key, wt := range watches {
+						s.SetWatchOf(m.userID, key, wt)
+					}
+				default:
+					return fmt.Errorf("household: no users on a %T", srv)
+				}
+			}
+			members = append(members, m)
+		}
+	}
+	newHousehold := func() (string, error) {
+		dir, err := os.MkdirTemp(b.tmp, "cfg-")
+		if err != nil {
+			return "", err
+		}
+		st, err := state.Open(ctx, dir)
+		if err != nil {
+			return "", err
+		}
+		defer st.Close()
+		var people []int64
+		for u := range householdUsers {
+			p, err := st.EnsurePerson(ctx, fmt.Sprintf("person%d", u))
+			if err != nil {
+				return "", err
+			}
+			people = append(people, p.ID)
+		}
+		for i, m := range members {
+			s := w.servers[m.server]
+			if _, err := st.AddBackend(ctx, state.Backend{Name: fmt.Sprintf("%s-%d", m.server, i), Kind: backend.Kind(m.server), URL: s.URL(),
+				Token: m.token, UserID: m.userID, Import: state.ImportFull, PersonID: people[m.person]}); err != nil {
+				return "", err
+			}
+		}
+		return dir, nil
+	}
+	var imports, floors, singles []childRun
+	for r := range b.opt.Runs {
+		dir, err := newHousehold()
+		if err != nil {
+			return err
+		}
+		imp, err := b.child(ctx, w, dir, "import", first(r, "import-household"), "--full")
+		if err != nil {
+			return err
+		}
+		fl, err := b.child(ctx, w, dir, "floor", first(r, "floor-household"))
+		if err != nil {
+			return err
+		}
+		_ = os.RemoveAll(dir)
+		one, err := b.newConfig(ctx, w, false) // the first person's three backends
+		if err != nil {
+			return err
+		}
+		single, err := b.child(ctx, w, one, "import", "", "--full")
+		if err != nil {
+			return err
+		}
+		_ = os.RemoveAll(one)
+		b.logf("household import %d/%d: %.1f s (floor %.1f s), database %s; one person's import of the same servers: %.1f s, database %s",
+			r+1, b.opt.Runs, imp.Seconds, fl.Seconds, mb(imp.DBBytes), single.Seconds, mb(single.DBBytes))
+		imports, floors, singles = append(imports, imp), append(floors, fl), append(singles, single)
+	}
+	sec := fmt.Sprintf("Full import, a household: 3 servers x %d people x %s items, empty database", householdUsers, count(householdItems))
+	b.res.addBig(sec, imports, floors, householdItems)
+	b.res.row(sec, "one person's import of the same 3 servers: wall time", "s", each(singles, func(c childRun) float64 { return c.Seconds }), "the first person's three backends alone")
+	b.res.row(sec, "one person's import: database size", "MB", each(singles, func(c childRun) float64 { return float64(c.DBBytes) / mbytes }),
+		"the shared media identity is written once: the household's database holds four people's play states over the same items")
 	return nil
 }
 
