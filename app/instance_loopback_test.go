@@ -32,26 +32,7 @@ func TestLoopbackSecondShowsFirst(t *testing.T) {
 	if _, err := os.Stat(fmt.Sprintf("%s.%d.tmp", path, os.Getpid())); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temporary port file left: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	shown := make(chan struct{}, 4)
-	served := make(chan struct{})
-	go func() {
-		first.serve(ctx, func() { shown <- struct{}{} })
-		close(served)
-	}()
-	for i := range 2 {
-		if _, err := claimLoopback(dir); !errors.Is(err, errAlreadyRunning) {
-			t.Fatalf("second start %d: err = %v, want errAlreadyRunning", i, err)
-		}
-		select {
-		case <-shown:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the first instance was not asked to show its window")
-		}
-	}
-	cancel()
-	<-served
-	first.Close()
+	secondStartsShowFirst(t, first, dir, claimLoopback)
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("port file left after Close: %v", err)
 	}
@@ -147,4 +128,32 @@ func TestLoopbackBusyFirst(t *testing.T) {
 	if _, err := claimLoopback(dir); !errors.Is(err, errAlreadyRunning) {
 		t.Errorf("second start: %v", err)
 	}
+}
+
+// secondStartsShowFirst serves first and starts twice more on dir with
+// claim: each start must fail with errAlreadyRunning and make first show
+// its window. Then first quits (Close). Both guards (the Unix socket, the
+// loopback port) are held to it.
+func secondStartsShowFirst(t *testing.T, first *instance, dir string, claim func(string) (*instance, error)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	shown := make(chan struct{}, 4)
+	served := make(chan struct{})
+	go func() {
+		first.serve(ctx, func() { shown <- struct{}{} })
+		close(served)
+	}()
+	for i := range 2 {
+		if _, err := claim(dir); !errors.Is(err, errAlreadyRunning) {
+			t.Fatalf("second start %d: err = %v, want errAlreadyRunning", i, err)
+		}
+		select {
+		case <-shown:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the first instance was not asked to show its window")
+		}
+	}
+	cancel()
+	<-served
+	first.Close()
 }

@@ -3,14 +3,12 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The first desktop Playmark on a config dir owns it; a second one asks
@@ -28,28 +26,7 @@ func TestInstanceSecondShowsFirst(t *testing.T) {
 	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode %v, want a 0600 socket", fi.Mode())
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	shown := make(chan struct{}, 4)
-	served := make(chan struct{})
-	go func() {
-		first.serve(ctx, func() { shown <- struct{}{} })
-		close(served)
-	}()
-
-	for i := range 2 {
-		if _, err := claimInstance(dir); !errors.Is(err, errAlreadyRunning) {
-			t.Fatalf("second start %d: err = %v, want errAlreadyRunning", i, err)
-		}
-		select {
-		case <-shown:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the first instance was not asked to show its window")
-		}
-	}
-
-	cancel()
-	<-served
-	first.Close()
+	secondStartsShowFirst(t, first, dir, claimInstance)
 	if _, err := os.Stat(instanceSocket(dir)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket left after Close: %v", err)
 	}
