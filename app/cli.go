@@ -339,6 +339,27 @@ func onOff(b bool) string {
 	return "off"
 }
 
+// removeNamed runs a "CMD remove NAME" command: one NAME, the store
+// opened, remove called, then done printed with the name.
+func (c *cli) removeNamed(cmd string, args []string, remove func(*state.Store, string) error, done string) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("%s: want one NAME", cmd)
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	if err := remove(c.store, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, done, pos[0])
+	return nil
+}
+
 func (c *cli) backendCmd(args []string) error {
 	if len(args) == 0 {
 		return usagef("backend: want add, list, set, test or remove")
@@ -354,22 +375,9 @@ func (c *cli) backendCmd(args []string) error {
 	case "test":
 		return c.backendTest(args)
 	case "remove", "rm", "delete":
-		fs := flag.NewFlagSet("backend remove", flag.ContinueOnError)
-		pos, err := parse(fs, args)
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 {
-			return usagef("backend remove: want one NAME")
-		}
-		if err := c.open(); err != nil {
-			return err
-		}
-		if err := c.store.RemoveBackend(context.Background(), pos[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "Removed backend %s (its items stay in the local state for the other backends).\n", pos[0])
-		return nil
+		return c.removeNamed("backend remove", args, func(st *state.Store, name string) error {
+			return st.RemoveBackend(context.Background(), name)
+		}, "Removed backend %s (its items stay in the local state for the other backends).\n")
 	}
 	return usagef("backend: unknown subcommand %q (want add, list, set, test or remove)", sub)
 }

@@ -280,22 +280,9 @@ func accountKindName(k string) string {
 
 func (c *cli) accountsCmd(args []string) error {
 	if len(args) > 0 && (args[0] == "remove" || args[0] == "rm" || args[0] == "delete") {
-		fs := flag.NewFlagSet("accounts remove", flag.ContinueOnError)
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 {
-			return usagef("accounts remove: want one NAME")
-		}
-		if err := c.open(); err != nil {
-			return err
-		}
-		if err := c.store.RemoveAccount(context.Background(), pos[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "Removed account %s. Backends made from it keep their tokens, but a rejected one is no longer derived again.\n", pos[0])
-		return nil
+		return c.removeNamed("accounts remove", args[1:], func(st *state.Store, name string) error {
+			return st.RemoveAccount(context.Background(), name)
+		}, "Removed account %s. Backends made from it keep their tokens, but a rejected one is no longer derived again.\n")
 	}
 	fs := flag.NewFlagSet("accounts", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "")
