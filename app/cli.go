@@ -604,7 +604,7 @@ func (c *cli) backendSet(args []string) error {
 		}
 	}
 	if b.Options.Live && (set["live"] || set["token"] || set["url"]) {
-		if err := live.CheckToken(ctx, b, nil); err != nil {
+		if err := live.CheckToken(ctx, c.engine, b); err != nil {
 			return usageError{err.Error()} // nothing saved
 		}
 	}

@@ -59,7 +59,7 @@ func (c *Core) StartEvents(ctx context.Context) error {
 
 	gaps := &gapQueue{wake: make(chan struct{}, 1), names: map[string]bool{}}
 	wg.Go(func() { c.catchUp(ctx, gaps) })
-	ev.live = live.New(c.Store, c.Engine, live.Options{OnGap: gaps.add, Log: log.With("part", "live")})
+	ev.live = live.New(c.Store, c.Engine, c.Engine, live.Options{OnGap: gaps.add, Log: log.With("part", "live")})
 	wg.Go(func() { _ = ev.live.Run(ctx) })
 
 	err := c.startWebhooks(ctx, ev, &wg)
@@ -86,7 +86,7 @@ func (c *Core) startWebhooks(ctx context.Context, ev *eventLoops, wg *sync.WaitG
 	}
 	ev.addr = ln.Addr().String()
 	mux := http.NewServeMux()
-	mux.Handle(webhook.Path, webhook.New(c.Store, c.Engine, webhook.Options{Log: log}))
+	mux.Handle(webhook.Path, webhook.New(c.Store, c.Engine, c.Engine, webhook.Options{Log: log}))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -191,8 +191,11 @@ type Config struct {
 	Kind     Kind
 	URL      string // base URL, e.g. http://host:32400 or http://host:8096
 	Token    string
-	UserID   string // Jellyfin/Emby user id; Plex: ignored (the token is the user)
+	UserID   string // Jellyfin/Emby user id; Plex: the server-local id, used only to tell whose a webhook is (the token is the user)
 	ClientID string // a stable id of this Playmark install (X-Plex-Client-Identifier, DeviceId)
+	// ServerID is the server's id as recorded by the first import ("" before
+	// it): a webhook about another server is not this backend's.
+	ServerID string
 	// Transport carries the requests; nil means NewTransport(TransportOptions{}).
 	Transport *Transport
 }

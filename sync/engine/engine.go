@@ -96,6 +96,7 @@ func (e *Engine) Open(ctx context.Context, b state.Backend) (backend.Backend, *b
 		Token:     b.Token,
 		UserID:    b.UserID,
 		ClientID:  clientID,
+		ServerID:  b.ServerID,
 		Transport: tr,
 	}
 	var c backend.Backend

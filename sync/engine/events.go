@@ -24,20 +24,6 @@ const (
 	EventAdded
 )
 
-// UserDataKind is the kind of a Jellyfin/Emby user-data change (a live
-// UserDataChanged entry or a webhook's UserDataSaved): played is Played;
-// unplayed with a resume position is Progress; unplayed without one is
-// Unplayed.
-func UserDataKind(played bool, positionTicks int64) EventKind {
-	switch {
-	case played:
-		return EventPlayed
-	case positionTicks > 0:
-		return EventProgress
-	}
-	return EventUnplayed
-}
-
 func (k EventKind) String() string {
 	return [...]string{"played", "unplayed", "progress", "added"}[k]
 }

@@ -3,73 +3,49 @@
 // so changes arrive within seconds without the server having to reach
 // Playmark (no inbound port, unlike webhooks).
 //
-// The sockets and what they carry:
+// What each server's socket speaks (the URL, the handshake, keep-alives,
+// which messages mean what) is its client's business: a client that
+// implements backend.Listener dials, greets and parses, and hands back
+// backend.Notices (sync/backend/plex/socket.go,
+// sync/backend/mediabrowser/socket.go). This package owns what is the
+// same for every server: one connection per backend, reconnecting with
+// capped exponential backoff and jitter when it drops, a connection that
+// stayed up StableAfter resetting the backoff, and OnGap after a
+// reconnect (or a first connection that needed retries), since whatever
+// happened in between was not heard, so the app can run a quick import.
 //
-//   - Jellyfin: GET /socket?api_key=TOKEN&deviceId=ID, also sending the
-//     token in the Authorization header (12.0 accepts only the header).
-//   - Emby: GET /embywebsocket?api_key=TOKEN&deviceId=ID, with X-Emby-Token.
-//     Both greet with {"MessageType":"ForceKeepAlive","Data":SECONDS}; the
-//     client then sends {"MessageType":"KeepAlive"} every SECONDS/2. A
-//     {"MessageType":"UserDataChanged","Data":{"UserId":…,"UserDataList":
-//     [{"ItemId","Played","PlaybackPositionTicks",…}]}} for the backend's
-//     user becomes, per entry: Played when played; Progress when unplayed
-//     with a resume position; Unplayed when unplayed without one (the
-//     engine's re-read tells an un-mark from a Jellyfin 10.x replay).
-//     Entries of folders (with UnplayedItemCount: the series Jellyfin
-//     sends along with each episode) and other users' changes are
-//     ignored. Jellyfin sends nothing to a socket opened with an API key,
-//     so live on such a backend is refused (CheckToken).
-//   - Plex: GET /:/websockets/notifications with X-Plex-Token. Only
-//     {"NotificationContainer":{"type":"playing","PlaySessionStateNotification":
-//     [{"ratingKey","state","viewOffset"}]}} is used: each is Progress.
-//     Plex has no notification for marking an item played or unplayed
-//     (nor an un-watch webhook), so live Plex carries positions only; a
-//     finished playback is a play through its webhook (media.scrobble), a
-//     mark made by hand reaches Playmark at the next import. "timeline"
-//     and "activity" notifications are ignored. The owner's socket reports
-//     every account's sessions without saying whose: each only makes the
-//     engine re-read the item with the backend's own token, so another
-//     user's playback changes nothing here.
-//
-// Only the item id is taken from a message: the engine re-reads the item.
-// Each connection pings the server and reconnects with capped exponential
-// backoff and jitter when it drops; after a reconnect (or a first
-// connection that needed retries) it calls OnGap, since whatever happened
-// in between was not heard, so the app can run a quick import.
-//
+// Only the item id is taken from a notice: the engine re-reads the item.
 // A playing item is reported over and over (Plex every few seconds):
 // positions of one item are passed on at most once per ProgressEvery,
-// the latest one always last; played, unplayed and a stopped or paused
-// playback go through at once.
+// the latest one always last; played, unplayed and a final position (a
+// stopped or paused playback) go through at once.
 package live
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"playmark/sync/backend"
 	"playmark/sync/engine"
 	"playmark/sync/state"
 )
 
-// Store is where the manager reads the backends and this install's client
-// id; *state.Store is one.
+// Store is where the manager reads the backends; *state.Store is one.
 type Store interface {
 	Backends(ctx context.Context) ([]state.Backend, error)
-	Settings(ctx context.Context) (state.Settings, error)
+}
+
+// Opener opens a configured backend's client; *engine.Engine is one.
+type Opener interface {
+	Open(ctx context.Context, b state.Backend) (backend.Backend, *backend.Transport, error)
 }
 
 // Enqueuer takes events; *engine.Engine is one. Enqueue must not block.
@@ -94,7 +70,7 @@ type Options struct {
 	// ProgressEvery is the least time between two Progress events of one
 	// item; default 30 s.
 	ProgressEvery time.Duration
-	// HTTPClient carries the handshakes; nil: one per backend, verifying
+	// HTTPClient carries the handshakes; nil: each client's own, verifying
 	// TLS as the backend's requests do (its TrustCert pin, if any).
 	HTTPClient *http.Client
 }
@@ -113,6 +89,7 @@ type Status struct {
 // removed, or Run's context ends.
 type Manager struct {
 	store  Store
+	open   Opener
 	events Enqueuer
 	opt    Options
 	log    *slog.Logger
@@ -123,8 +100,9 @@ type Manager struct {
 	status map[string]*Status
 }
 
-// New returns a Manager; Run starts it.
-func New(store Store, events Enqueuer, opt Options) *Manager {
+// New returns a Manager that reads the backends from store, opens their
+// clients with open and hands events to events; Run starts it.
+func New(store Store, open Opener, events Enqueuer, opt Options) *Manager {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -140,7 +118,7 @@ func New(store Store, events Enqueuer, opt Options) *Manager {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{store: store, events: events, opt: opt, log: opt.Log, reload: make(chan struct{}, 1), status: map[string]*Status{}}
+	m := &Manager{store: store, open: open, events: events, opt: opt, log: opt.Log, reload: make(chan struct{}, 1), status: map[string]*Status{}}
 	m.thr = &throttle{every: opt.ProgressEvery, enqueue: events.Enqueue, last: map[string]time.Time{}, pending: map[string]*time.Timer{}}
 	return m
 }
@@ -210,10 +188,6 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 			return
 		}
-		clientID := "playmark"
-		if st, err := m.store.Settings(ctx); err == nil && st.ClientID != "" {
-			clientID = st.ClientID
-		}
 		want := map[string]state.Backend{}
 		for _, b := range bs {
 			if b.Options.Live {
@@ -221,7 +195,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		}
 		for name, c := range conns {
-			if b, ok := want[name]; !ok || connKey(b, clientID) != c.key {
+			if b, ok := want[name]; !ok || connKey(b) != c.key {
 				stop(name)
 			}
 		}
@@ -230,12 +204,12 @@ func (m *Manager) Run(ctx context.Context) error {
 				continue
 			}
 			cctx, cancel := context.WithCancel(ctx)
-			c := &running{key: connKey(b, clientID), cancel: cancel, done: make(chan struct{})}
+			c := &running{key: connKey(b), cancel: cancel, done: make(chan struct{})}
 			conns[name] = c
 			m.setStatus(name, func(*Status) {})
 			go func() {
 				defer close(c.done)
-				m.keep(cctx, b, clientID)
+				m.keep(cctx, b)
 			}()
 		}
 	}
@@ -255,35 +229,19 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 // connKey is what a connection depends on: when it changes, reconnect.
-func connKey(b state.Backend, clientID string) string {
-	return strings.Join([]string{string(b.Kind), b.URL, b.Token, b.UserID, b.Options.TrustCert, clientID}, "\x00")
-}
-
-// client is the HTTP client for backend b's handshakes.
-func (m *Manager) client(b state.Backend) *http.Client {
-	if m.opt.HTTPClient != nil {
-		return m.opt.HTTPClient
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	// The same rule as the backend's requests: the pinned certificate, or
-	// a chain and name that verify as usual.
-	if cfg := backend.PinnedTLSConfig(b.Options.TrustCert); cfg != nil {
-		t.TLSClientConfig = cfg
-	}
-	// No credential goes to another address, and no Referer (which would
-	// carry the URL's api_key) goes anywhere.
-	return &http.Client{Transport: t, CheckRedirect: backend.CheckRedirect}
+func connKey(b state.Backend) string {
+	return strings.Join([]string{string(b.Kind), b.URL, b.Token, b.UserID, b.Options.TrustCert}, "\x00")
 }
 
 // keep holds backend b's connection open until ctx ends.
-func (m *Manager) keep(ctx context.Context, b state.Backend, clientID string) {
+func (m *Manager) keep(ctx context.Context, b state.Backend) {
 	log := m.log.With("backend", b.Name)
 	attempt := 0
 	first := true // the first connection of this loop, made at once, is no gap
 	for {
 		started := time.Now()
 		opened := false
-		err := m.session(ctx, b, clientID, func() {
+		err := m.session(ctx, b, func() {
 			opened = true
 			gap := !first
 			first = false
@@ -338,247 +296,52 @@ func backoff(n int, lo, hi time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// session dials b's notification socket and serves it until it fails or
-// ctx ends; onOpen is called once the handshake succeeded.
-func (m *Manager) session(ctx context.Context, b state.Backend, clientID string, onOpen func()) error {
-	switch b.Kind {
-	case backend.Plex:
-		return m.plexSession(ctx, b, clientID, onOpen)
-	case backend.Jellyfin, backend.Emby:
-		// Never a silent socket: an API key's would hear nothing.
-		if err := CheckToken(ctx, b, m.client(b)); err != nil {
-			return err
-		}
-		return m.mbSession(ctx, b, clientID, onOpen)
-	}
-	<-ctx.Done() // nothing to connect to; wait to be stopped
-	return fmt.Errorf("unknown backend type %q", b.Kind)
-}
-
-// dial opens a websocket; a refused token wraps backend.ErrUnauthorized.
-func (m *Manager) dial(ctx context.Context, b state.Backend, u string, h http.Header) (*websocket.Conn, error) {
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	c, resp, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPHeader: h, HTTPClient: m.client(b)})
+// session opens b's client and serves its notification socket until it
+// fails or ctx ends; onOpen is called once the handshake succeeded.
+func (m *Manager) session(ctx context.Context, b state.Backend, onOpen func()) error {
+	client, _, err := m.open.Open(ctx, b)
 	if err != nil {
-		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
-			return nil, fmt.Errorf("opening the notification socket: %w (%d)", backend.ErrUnauthorized, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("opening the notification socket: %w", redact(err, u))
+		return err
 	}
-	c.SetReadLimit(1 << 20)
-	return c, nil
+	l, ok := client.(backend.Listener)
+	if !ok {
+		<-ctx.Done() // nothing to connect to; wait to be stopped
+		return fmt.Errorf("%s servers have no notification socket", b.Kind)
+	}
+	log := m.log.With("backend", b.Name)
+	opt := backend.ListenOptions{Ping: m.opt.Ping, KeepAlive: m.opt.KeepAlive, HTTPClient: m.opt.HTTPClient}
+	err = l.Listen(ctx, opt, onOpen, func(n backend.Notice) {
+		if !n.Act() {
+			log.Debug("live: notice ignored", "event", n.Event, "reason", n.Reason)
+			return
+		}
+		m.thr.add(engine.NoticeEvent(b.Name, n), n.Final)
+	})
+	return explain(b, err)
 }
 
-// redact keeps the token in a socket URL out of an error message.
-func redact(err error, u string) error {
-	if i := strings.IndexByte(u, '?'); i >= 0 && strings.Contains(err.Error(), u[i:]) {
-		return errors.New(strings.ReplaceAll(err.Error(), u[i:], "?…"))
+// explain turns a refusal to listen into what to do about it.
+func explain(b state.Backend, err error) error {
+	if errors.Is(err, backend.ErrAPIKey) {
+		return fmt.Errorf("%s: %w; set that user's own token (playmark backend set %s --token USER_TOKEN) or keep live off and rely on schedules or webhooks", b.Name, err, b.Name)
 	}
 	return err
 }
 
-// serve runs a connected socket: handle gets each text message, with a
-// send function for answers; every tick of keepAlive (when not nil) sends
-// keepAliveMsg; pings run throughout. It returns why the socket ended.
-func (m *Manager) serve(ctx context.Context, c *websocket.Conn, handle func(msg []byte, send func([]byte)),
-	keepAlive <-chan time.Duration, keepAliveMsg []byte) error {
-	ctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		stop()
-		c.CloseNow()
-		wg.Wait()
-	}()
-	errc := make(chan error, 1)
-	fail := func(err error) { // the first reason wins; never blocks
-		select {
-		case errc <- err:
-		default:
-		}
-	}
-	send := func(b []byte) {
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := c.Write(wctx, websocket.MessageText, b); err != nil {
-			fail(fmt.Errorf("writing: %w", err))
-		}
-	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for {
-			typ, msg, err := c.Read(ctx)
-			if err != nil {
-				fail(fmt.Errorf("reading: %w", err))
-				return
-			}
-			if typ == websocket.MessageText {
-				handle(msg, send)
-			}
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(m.opt.Ping)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-				err := c.Ping(pctx)
-				cancel()
-				if err != nil && ctx.Err() == nil {
-					fail(fmt.Errorf("no answer to a ping: %w", err))
-					return
-				}
-			}
-		}
-	}()
-	var tick <-chan time.Time
-	var ticker *time.Ticker
-	if keepAlive != nil {
-		ticker = time.NewTicker(m.opt.KeepAlive)
-		defer ticker.Stop()
-		tick = ticker.C
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			c.Close(websocket.StatusNormalClosure, "")
-			return ctx.Err()
-		case err := <-errc:
-			return err
-		case d := <-keepAlive:
-			ticker.Reset(d)
-			send(keepAliveMsg)
-		case <-tick:
-			send(keepAliveMsg)
-		}
-	}
-}
-
-// --- Jellyfin and Emby ---------------------------------------------------
-
-var keepAliveMsg = []byte(`{"MessageType":"KeepAlive"}`)
-
-func (m *Manager) mbSession(ctx context.Context, b state.Backend, clientID string, onOpen func()) error {
-	path := "/socket"
-	if b.Kind == backend.Emby {
-		path = "/embywebsocket"
-	}
-	u := strings.TrimRight(b.URL, "/") + path + "?" + url.Values{"api_key": {b.Token}, "deviceId": {clientID}}.Encode()
-	device, err := os.Hostname()
-	if err != nil || device == "" {
-		device = "Playmark"
-	}
-	q := func(k, v string) string { return k + `="` + url.QueryEscape(v) + `"` }
-	h := http.Header{}
-	h.Set("Authorization", "MediaBrowser "+strings.Join([]string{q("Client", "Playmark"), q("Device", device),
-		q("DeviceId", clientID), q("Version", "1"), q("Token", b.Token)}, ", "))
-	if b.Kind == backend.Emby {
-		h.Set("X-Emby-Token", b.Token)
-	}
-	c, err := m.dial(ctx, b, u, h)
+// CheckToken says whether b's token can hear b's user's changes on the
+// server's socket (backend.Listener.CheckListen). It fails with
+// backend.ErrAPIKey, in one sentence saying what to do, for a Jellyfin
+// API key; other servers, and a server that cannot be asked right now,
+// pass.
+func CheckToken(ctx context.Context, open Opener, b state.Backend) error {
+	client, _, err := open.Open(ctx, b)
 	if err != nil {
-		return err
+		return nil // the socket will say what is wrong
 	}
-	onOpen()
-	keepAlive := make(chan time.Duration, 1)
-	user := backend.NormalizeID(b.UserID)
-	guid := b.Kind == backend.Jellyfin
-	log := m.log.With("backend", b.Name)
-	return m.serve(ctx, c, func(msg []byte, send func([]byte)) {
-		var env struct {
-			MessageType string
-			Data        json.RawMessage
-		}
-		if json.Unmarshal(msg, &env) != nil {
-			return
-		}
-		switch env.MessageType {
-		case "ForceKeepAlive":
-			var secs float64
-			if json.Unmarshal(env.Data, &secs) != nil || secs <= 0 || secs > 3600 {
-				return
-			}
-			select {
-			case keepAlive <- max(time.Duration(secs*float64(time.Second))/2, 100*time.Millisecond):
-			default:
-			}
-		case "UserDataChanged":
-			var d struct {
-				UserID       string `json:"UserId"`
-				UserDataList []struct {
-					ItemID                string `json:"ItemId"`
-					Played                bool
-					PlaybackPositionTicks int64
-					UnplayedItemCount     *int // only folders have it
-				}
-			}
-			if json.Unmarshal(env.Data, &d) != nil {
-				return
-			}
-			if user == "" || backend.NormalizeID(d.UserID) != user {
-				log.Debug("live: another user's change ignored")
-				return
-			}
-			for _, e := range d.UserDataList {
-				if e.UnplayedItemCount != nil {
-					// A series or season: Jellyfin sends the parent of
-					// every changed episode along; it is not an item.
-					continue
-				}
-				id := strings.TrimSpace(e.ItemID)
-				if guid {
-					id = backend.NormalizeID(id)
-				}
-				if !backend.ValidItemID(id) {
-					continue
-				}
-				kind := engine.UserDataKind(e.Played, e.PlaybackPositionTicks)
-				m.thr.add(engine.Event{Backend: b.Name, ItemID: id, Kind: kind}, false)
-			}
-		}
-	}, keepAlive, keepAliveMsg)
-}
-
-// --- Plex ----------------------------------------------------------------
-
-func (m *Manager) plexSession(ctx context.Context, b state.Backend, clientID string, onOpen func()) error {
-	h := http.Header{}
-	h.Set("X-Plex-Token", b.Token)
-	h.Set("X-Plex-Client-Identifier", clientID)
-	h.Set("X-Plex-Product", "Playmark")
-	h.Set("Accept", "application/json")
-	c, err := m.dial(ctx, b, strings.TrimRight(b.URL, "/")+"/:/websockets/notifications", h)
-	if err != nil {
-		return err
+	if l, ok := client.(backend.Listener); ok {
+		return explain(b, l.CheckListen(ctx, nil))
 	}
-	onOpen()
-	return m.serve(ctx, c, func(msg []byte, _ func([]byte)) {
-		var n struct {
-			NotificationContainer struct {
-				Type                         string `json:"type"`
-				PlaySessionStateNotification []struct {
-					RatingKey string `json:"ratingKey"`
-					State     string `json:"state"`
-				}
-			}
-		}
-		if json.Unmarshal(msg, &n) != nil || n.NotificationContainer.Type != "playing" {
-			return // timeline, activity, status…: nothing about this user's play state
-		}
-		for _, p := range n.NotificationContainer.PlaySessionStateNotification {
-			if !backend.ValidItemID(p.RatingKey) {
-				continue
-			}
-			final := p.State == "paused" || p.State == "stopped"
-			m.thr.add(engine.Event{Backend: b.Name, ItemID: p.RatingKey, Kind: engine.EventProgress}, final)
-		}
-	}, nil, nil)
+	return nil
 }
 
 // --- Helpers -------------------------------------------------------------

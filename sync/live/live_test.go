@@ -3,8 +3,6 @@ package live
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,7 +16,10 @@ import (
 )
 
 // The tests run the manager against the simulated servers' real
-// websockets and a real store.
+// websockets and a real store. What each server's socket says, and how
+// its client reads it, is tested with the client
+// (sync/backend/plex/socket_test.go, sync/backend/mediabrowser/socket_test.go);
+// here: connections, reconnects, gaps, the throttle.
 
 type recorder struct{ ch chan engine.Event }
 
@@ -78,7 +79,7 @@ func newWorld(t *testing.T, opt Options) *world {
 	if opt.MaxBackoff == 0 {
 		opt.MaxBackoff = 200 * time.Millisecond
 	}
-	w.m = New(st, w.rec, opt)
+	w.m = New(st, engine.New(st, nil), w.rec, opt)
 	return w
 }
 
@@ -125,71 +126,6 @@ func (w *world) status(name string) Status {
 }
 
 func (w *world) connected(name string) bool { return w.status(name).Connected }
-
-func TestUserDataChangedBecomesEvents(t *testing.T) {
-	for _, kind := range []backend.Kind{backend.Jellyfin, backend.Emby} {
-		t.Run(string(kind), func(t *testing.T) {
-			var srv *simulate.MediaBrowserServer
-			var err error
-			if kind == backend.Jellyfin {
-				srv, err = simulate.NewJellyfin(catalog(), simulate.Options{}) // 12.0 auth: the header must carry the token
-			} else {
-				srv, err = simulate.NewEmby(catalog(), simulate.Options{})
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(srv.Close)
-			w := newWorld(t, Options{})
-			w.add("srv", srv, kind, true)
-			w.run()
-			w.waitFor("the socket", func() bool { return w.connected("srv") && srv.Sockets() == 1 })
-
-			heat, e1 := srv.RemoteID("heat"), srv.RemoteID("e1")
-			srv.SetWatch("heat", simulate.Watch{Played: true, PlayCount: 1, LastPlayed: time.Now()})
-			if ev := w.rec.next(t); ev != (engine.Event{Backend: "srv", ItemID: heat, Kind: engine.EventPlayed}) {
-				t.Errorf("played: %+v", ev)
-			}
-			srv.SetWatch("e1", simulate.Watch{Position: 9 * time.Minute})
-			if ev := w.rec.next(t); ev.ItemID != e1 || ev.Kind != engine.EventProgress {
-				t.Errorf("position: %+v", ev)
-			}
-			srv.SetWatch("heat", simulate.Watch{})
-			if ev := w.rec.next(t); ev.ItemID != heat || ev.Kind != engine.EventUnplayed {
-				t.Errorf("unplayed: %+v", ev)
-			}
-			// Another user's mark on the same server is not this backend's.
-			otherID, otherToken := srv.OtherUser()
-			if err := markPlayed(srv.URL(), otherID, heat, otherToken); err != nil {
-				t.Fatal(err)
-			}
-			w.rec.none(t, 300*time.Millisecond)
-			if s := w.status("srv"); s.Reconnects != 0 || s.Err != "" {
-				t.Errorf("status %+v", s)
-			}
-		})
-	}
-}
-
-func TestPlexPlaybackBecomesProgress(t *testing.T) {
-	srv, err := simulate.NewPlex(catalog(), simulate.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	w := newWorld(t, Options{})
-	w.add("den", srv, backend.Plex, true)
-	w.run()
-	w.waitFor("the socket", func() bool { return w.connected("den") && srv.Sockets() == 1 })
-	// A mark says nothing Playmark can use on Plex's socket (a timeline
-	// entry); a playback position does.
-	srv.SetWatch("heat", simulate.Watch{Played: true})
-	w.rec.none(t, 300*time.Millisecond)
-	srv.SetWatch("e1", simulate.Watch{Position: 20 * time.Minute})
-	if ev := w.rec.next(t); ev != (engine.Event{Backend: "den", ItemID: srv.RemoteID("e1"), Kind: engine.EventProgress}) {
-		t.Errorf("position: %+v", ev)
-	}
-}
 
 func TestReconnectAfterADropReportsAGap(t *testing.T) {
 	srv, err := simulate.NewJellyfin(catalog(), simulate.Options{LegacyAuth: true})
@@ -245,28 +181,6 @@ func TestServerDownAtStartIsAGapOnceItAnswers(t *testing.T) {
 	}
 	if srv.Faults().Hits() != 3 {
 		t.Errorf("%d refused attempts, want 3", srv.Faults().Hits())
-	}
-}
-
-func TestKeepAlivesKeepTheSocketOpen(t *testing.T) {
-	srv, err := simulate.NewJellyfin(catalog(), simulate.Options{LegacyAuth: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	// The server closes a socket silent for 1 s; the client must keep
-	// talking at half that, as ForceKeepAlive tells it.
-	srv.SetSocketKeepAlive(time.Second)
-	w := newWorld(t, Options{KeepAlive: time.Hour, Ping: 200 * time.Millisecond})
-	w.add("attic", srv, backend.Jellyfin, true)
-	w.run()
-	w.waitFor("the socket", func() bool { return w.connected("attic") })
-	time.Sleep(1600 * time.Millisecond)
-	if s := w.status("attic"); !s.Connected || s.Reconnects != 0 {
-		t.Errorf("status %+v: the server dropped the socket", s)
-	}
-	if n := srv.KeepAlives(); n < 3 {
-		t.Errorf("%d keep-alives in 1.6 s, want at least 3 (one at once, then every 0.5 s)", n)
 	}
 }
 
@@ -375,24 +289,6 @@ func TestBackoffIsCappedAndJittered(t *testing.T) {
 
 // markPlayed marks an item played for a user through the API, with that
 // user's token.
-func markPlayed(base, userID, itemID, token string) error {
-	req, err := http.NewRequest(http.MethodPost, base+"/Users/"+userID+"/PlayedItems/"+itemID, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", `MediaBrowser Token="`+token+`"`)
-	req.Header.Set("X-Emby-Token", token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("mark played: %s", resp.Status)
-	}
-	return nil
-}
-
 // TestJellyfinAPIKeyIsRefusedNotSilent: Jellyfin sends nothing to a socket
 // opened with an API key (it has no user), so live on such a backend says
 // why instead of connecting to hear nothing.
@@ -408,11 +304,11 @@ func TestJellyfinAPIKeyIsRefusedNotSilent(t *testing.T) {
 	if _, err := w.store.AddBackend(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckToken(context.Background(), b, nil); !errors.Is(err, ErrAPIKey) || !strings.Contains(err.Error(), "backend set attic --token") {
+	if err := CheckToken(context.Background(), w.m.open, b); !errors.Is(err, backend.ErrAPIKey) || !strings.Contains(err.Error(), "backend set attic --token") {
 		t.Errorf("CheckToken with an API key: %v, want ErrAPIKey and what to do", err)
 	}
 	b.Token = srv.Token()
-	if err := CheckToken(context.Background(), b, nil); err != nil {
+	if err := CheckToken(context.Background(), w.m.open, b); err != nil {
 		t.Errorf("CheckToken with the user's token: %v", err)
 	}
 	w.run()

@@ -5,12 +5,15 @@
 //
 // Each backend has its own URL, /webhook/<secret>, where secret is the
 // backend's Options.WebhookSecret (NewSecret). The URL says which backend
-// a request is for; the payload then has to agree: its server id must be
-// the backend's, and its user the backend's user (see Handler for the
-// Plex rule). Only the backend and the item's id are taken from a
-// payload: the engine re-reads the item from the server with the
+// a request is for; the backend's client then reads the body
+// (backend.WebhookReceiver: each server's payloads are its client's
+// business, in sync/backend/plex/webhook.go and
+// sync/backend/mediabrowser/webhook.go) and says whether it is about the
+// backend's server and user. Only the backend and the item's id are taken
+// from a payload: the engine re-reads the item from the server with the
 // backend's own token, so a forged or misattributed payload can at worst
-// cause a read.
+// cause a read. This package owns what is the same for every server: the
+// secrets, the limits and the answers.
 //
 // Answers: 401 for a missing or unknown secret, 405 for anything but
 // POST, 413 for a body over the limit, 429 when a backend's URL is sent
@@ -27,7 +30,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -68,6 +70,11 @@ type Backends interface {
 	Backends(ctx context.Context) ([]state.Backend, error)
 }
 
+// Opener opens a configured backend's client; *engine.Engine is one.
+type Opener interface {
+	Open(ctx context.Context, b state.Backend) (backend.Backend, *backend.Transport, error)
+}
+
 // Enqueuer takes accepted events; *engine.Engine is one. Enqueue must not
 // block.
 type Enqueuer interface {
@@ -92,30 +99,14 @@ type Options struct {
 }
 
 // Handler is the http.Handler for /webhook/<secret>. It is safe for
-// concurrent use.
-//
-// Matching a payload to its backend: the payload's server id (Plex
-// Server.uuid, Jellyfin ServerId, Emby Server.Id) must equal the
-// backend's recorded ServerID (recorded by its first import), and the user
-// must be the backend's:
-//
-//   - Jellyfin and Emby: UserId / User.Id equals the backend's UserID.
-//   - Plex: a webhook carries the plex.tv account id of whoever played
-//     (Account.id), and the server-local ids Playmark knows differ from it
-//     only for the server's owner (local id 1). So for a backend whose user
-//     is not the owner, Account.id must equal its UserID (a shared or home
-//     user's local id is their plex.tv id). For the owner's backend (UserID
-//     "1"), the event must carry both flags: user (the account that played
-//     is the one whose webhook this is) and owner (that account owns the
-//     server); a member of the household playing on the owner's server
-//     arrives with owner set and user not, and is ignored. A Plex backend
-//     whose user is unknown accepts nothing.
-//
-// New items (Added) need no user: no one's play state is involved.
-// Whatever slips through, the engine re-reads the item with the backend's
-// own token, so another user's play can never be synced as this user's.
+// concurrent use. Whether a payload is about the backend's server and
+// user is its client's Mismatch (the Plex owner rule is in
+// sync/backend/plex/webhook.go); whatever slips through, the engine
+// re-reads the item with the backend's own token, so another user's play
+// can never be synced as this user's.
 type Handler struct {
 	store   Backends
+	open    Opener
 	events  Enqueuer
 	log     *slog.Logger
 	maxBody int64
@@ -132,9 +123,10 @@ type Handler struct {
 // cacheFor is how long the backends read for one request serve the next.
 const cacheFor = time.Second
 
-// New returns a handler that looks backends up in store and hands
-// accepted events to events.
-func New(store Backends, events Enqueuer, opt Options) *Handler {
+// New returns a handler that looks backends up in store, reads their
+// payloads with the clients open opens, and hands accepted events to
+// events.
+func New(store Backends, open Opener, events Enqueuer, opt Options) *Handler {
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = 1 << 20
 	}
@@ -155,6 +147,7 @@ func New(store Backends, events Enqueuer, opt Options) *Handler {
 	}
 	return &Handler{
 		store:   store,
+		open:    open,
 		events:  events,
 		log:     opt.Log,
 		maxBody: opt.MaxBody,
@@ -225,24 +218,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, status, msg)
 		return
 	}
-	n, err := Parse(b.Kind, r.Header.Get("Content-Type"), body)
+	client, _, err := h.open.Open(r.Context(), b)
+	if err != nil {
+		log.Warn("webhook: opening the backend", "err", err)
+		reply(w, http.StatusServiceUnavailable, "try again later")
+		return
+	}
+	rc, ok := client.(backend.WebhookReceiver)
+	if !ok {
+		reply(w, http.StatusBadRequest, string(b.Kind)+" servers send no webhooks")
+		return
+	}
+	n, err := rc.ParseWebhook(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		log.Debug("webhook refused", "err", err)
 		reply(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if n.Act {
-		if why := mismatch(b, n); why != "" {
-			n.Act, n.Reason = false, why
-		}
+	if n.Act() {
+		n.Reason = rc.Mismatch(n)
 	}
-	if !n.Act {
+	if !n.Act() {
 		log.Debug("webhook ignored", "event", n.Event, "reason", n.Reason)
 		reply(w, http.StatusOK, "ignored: "+n.Reason)
 		return
 	}
-	h.events.Enqueue(engine.Event{Backend: b.Name, ItemID: n.ItemID, Kind: n.Kind, At: n.At})
-	log.Debug("webhook queued", "event", n.Event, "item", n.ItemID, "kind", n.Kind)
+	ev := engine.NoticeEvent(b.Name, n)
+	h.events.Enqueue(ev)
+	log.Debug("webhook queued", "event", n.Event, "item", ev.ItemID, "kind", ev.Kind)
 	reply(w, http.StatusOK, "queued")
 }
 
@@ -264,19 +267,6 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (body []byte, sta
 		return nil, http.StatusBadRequest
 	}
 	return body, 0
-}
-
-// Parse parses a webhook body sent by a server of kind k.
-func Parse(k backend.Kind, contentType string, body []byte) (Notice, error) {
-	switch k {
-	case backend.Plex:
-		return ParsePlex(contentType, body)
-	case backend.Jellyfin:
-		return ParseJellyfin(contentType, body)
-	case backend.Emby:
-		return ParseEmby(contentType, body)
-	}
-	return Notice{}, fmt.Errorf("%w: unknown backend type %q", ErrBadPayload, k)
 }
 
 // lookup finds the backend whose secret is s, comparing in constant time.
@@ -303,40 +293,6 @@ func (h *Handler) lookup(ctx context.Context, s string) (state.Backend, bool, er
 		}
 	}
 	return found, ok, nil
-}
-
-// mismatch says why a notice is not about backend b's server and user, or
-// "" when it is (see Handler).
-func mismatch(b state.Backend, n Notice) string {
-	if b.ServerID == "" {
-		return "the backend's server id is not known yet (it is recorded by the first import)"
-	}
-	if !strings.EqualFold(n.ServerID, b.ServerID) {
-		return "another server"
-	}
-	if n.Kind == engine.EventAdded {
-		return ""
-	}
-	switch b.Kind {
-	case backend.Plex:
-		switch b.UserID {
-		case "":
-			return "the backend's plex user is not known"
-		case "1":
-			if !n.PlexUser || !n.PlexOwner {
-				return "another plex account than the owner's"
-			}
-		default:
-			if n.UserID != b.UserID {
-				return "another plex account"
-			}
-		}
-	default:
-		if b.UserID == "" || n.UserID != backend.NormalizeID(b.UserID) {
-			return "another user"
-		}
-	}
-	return ""
 }
 
 // source is who sent a request, for limiting wrong secrets: the peer's IP

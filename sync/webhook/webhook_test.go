@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	bt "playmark/sync/backend/backendtest"
 	"playmark/sync/engine"
 	"playmark/sync/state"
 )
@@ -54,11 +55,11 @@ func newFixture(t *testing.T, opt Options) *fixture {
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{store: st, rec: &recorder{}, secrets: map[string]string{}}
 	for _, b := range []state.Backend{
-		{Name: "den", Kind: "plex", UserID: "1", ServerID: plexServer},
-		{Name: "kid", Kind: "plex", UserID: "5402", ServerID: plexServer},
-		{Name: "attic", Kind: "jellyfin", UserID: jfUser, ServerID: jfServer},
-		{Name: "cellar", Kind: "emby", UserID: embyUser, ServerID: embyServer},
-		{Name: "fresh", Kind: "jellyfin", UserID: jfUser}, // never imported: no server id yet
+		{Name: "den", Kind: "plex", UserID: "1", ServerID: bt.PlexServer},
+		{Name: "kid", Kind: "plex", UserID: "5402", ServerID: bt.PlexServer},
+		{Name: "attic", Kind: "jellyfin", UserID: bt.JFUser, ServerID: bt.JFServer},
+		{Name: "cellar", Kind: "emby", UserID: bt.EmbyUser, ServerID: bt.EmbyServer},
+		{Name: "fresh", Kind: "jellyfin", UserID: bt.JFUser}, // never imported: no server id yet
 	} {
 		b.URL, b.Token, b.Import, b.Export = "http://192.0.2.1", "t", state.ImportFull, true
 		b.Options.WebhookSecret = NewSecret()
@@ -67,7 +68,7 @@ func newFixture(t *testing.T, opt Options) *fixture {
 			t.Fatal(err)
 		}
 	}
-	f.h = New(st, f.rec, opt)
+	f.h = New(st, engine.New(st, nil), f.rec, opt)
 	return f
 }
 
@@ -89,16 +90,16 @@ func TestNewSecret(t *testing.T) {
 func TestHandlerRefusesAndIgnores(t *testing.T) {
 	f := newFixture(t, Options{})
 	url := func(name string) string { return Path + f.secrets[name] }
-	owner := plexArgs{event: "media.scrobble", account: 31000001, user: true, owner: true, server: plexServer, ratingKey: "1042"}
-	plex := func(a plexArgs) (string, []byte) { return plexMultipart(plexJSON(a), false) }
+	owner := bt.PlexArgs{Event: "media.scrobble", Account: 31000001, User: true, Owner: true, Server: bt.PlexServer, RatingKey: "1042"}
+	plex := func(a bt.PlexArgs) (string, []byte) { return bt.PlexMultipart(bt.PlexJSON(a), false) }
 	ctGood, good := plex(owner)
 	other := owner
-	other.server = "ffffffffffffffffffffffffffffffffffffffff"
+	other.Server = "ffffffffffffffffffffffffffffffffffffffff"
 	ctOther, otherServer := plex(other)
 	member := owner
-	member.user, member.account = false, 5402 // a home member playing on the owner's server
+	member.User, member.Account = false, 5402 // a home member playing on the owner's server
 	ctMember, memberPlay := plex(member)
-	jfOtherUser := jellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": true, "UserId": "11111111111111111111111111111111"})
+	jfOtherUser := bt.JellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": true, "UserId": "11111111111111111111111111111111"})
 	huge := bytes.Repeat([]byte("x"), 10<<20)
 
 	cases := []struct {
@@ -119,12 +120,12 @@ func TestHandlerRefusesAndIgnores(t *testing.T) {
 		{"a household member on the owner's webhook", url("den"), ctMember, memberPlay, 200, "another plex account"},
 		{"the owner on the member's backend", url("kid"), ctGood, good, 200, "another plex account"},
 		{"another jellyfin user", url("attic"), "text/plain", jfOtherUser, 200, "another user"},
-		{"another emby user", url("cellar"), "application/json", embyJSON("item.markplayed", map[string]any{"User": map[string]any{"Id": jfUser}}), 200, "another user"},
-		{"a backend never imported", url("fresh"), "text/plain", jellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": true}), 200, "not known yet"},
+		{"another emby user", url("cellar"), "application/json", bt.EmbyJSON("item.markplayed", map[string]any{"User": map[string]any{"Id": bt.JFUser}}), 200, "another user"},
+		{"a backend never imported", url("fresh"), "text/plain", bt.JellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": true}), 200, "not known yet"},
 		{"truncated multipart", url("den"), ctGood, good[:len(good)/2], 400, "multipart"},
 		{"non-JSON", url("attic"), "text/plain", []byte("<html>502 Bad Gateway</html>"), 400, "JSON"},
 		{"a plex body on the jellyfin URL", url("attic"), ctGood, good, 400, "JSON"},
-		{"an event not used", url("cellar"), "application/json", embyJSON("item.rate", nil), 200, "not used"},
+		{"an event not used", url("cellar"), "application/json", bt.EmbyJSON("item.rate", nil), 200, "not used"},
 		{"10 MB body", url("den"), ctGood, huge, 413, "too large"},
 	}
 	for _, c := range cases {
@@ -162,16 +163,16 @@ func TestHandlerAccepts(t *testing.T) {
 			t.Fatalf("%s: %d %q", name, w.Code, w.Body.String())
 		}
 	}
-	ct, body := plexMultipart(plexJSON(plexArgs{event: "media.scrobble", account: 31000001, user: true, owner: true, server: strings.ToUpper(plexServer), ratingKey: "1042"}), false)
+	ct, body := bt.PlexMultipart(bt.PlexJSON(bt.PlexArgs{Event: "media.scrobble", Account: 31000001, User: true, Owner: true, Server: strings.ToUpper(bt.PlexServer), RatingKey: "1042"}), false)
 	send("den", ct, body)
 	// The home member's own play, on either webhook: Account.id is their id.
-	ct, body = plexMultipart(plexJSON(plexArgs{event: "media.pause", account: 5402, owner: true, server: plexServer, ratingKey: "1043"}), false)
+	ct, body = bt.PlexMultipart(bt.PlexJSON(bt.PlexArgs{Event: "media.pause", Account: 5402, Owner: true, Server: bt.PlexServer, RatingKey: "1043"}), false)
 	send("kid", ct, body)
-	send("attic", "text/plain", jellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": false, "SaveReason": "TogglePlayed"}))
-	ct, body = embyMultipart(embyJSON("item.markplayed", nil))
+	send("attic", "text/plain", bt.JellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": false, "SaveReason": "TogglePlayed"}))
+	ct, body = bt.EmbyMultipart(bt.EmbyJSON("item.markplayed", nil))
 	send("cellar", ct, body)
 	// A new item is nobody's play: no user needed.
-	send("attic", "text/plain", jellyfinJSON(map[string]any{"NotificationType": "ItemAdded", "UserId": nil, "ItemId": "00112233445566778899aabbccddeeff"}))
+	send("attic", "text/plain", bt.JellyfinJSON(map[string]any{"NotificationType": "ItemAdded", "UserId": nil, "ItemId": "00112233445566778899aabbccddeeff"}))
 
 	got := f.rec.take()
 	want := []engine.Event{
@@ -200,7 +201,7 @@ func TestHandlerRateLimitsEachSecret(t *testing.T) {
 	var mu sync.Mutex
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	f := newFixture(t, Options{Rate: 2, Burst: 5, Now: now})
-	body := jellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": true})
+	body := bt.JellyfinJSON(map[string]any{"NotificationType": "UserDataSaved", "Played": true})
 	send := func(secret, addr string) int {
 		req := httptest.NewRequest(http.MethodPost, Path+secret, bytes.NewReader(body))
 		req.RemoteAddr = addr
@@ -299,7 +300,7 @@ func TestHandlerOverHTTP(t *testing.T) {
 	f := newFixture(t, Options{})
 	srv := httptest.NewServer(f.h)
 	defer srv.Close()
-	ct, body := embyMultipart(embyJSON("item.markunplayed", nil))
+	ct, body := bt.EmbyMultipart(bt.EmbyJSON("item.markunplayed", nil))
 	resp, err := http.Post(srv.URL+Path+f.secrets["cellar"], ct, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

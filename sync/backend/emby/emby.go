@@ -19,6 +19,8 @@ func Flavor() mediabrowser.Flavor {
 		PathPrefix:       "/emby",
 		UsersQuery:       true,
 		DatePlayedLayout: "20060102150405", // the only form Emby accepts
+		SocketPath:       "/embywebsocket",
+		Webhook:          mediabrowser.WebhookEmby,
 	}
 }
 

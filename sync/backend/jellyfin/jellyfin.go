@@ -21,6 +21,8 @@ func Flavor() mediabrowser.Flavor {
 		UserDataReturnsBody: true,
 		StartIndexEchoed:    true,
 		GUIDItemIDs:         true,
+		SocketPath:          "/socket",
+		Webhook:             mediabrowser.WebhookJellyfinPlugin,
 	}
 }
 

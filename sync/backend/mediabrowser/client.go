@@ -2,6 +2,7 @@ package mediabrowser
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,6 +59,11 @@ type Client struct {
 	headers http.Header
 	tr      *backend.Transport
 
+	// root is base without the PathPrefix New added: where the socket is.
+	// serverID is the server's recorded id, for telling whose a webhook
+	// is. token and deviceID go in the socket's URL (socket.go).
+	root, serverID, token, deviceID string
+
 	mu       sync.Mutex
 	userID   string // configured, or resolved from the token (Jellyfin /Users/Me)
 	libs     []backend.Library
@@ -81,6 +87,7 @@ func New(cfg backend.Config, fl Flavor) (*Client, error) {
 		return nil, fmt.Errorf("%s: no token configured", fl.Kind)
 	}
 	base := strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/")
+	root := base
 	if p := fl.PathPrefix; p != "" && !strings.HasSuffix(strings.ToLower(base), strings.ToLower(p)) {
 		base += p
 	}
@@ -89,6 +96,7 @@ func New(cfg backend.Config, fl Flavor) (*Client, error) {
 		tr = backend.NewTransport(backend.TransportOptions{})
 	}
 	c := &Client{fl: fl, base: base, tr: tr, userID: normalizeGUID(cfg.UserID)}
+	c.root, c.serverID, c.token, c.deviceID = root, strings.TrimSpace(cfg.ServerID), cfg.Token, cmp.Or(cfg.ClientID, "playmark")
 	c.headers = authHeaders(fl, cfg)
 	return c, nil
 }

@@ -74,4 +74,23 @@ type Flavor struct {
 	// to anything else). The client treats a malformed id as unknown
 	// instead of sending it. Emby ids are numeric strings: not checked.
 	GUIDItemIDs bool
+	// SocketPath is the notification websocket, under the configured URL
+	// without PathPrefix: /socket (Jellyfin), /embywebsocket (Emby).
+	SocketPath string
+	// Webhook is the shape of the server's webhook bodies.
+	Webhook WebhookStyle
 }
+
+// WebhookStyle is the webhook a server posts.
+type WebhookStyle int
+
+const (
+	// WebhookJellyfinPlugin is jellyfin-plugin-webhook's Generic
+	// destination with "Send All Properties": a flat JSON object
+	// (NotificationType, ItemId, UserId, ServerId, Played…).
+	WebhookJellyfinPlugin WebhookStyle = iota
+	// WebhookEmby is Emby's own (Emby Premiere, 4.7.9+): the JSON in the
+	// form field "data", or the whole body as application/json (4.9), with
+	// Event, Item, User and Server objects.
+	WebhookEmby
+)

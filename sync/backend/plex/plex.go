@@ -55,6 +55,9 @@ type Client struct {
 	clientID string
 	device   string
 	tr       *backend.Transport
+	// userID and serverID are the configured user (server-local id) and
+	// the recorded server id, for telling whose a webhook is (Mismatch).
+	userID, serverID string
 
 	// A client lives for one run: the sections read once serve its
 	// listing and its quick checks.
@@ -96,7 +99,8 @@ func New(cfg backend.Config) (*Client, error) {
 	if err != nil || device == "" {
 		device = product
 	}
-	return &Client{base: base, token: cfg.Token, clientID: clientID, device: device, tr: tr}, nil
+	return &Client{base: base, token: cfg.Token, clientID: clientID, device: device, tr: tr,
+		userID: strings.TrimSpace(cfg.UserID), serverID: strings.TrimSpace(cfg.ServerID)}, nil
 }
 
 // Kind is backend.Plex.

@@ -5,67 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
-	"strings"
+
+	"playmark/sync/backend"
 )
 
 // The JSON shapes PMS answers with (Accept: application/json). Only the
 // fields Playmark reads are declared; PMS sends many more.
 
-// flexInt is an integer PMS may send as a number, a float or a numeric
-// string (the official spec's examples have "size": "1"); null and ""
-// read as 0.
-type flexInt int64
-
-func (n *flexInt) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if len(s) >= 2 && s[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-	}
-	s = strings.TrimSpace(s)
-	if s == "null" || s == "" {
-		*n = 0
-		return nil
-	}
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		*n = flexInt(i)
-		return nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > math.MaxInt64/2 {
-		return fmt.Errorf("not a number: %.30q", s)
-	}
-	*n = flexInt(f)
-	return nil
-}
-
-// flexString is an id PMS may send as a string or a number (the episode
-// listing's container has "grandparentRatingKey": 22).
-type flexString string
-
-func (s *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*s = flexString(v)
-		return nil
-	}
-	v := string(b)
-	if v == "null" {
-		*s = ""
-		return nil
-	}
-	if _, err := strconv.ParseFloat(v, 64); err != nil {
-		return fmt.Errorf("not a string or number: %.30q", v)
-	}
-	*s = flexString(v)
-	return nil
-}
+// flexInt and flexString are the shared readers of a field PMS sends as
+// a number one time and a string the next (the official spec's examples
+// have "size": "1"; the episode listing's container has
+// "grandparentRatingKey": 22).
+type (
+	flexInt    = backend.FlexInt
+	flexString = backend.FlexString
+)
 
 type wireGUID struct {
 	ID string `json:"id"`

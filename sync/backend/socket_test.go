@@ -1,16 +1,12 @@
-package live
+package backend
 
 import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-
-	"playmark/sync/engine"
-	"playmark/sync/state"
 )
 
 // TestSocketHandshakeSendsNoCredentialElsewhere: a notification socket
@@ -43,17 +39,11 @@ func TestSocketHandshakeSendsNoCredentialElsewhere(t *testing.T) {
 			w.WriteHeader(http.StatusBadRequest)
 		}
 	})
-	st, err := state.Open(context.Background(), filepath.Join(t.TempDir(), "cfg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	m := New(st, &recorder{ch: make(chan engine.Event, 1)}, Options{})
-	b := state.Backend{Name: "den", Kind: "emby", URL: home.URL, Token: "sekrit-token"}
+	hc := NewTransport(TransportOptions{}).StreamClient()
 	h := http.Header{}
-	h.Set("X-Emby-Token", b.Token)
+	h.Set("X-Emby-Token", "sekrit-token")
 	for _, path := range []string{"/away", "/within"} {
-		_, err := m.dial(context.Background(), b, home.URL+path+"?api_key=sekrit-token&deviceId=x", h)
+		_, err := DialSocket(context.Background(), hc, home.URL+path+"?api_key=sekrit-token&deviceId=x", h)
 		if err == nil {
 			t.Fatalf("%s: the handshake succeeded", path)
 		}

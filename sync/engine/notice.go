@@ -1,0 +1,20 @@
+package engine
+
+import "playmark/sync/backend"
+
+// NoticeEvent is the event for an acted-on notice from backend name's
+// server (a webhook or a socket message, parsed by its client).
+func NoticeEvent(name string, n backend.Notice) Event {
+	var kind EventKind
+	switch n.Kind {
+	case backend.NoticePlayed:
+		kind = EventPlayed
+	case backend.NoticeUnplayed:
+		kind = EventUnplayed
+	case backend.NoticeAdded:
+		kind = EventAdded
+	default:
+		kind = EventProgress // the safe reading: never flips the watched flag
+	}
+	return Event{Backend: name, ItemID: n.ItemID, Kind: kind, At: n.At}
+}
