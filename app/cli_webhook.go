@@ -8,8 +8,7 @@ import (
 	"os"
 	"strconv"
 
-	"playmark/sync/backend"
-	"playmark/sync/state"
+	"playmark/sync/backend/kinds"
 	"playmark/sync/webhook"
 )
 
@@ -82,23 +81,10 @@ func (c *cli) webhooksCmd(args []string) error {
 				return err
 			}
 		}
-		fmt.Fprintf(c.stdout, "\n  %s (%s)\n    http://%s%s%s\n    %s\n", b.Name, b.Kind, host, webhook.Path, b.Options.WebhookSecret, pasteHint(b))
+		fmt.Fprintf(c.stdout, "\n  %s (%s)\n    http://%s%s%s\n    %s\n", b.Name, b.Kind, host, webhook.Path, b.Options.WebhookSecret, kinds.WebhookHint(b.Kind))
 	}
 	fmt.Fprintln(c.stdout, "\nEach URL is that backend's secret: anyone who has it can make Playmark re-read items from that server, nothing more.")
 	return nil
-}
-
-// pasteHint says in one line where a backend's URL goes in its server.
-func pasteHint(b state.Backend) string {
-	switch b.Kind {
-	case backend.Plex:
-		return "Plex: Settings > Webhooks > Add Webhook, signed in as this backend's user (needs Plex Pass)."
-	case backend.Jellyfin:
-		return `Jellyfin: Dashboard > Plugins > Webhook (install it from the catalogue) > Add Generic Destination; tick "Send All Properties" and the notifications Item Added, Playback Start, Playback Stop and User Data Saved.`
-	case backend.Emby:
-		return "Emby: Settings > Webhooks (4.8+: Notifications > Add Notification > Webhooks; needs Emby Premiere); events: Playback, Mark played/unplayed, New media."
-	}
-	return ""
 }
 
 // validateListen checks a listen address: host:port, the host optional

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"playmark/sync/backend"
+	"playmark/sync/backend/kinds"
 	"playmark/sync/engine"
 	"playmark/sync/state"
 )
@@ -222,17 +223,7 @@ func detailText(b state.Backend) string {
 	return strings.Join(parts, " · ")
 }
 
-func kindTitle(k backend.Kind) string {
-	switch k {
-	case backend.Plex:
-		return "Plex"
-	case backend.Jellyfin:
-		return "Jellyfin"
-	case backend.Emby:
-		return "Emby"
-	}
-	return string(k)
-}
+func kindTitle(k backend.Kind) string { return kinds.Title(k) }
 
 // statusText is how a backend's last import and export went.
 func statusText(b state.Backend, now time.Time) string {

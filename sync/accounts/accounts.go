@@ -18,8 +18,7 @@ import (
 	"time"
 
 	"playmark/sync/backend"
-	"playmark/sync/backend/emby"
-	"playmark/sync/backend/jellyfin"
+	"playmark/sync/backend/kinds"
 	"playmark/sync/backend/mediabrowser"
 	"playmark/sync/backend/plextv"
 	"playmark/sync/state"
@@ -135,11 +134,8 @@ func (m *Manager) SignInPlex(ctx context.Context, show func(link, code string)) 
 }
 
 func flavor(kind backend.Kind) (mediabrowser.Flavor, error) {
-	switch kind {
-	case backend.Jellyfin:
-		return jellyfin.Flavor(), nil
-	case backend.Emby:
-		return emby.Flavor(), nil
+	if fl, ok := kinds.Flavor(kind); ok {
+		return fl, nil
 	}
 	return mediabrowser.Flavor{}, fmt.Errorf("signing in by password is for jellyfin and emby, not %q", kind)
 }
@@ -277,10 +273,7 @@ func (m *Manager) plexServers(ctx context.Context, a state.Account) ([]Server, e
 
 func (m *Manager) mbClient(a state.Account, userID string) (backend.Backend, error) {
 	cfg := backend.Config{Kind: backend.Kind(a.Kind), URL: a.URL, Token: a.Token, UserID: userID, ClientID: m.ClientID, Transport: backend.NewTransport(m.Transport)}
-	if a.Kind == state.AccountEmby {
-		return emby.New(cfg)
-	}
-	return jellyfin.New(cfg)
+	return kinds.Open(cfg)
 }
 
 func (m *Manager) mediaBrowserServers(ctx context.Context, a state.Account) ([]Server, error) {

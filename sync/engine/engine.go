@@ -22,9 +22,7 @@ import (
 	"time"
 
 	"playmark/sync/backend"
-	"playmark/sync/backend/emby"
-	"playmark/sync/backend/jellyfin"
-	"playmark/sync/backend/plex"
+	"playmark/sync/backend/kinds"
 	"playmark/sync/state"
 )
 
@@ -77,8 +75,8 @@ func (e *Engine) SetPageSize(n int) { e.pageSize = n }
 // Store is the engine's store.
 func (e *Engine) Store() *state.Store { return e.store }
 
-// Open builds a client for a configured backend. The switch is the whole
-// registry of backend kinds.
+// Open builds a client for a configured backend, by its kind
+// (sync/backend/kinds, the registry of kinds).
 func (e *Engine) Open(ctx context.Context, b state.Backend) (backend.Backend, *backend.Transport, error) {
 	opt := e.transport
 	if b.Options.MaxInFlight > 0 {
@@ -99,17 +97,7 @@ func (e *Engine) Open(ctx context.Context, b state.Backend) (backend.Backend, *b
 		ServerID:  b.ServerID,
 		Transport: tr,
 	}
-	var c backend.Backend
-	switch cfg.Kind {
-	case backend.Plex:
-		c, err = plex.New(cfg)
-	case backend.Jellyfin:
-		c, err = jellyfin.New(cfg)
-	case backend.Emby:
-		c, err = emby.New(cfg)
-	default:
-		err = fmt.Errorf("unknown backend type %q", b.Kind)
-	}
+	c, err := kinds.Open(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("backend %s: %w", b.Name, err)
 	}
