@@ -1,6 +1,19 @@
 package engine
 
-import "playmark/sync/backend"
+import (
+	"context"
+
+	"playmark/sync/backend"
+	"playmark/sync/state"
+)
+
+// Opener opens a configured backend's client; *Engine is one. The live
+// sockets and the webhook handler take one: they reach a server's wire
+// format only through its client (backend.Listener,
+// backend.WebhookReceiver).
+type Opener interface {
+	Open(ctx context.Context, b state.Backend) (backend.Backend, *backend.Transport, error)
+}
 
 // NoticeEvent is the event for an acted-on notice from backend name's
 // server (a webhook or a socket message, parsed by its client).

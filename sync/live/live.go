@@ -43,11 +43,6 @@ type Store interface {
 	Backends(ctx context.Context) ([]state.Backend, error)
 }
 
-// Opener opens a configured backend's client; *engine.Engine is one.
-type Opener interface {
-	Open(ctx context.Context, b state.Backend) (backend.Backend, *backend.Transport, error)
-}
-
 // Enqueuer takes events; *engine.Engine is one. Enqueue must not block.
 type Enqueuer interface {
 	Enqueue(engine.Event)
@@ -65,7 +60,7 @@ type Options struct {
 	MaxBackoff  time.Duration // cap on the wait; default 5 min
 	StableAfter time.Duration // a connection up this long resets the backoff; default 1 min
 	Ping        time.Duration // websocket ping interval (a dead peer is noticed within Ping+15 s); default 30 s
-	KeepAlive   time.Duration // Jellyfin/Emby KeepAlive interval until the server sets one; default 30 s
+	KeepAlive   time.Duration // the keep-alive message interval of a server that wants one (Jellyfin, Emby), until it names one; default 30 s
 	Poll        time.Duration // re-read the backends this often, besides Reload; default 30 s
 	// ProgressEvery is the least time between two Progress events of one
 	// item; default 30 s.
@@ -89,7 +84,7 @@ type Status struct {
 // removed, or Run's context ends.
 type Manager struct {
 	store  Store
-	open   Opener
+	open   engine.Opener
 	events Enqueuer
 	opt    Options
 	log    *slog.Logger
@@ -102,7 +97,7 @@ type Manager struct {
 
 // New returns a Manager that reads the backends from store, opens their
 // clients with open and hands events to events; Run starts it.
-func New(store Store, open Opener, events Enqueuer, opt Options) *Manager {
+func New(store Store, open engine.Opener, events Enqueuer, opt Options) *Manager {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -333,7 +328,7 @@ func explain(b state.Backend, err error) error {
 // backend.ErrAPIKey, in one sentence saying what to do, for a Jellyfin
 // API key; other servers, and a server that cannot be asked right now,
 // pass.
-func CheckToken(ctx context.Context, open Opener, b state.Backend) error {
+func CheckToken(ctx context.Context, open engine.Opener, b state.Backend) error {
 	client, _, err := open.Open(ctx, b)
 	if err != nil {
 		return nil // the socket will say what is wrong

@@ -70,11 +70,6 @@ type Backends interface {
 	Backends(ctx context.Context) ([]state.Backend, error)
 }
 
-// Opener opens a configured backend's client; *engine.Engine is one.
-type Opener interface {
-	Open(ctx context.Context, b state.Backend) (backend.Backend, *backend.Transport, error)
-}
-
 // Enqueuer takes accepted events; *engine.Engine is one. Enqueue must not
 // block.
 type Enqueuer interface {
@@ -106,7 +101,7 @@ type Options struct {
 // can never be synced as this user's.
 type Handler struct {
 	store   Backends
-	open    Opener
+	open    engine.Opener
 	events  Enqueuer
 	log     *slog.Logger
 	maxBody int64
@@ -126,7 +121,7 @@ const cacheFor = time.Second
 // New returns a handler that looks backends up in store, reads their
 // payloads with the clients open opens, and hands accepted events to
 // events.
-func New(store Backends, open Opener, events Enqueuer, opt Options) *Handler {
+func New(store Backends, open engine.Opener, events Enqueuer, opt Options) *Handler {
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = 1 << 20
 	}
