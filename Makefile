@@ -34,7 +34,7 @@ vet:
 ## many times slower, the engine's package took over 10 minutes and the
 ## deadline and responsiveness tests failed on their timings (make test-race
 ## runs them so).
-RACE_PKGS := playmark/sync/live playmark/sync/webhook playmark/sync/state playmark/sync/backend/simulate
+RACE_PKGS := playmark/sync/live playmark/sync/webhook playmark/sync/state playmark/sync/backend/simulate playmark/sync/backend playmark/sync/backend/plex playmark/sync/backend/mediabrowser
 test: test-deps vet
 	@echo "go test ./... (each package as it finishes; skipped tests are listed at the end; -race for $(RACE_PKGS))"
 	@export LANG=$${LANG:-C.UTF-8}; { \
