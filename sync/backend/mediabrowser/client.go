@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -181,24 +180,17 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 
 // checkJSON rejects an answer that says it is a web page: a proxy's or a
 // captive portal's, not the API's.
-func checkJSON(resp *http.Response) error {
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil && mt == "text/html" {
-		return fmt.Errorf("%s %s: %w: got a web page (text/html), not JSON", resp.Request.Method, resp.Request.URL.Path, backend.ErrBadResponse)
-	}
-	return nil
-}
+func checkJSON(resp *http.Response) error { return backend.CheckJSON(resp) }
 
-// bodyError classifies a failure to read or decode a body: a lost
-// connection stays ErrUnreachable, a cancelled context stays itself, and
-// anything else is ErrBadResponse.
+// bodyError classifies a failure to read or decode a body: a cancelled
+// context stays itself, a lost connection stays ErrUnreachable, and
+// anything else is ErrBadResponse, in one sentence with the body's start
+// kept for the log (backend.DecodeFailure).
 func bodyError(ctx context.Context, resp *http.Response, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
 	}
-	if errors.Is(err, backend.ErrUnreachable) || errors.Is(err, backend.ErrBadResponse) {
-		return err
-	}
-	return fmt.Errorf("%s %s: %w: %v", resp.Request.Method, resp.Request.URL.Path, backend.ErrBadResponse, err)
+	return backend.DecodeFailure(resp, err)
 }
 
 func statusOf(err error) int {
