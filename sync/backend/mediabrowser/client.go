@@ -690,7 +690,10 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, size int,
 		}
 		q.Set("StartIndex", strconv.Itoa(from))
 		q.Set("Limit", strconv.Itoa(limit))
-		p, err := c.getPage(ctx, path, q)
+		p, err := c.getPage(ctx, path, q, limit)
+		if errors.Is(err, errTooMany) {
+			return fail("asked for %d items, got more: the server ignored Limit", limit)
+		}
 		if err != nil {
 			return fmt.Errorf("listing %s items: %w", c.fl.Kind, err)
 		}
@@ -740,8 +743,9 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, size int,
 	}
 }
 
-// getPage reads one QueryResult page.
-func (c *Client) getPage(ctx context.Context, path string, q url.Values) (itemsPage, error) {
+// getPage reads one QueryResult page, of at most maxItems items when
+// maxItems is above 0 (errTooMany).
+func (c *Client) getPage(ctx context.Context, path string, q url.Values, maxItems int) (itemsPage, error) {
 	resp, err := c.send(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
 		return itemsPage{}, err
@@ -750,7 +754,7 @@ func (c *Client) getPage(ctx context.Context, path string, q url.Values) (itemsP
 	if err := checkJSON(resp); err != nil {
 		return itemsPage{}, err
 	}
-	p, err := decodeItems(resp.Body)
+	p, err := decodeItems(resp.Body, maxItems)
 	if err != nil {
 		return itemsPage{}, bodyError(ctx, resp, err)
 	}
@@ -777,7 +781,7 @@ func (c *Client) seriesGUIDs(ctx context.Context, uid string, dtos []itemDTO, ca
 		missing = missing[len(batch):]
 		q := url.Values{"Ids": {strings.Join(batch, ",")}, "Fields": {"ProviderIds"}, "EnableUserData": {"false"}, "EnableImages": {"false"}}
 		path := c.itemsRoute(uid, q)
-		p, err := c.getPage(ctx, path, q)
+		p, err := c.getPage(ctx, path, q, 0)
 		if err != nil {
 			return fmt.Errorf("reading %s series: %w", c.fl.Kind, err)
 		}
@@ -829,7 +833,7 @@ func (c *Client) Get(ctx context.Context, ids []string) ([]backend.Item, error) 
 			"EnableImages":   {"false"},
 		}
 		path := c.itemsRoute(uid, q)
-		p, err := c.getPage(ctx, path, q)
+		p, err := c.getPage(ctx, path, q, 0)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s items: %w", c.fl.Kind, err)
 		}
