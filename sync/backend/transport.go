@@ -156,6 +156,13 @@ func (t *Transport) once(req *http.Request) (resp *http.Response, err error, ret
 	parent := req.Context()
 	ctx, cancel := context.WithCancel(parent)
 	req = req.WithContext(ctx)
+	// Ask for gzip ourselves, so that the body is decompressed here, where
+	// a body that is not the gzip it claims to be can be told apart from a
+	// lost connection and its first bytes kept (net/http's own
+	// decompression does it only when it added the header itself).
+	if req.Header.Get("Accept-Encoding") == "" && req.Method != http.MethodHead {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
 	resp, err = t.client.Do(req)
 	if err != nil {
 		cancel()
@@ -184,6 +191,13 @@ func (t *Transport) once(req *http.Request) (resp *http.Response, err error, ret
 		var ne net.Error
 		timedOut := errors.As(err, &ne) && ne.Timeout()
 		return nil, fmt.Errorf("%s %s: %w: %w", req.Method, req.URL.Path, ErrUnreachable, err), idempotent && !certErr && !timedOut
+	}
+	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") && !resp.Uncompressed {
+		resp.Body = &gzipBody{raw: resp.Body}
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+		resp.Uncompressed = true
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		resp.Body = &limitedBody{r: resp.Body, left: t.opt.MaxBody, max: t.opt.MaxBody, method: req.Method, path: req.URL.Path,
@@ -356,7 +370,42 @@ func (b *limitedBody) classify(err error) error {
 }
 
 func (b *limitedBody) fail(kind error, problem string, cause error) error {
-	return &BodyError{Method: b.method, Path: b.path, Kind: kind, Problem: problem, Start: string(b.head), cause: cause}
+	start := string(b.head)
+	if gz, ok := b.r.(*gzipBody); ok && len(b.head) == 0 {
+		start = string(gz.head) // what came instead of gzip
+	}
+	return &BodyError{Method: b.method, Path: b.path, Kind: kind, Problem: problem, Start: start, cause: cause}
+}
+
+// gzipBody decompresses a body the server said is gzip, keeping the first
+// bytes it got as they came, for the log.
+type gzipBody struct {
+	raw  io.ReadCloser
+	zr   *gzip.Reader
+	head []byte
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.zr == nil {
+		zr, err := gzip.NewReader(io.TeeReader(g.raw, (*headWriter)(&g.head)))
+		if err != nil {
+			return 0, err
+		}
+		g.zr = zr
+	}
+	return g.zr.Read(p)
+}
+
+func (g *gzipBody) Close() error { return g.raw.Close() }
+
+// headWriter keeps the first headSize bytes written to it.
+type headWriter []byte
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if n := headSize - len(*h); n > 0 {
+		*h = append(*h, p[:min(n, len(p))]...)
+	}
+	return len(p), nil
 }
 
 func (b *limitedBody) Close() error {

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -231,5 +232,49 @@ func TestTransportKeepsASlowMovingBody(t *testing.T) {
 	time.Sleep(time.Second) // the caller is busy: the server is not stalled
 	if rest, err := io.ReadAll(resp.Body); err != nil || len(rest)+len(buf) != 1<<20 {
 		t.Fatalf("after a pause of the caller's: %d bytes, %v", len(rest)+len(buf), err)
+	}
+}
+
+// TestTransportGzip: a gzip body is decompressed (the Transport asks for
+// it); one that only claims to be gzip is a bad response that says so,
+// with the bytes that came instead kept for the log.
+func TestTransportGzip(t *testing.T) {
+	var asked atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Store(r.Header.Get("Accept-Encoding"))
+		w.Header().Set("Content-Encoding", "gzip")
+		if r.URL.Path == "/good" {
+			zw := gzip.NewWriter(w)
+			zw.Write([]byte(`{"ok":true}`))
+			zw.Close()
+			return
+		}
+		w.Write([]byte(`<html><body>Sign in</body></html>`))
+	}))
+	defer srv.Close()
+	tr := NewTransport(TransportOptions{})
+	read := func(path string) ([]byte, error) {
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL+path, nil)
+		resp, err := tr.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	b, err := read("/good")
+	if err != nil || string(b) != `{"ok":true}` {
+		t.Fatalf("gzip body: %q, %v", b, err)
+	}
+	if asked.Load() != "gzip" {
+		t.Errorf("Accept-Encoding = %q, want gzip", asked.Load())
+	}
+	_, err = read("/bad")
+	var be *BodyError
+	if !errors.Is(err, ErrBadResponse) || !errors.As(err, &be) || !strings.Contains(err.Error(), "not valid gzip") {
+		t.Fatalf("a body that is not gzip: %v, want ErrBadResponse saying so", err)
+	}
+	if !strings.HasPrefix(be.Start, "<html>") {
+		t.Errorf("Start = %q, want the bytes sent instead of gzip", be.Start)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -229,3 +230,83 @@ func TestFaultMatrix(t *testing.T) {
 
 // writeMethod marks a fault meant for the write endpoints.
 const writeMethod = "WRITE"
+
+// TestGarbageAnswersSayWhatAndLogTheirStart: a server (or what answers in
+// its place) that sends garbage with a 200 gets one sentence that says
+// what came, on the backend (what `playmark status` shows), and the log
+// has the first bytes of what it sent, for whoever has to find out why.
+func TestGarbageAnswersSayWhatAndLogTheirStart(t *testing.T) {
+	login := "<!DOCTYPE html><html><head><title>Sign in</title></head><body><form action=/login></form></body></html>"
+	cases := []struct {
+		name   string
+		victim string
+		fault  simulate.Fault
+		proxy  func(w http.ResponseWriter, r *http.Request)
+		say    string
+		start  string // the log's body_start begins with this
+	}{
+		{name: "a login page with 200", victim: "jellyfin", say: "got a web page (text/html), not JSON", start: "<!DOCTYPE html>",
+			proxy: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Write([]byte(login))
+			}},
+		{name: "a login page labelled JSON", victim: "plex", say: "got a web page (HTML), not JSON", start: "<!DOCTYPE html>",
+			proxy: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(login))
+			}},
+		{name: "truncated JSON", victim: "emby", fault: simulate.Fault{Kind: simulate.FaultTruncate}, say: "the answer was cut short", start: "{"},
+		{name: "JSON that ends early", victim: "jellyfin", say: "the answer was cut short", start: `{"Items":[{"Name"`,
+			proxy: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"Items":[{"Name":"A`))
+			}},
+		{name: "a gzip body that is not gzip", victim: "emby", fault: simulate.Fault{Kind: simulate.FaultBadGzip}, say: "not valid gzip", start: "{"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cat := faultCatalog()
+			w := newWorld(t, cat, faultSeed(cat))
+			logs := w.withLog()
+			w.eng.SetTransportOptions(backend.TransportOptions{Timeout: 5 * time.Second, MaxRetries: 1, MaxRetryWait: 5 * time.Millisecond})
+			if tc.proxy != nil {
+				var n atomic.Int32
+				w.hostile(tc.victim, func(rw http.ResponseWriter, r *http.Request) bool {
+					if n.Add(1) <= 2 { // past the identity probe
+						return false
+					}
+					tc.proxy(rw, r)
+					return true
+				})
+			} else {
+				f := tc.fault
+				f.After = 2
+				w.servers[tc.victim].Faults().Add(f)
+			}
+			w.sync(RunOptions{})
+			last := w.backend(tc.victim).LastError
+			if !strings.Contains(last, tc.victim) || !strings.Contains(last, tc.say) || strings.Contains(last, "\n") {
+				t.Errorf("the backend shows %q, want one line that names %s and says %q", last, tc.victim, tc.say)
+			}
+			if strings.Contains(last, "<") {
+				t.Errorf("the backend's error shows what the server sent: %q", last)
+			}
+			log := logs.String()
+			i := strings.Index(log, "body_start=")
+			if i < 0 {
+				t.Fatalf("the log has no body_start:\n%s", log)
+			}
+			got := log[i+len("body_start="):]
+			if unq, err := strconv.QuotedPrefix(got); err == nil {
+				got, _ = strconv.Unquote(unq)
+			}
+			if !strings.HasPrefix(got, tc.start) {
+				t.Errorf("the log's body_start is %.60q, want it to begin %q", got, tc.start)
+			}
+			if tok := w.servers[tc.victim].Token(); strings.Contains(log, tok) {
+				t.Error("the log shows the token")
+			}
+		})
+	}
+}
