@@ -475,6 +475,10 @@ func (r *run) finishPhase(rep *BackendReport, started time.Time, tr *backend.Tra
 		if errors.As(rep.Err, &se) && se.Body != "" {
 			args = append(args, "body", r.redact(se.Body)) // trace ids and all: the log, not the user
 		}
+		var be *backend.BodyError
+		if errors.As(rep.Err, &be) && be.Start != "" {
+			args = append(args, "body_start", r.redact(be.Start)) // what the server sent instead: the log
+		}
 		log.Warn(rep.Phase+" failed", args...)
 	}
 	// Recorded now, not only when the run ends: a run killed later still

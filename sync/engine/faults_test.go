@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -55,6 +56,7 @@ func TestFaultMatrix(t *testing.T) {
 		name  string
 		f     simulate.Fault
 		say   string // the report must say this about the backend
+		not   string // and must not say this
 		close bool   // stop the server instead of injecting
 		// proxy, when set, puts a hostile proxy in front of the server
 		// instead: it answers the requests it wants to (see hostile).
@@ -79,14 +81,22 @@ func TestFaultMatrix(t *testing.T) {
 	faults := []fault{
 		{name: "connection refused", close: true, say: "unreachable"},
 		{name: "server hangs", f: simulate.Fault{Kind: simulate.FaultHang, After: 2}, say: "unreachable"},
-		{name: "slow drip past the timeout", f: simulate.Fault{Kind: simulate.FaultDrip, Latency: 300 * time.Millisecond, After: 2}, say: "unreachable"},
+		// Slow but moving: cut by the request's timeout, never as a stall.
+		{name: "slow drip past the timeout", f: simulate.Fault{Kind: simulate.FaultDrip, Latency: 100 * time.Millisecond, After: 2}, say: "unreachable", not: "stopped sending"},
+		{name: "stops sending mid-response", f: simulate.Fault{Kind: simulate.FaultStall, After: 2}, say: "stopped sending mid-response"},
+		{name: "stops sending mid-listing", f: simulate.Fault{Kind: simulate.FaultStall, Paged: true, After: 2}, say: "stopped sending mid-response"},
 		{name: "500 for good", f: simulate.Fault{Kind: simulate.FaultStatus, Status: 500, After: 2}, say: "bad response"},
 		{name: "503 for good", f: simulate.Fault{Kind: simulate.FaultStatus, Status: 503, After: 2}, say: "bad response"},
 		{name: "429 with Retry-After for good", f: simulate.Fault{Kind: simulate.FaultStatus, Status: 429, RetryAfter: "1", After: 2}, say: "rate limiting"},
 		{name: "401 in the middle of a run", f: simulate.Fault{Kind: simulate.FaultStatus, Status: 401, After: 3}, say: "token rejected"},
-		{name: "truncated JSON", f: simulate.Fault{Kind: simulate.FaultTruncate, After: 2}, say: ""},
+		{name: "truncated JSON", f: simulate.Fault{Kind: simulate.FaultTruncate, After: 2}, say: "the answer was cut short"},
+		{name: "a gzip body that is not gzip", f: simulate.Fault{Kind: simulate.FaultBadGzip, After: 2}, say: "not valid gzip"},
 		{name: "invalid JSON", f: simulate.Fault{Kind: simulate.FaultInvalidJSON, After: 2}, say: "bad response"},
-		{name: "HTML instead of JSON", f: simulate.Fault{Kind: simulate.FaultWrongType, After: 2}, say: "bad response"},
+		{name: "HTML instead of JSON", f: simulate.Fault{Kind: simulate.FaultWrongType, After: 2}, say: "a web page"},
+		{name: "a login page labelled JSON", say: "a web page", proxy: after(2, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte("\n<!DOCTYPE html><html><head><title>Sign in</title></head><body><form action=/login>...</form></body></html>"))
+		})},
 		{name: "oversized response", f: simulate.Fault{Kind: simulate.FaultHuge, Size: 3 << 20, After: 2}, say: "bad response"},
 		{name: "a page repeats", f: simulate.Fault{Kind: simulate.FaultRepeatPage, After: 1, Times: 1}, say: "bad response"},
 		{name: "a page is skipped", f: simulate.Fault{Kind: simulate.FaultSkipPage, After: 0, Times: 1}, say: "bad response"},
@@ -114,7 +124,7 @@ func TestFaultMatrix(t *testing.T) {
 			t.Run(victim+"/"+fl.name, func(t *testing.T) {
 				t.Parallel()
 				w := newWorld(t, cat, faultSeed(cat))
-				w.eng.SetTransportOptions(backend.TransportOptions{Timeout: 1 * time.Second, MaxRetries: 2, MaxRetryWait: 5 * time.Millisecond, MaxBody: 2 << 20})
+				w.eng.SetTransportOptions(backend.TransportOptions{Timeout: 1 * time.Second, StallTimeout: 500 * time.Millisecond, MaxRetries: 2, MaxRetryWait: 5 * time.Millisecond, MaxBody: 2 << 20})
 				w.eng.SetPageSize(40) // several pages per library, so paging faults bite
 				srv := w.servers[victim]
 				switch {
@@ -145,11 +155,18 @@ func TestFaultMatrix(t *testing.T) {
 					}
 				}
 				for _, b := range failed {
+					t.Logf("%s: %s", b.Phase, b.Error)
 					if b.Backend != victim {
 						t.Errorf("%s failed too: %s", b.Backend, b.Error)
 					}
 					if !strings.Contains(b.Error, victim) || !strings.Contains(b.Error, fl.say) {
 						t.Errorf("error %q does not name %s and say %q", b.Error, victim, fl.say)
+					}
+					if fl.not != "" && strings.Contains(b.Error, fl.not) {
+						t.Errorf("error %q says %q", b.Error, fl.not)
+					}
+					if strings.Count(b.Error, "\n") > 0 {
+						t.Errorf("error %q is not one line", b.Error)
 					}
 				}
 				for _, b := range rep.Backends {
@@ -213,3 +230,83 @@ func TestFaultMatrix(t *testing.T) {
 
 // writeMethod marks a fault meant for the write endpoints.
 const writeMethod = "WRITE"
+
+// TestGarbageAnswersSayWhatAndLogTheirStart: a server (or what answers in
+// its place) that sends garbage with a 200 gets one sentence that says
+// what came, on the backend (what `playmark status` shows), and the log
+// has the first bytes of what it sent, for whoever has to find out why.
+func TestGarbageAnswersSayWhatAndLogTheirStart(t *testing.T) {
+	login := "<!DOCTYPE html><html><head><title>Sign in</title></head><body><form action=/login></form></body></html>"
+	cases := []struct {
+		name   string
+		victim string
+		fault  simulate.Fault
+		proxy  func(w http.ResponseWriter, r *http.Request)
+		say    string
+		start  string // the log's body_start begins with this
+	}{
+		{name: "a login page with 200", victim: "jellyfin", say: "got a web page (text/html), not JSON", start: "<!DOCTYPE html>",
+			proxy: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Write([]byte(login))
+			}},
+		{name: "a login page labelled JSON", victim: "plex", say: "got a web page (HTML), not JSON", start: "<!DOCTYPE html>",
+			proxy: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(login))
+			}},
+		{name: "truncated JSON", victim: "emby", fault: simulate.Fault{Kind: simulate.FaultTruncate}, say: "the answer was cut short", start: "{"},
+		{name: "JSON that ends early", victim: "jellyfin", say: "the answer was cut short", start: `{"Items":[{"Name"`,
+			proxy: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"Items":[{"Name":"A`))
+			}},
+		{name: "a gzip body that is not gzip", victim: "emby", fault: simulate.Fault{Kind: simulate.FaultBadGzip}, say: "not valid gzip", start: "{"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cat := faultCatalog()
+			w := newWorld(t, cat, faultSeed(cat))
+			logs := w.withLog()
+			w.eng.SetTransportOptions(backend.TransportOptions{Timeout: 5 * time.Second, MaxRetries: 1, MaxRetryWait: 5 * time.Millisecond})
+			if tc.proxy != nil {
+				var n atomic.Int32
+				w.hostile(tc.victim, func(rw http.ResponseWriter, r *http.Request) bool {
+					if n.Add(1) <= 2 { // past the identity probe
+						return false
+					}
+					tc.proxy(rw, r)
+					return true
+				})
+			} else {
+				f := tc.fault
+				f.After = 2
+				w.servers[tc.victim].Faults().Add(f)
+			}
+			w.sync(RunOptions{})
+			last := w.backend(tc.victim).LastError
+			if !strings.Contains(last, tc.victim) || !strings.Contains(last, tc.say) || strings.Contains(last, "\n") {
+				t.Errorf("the backend shows %q, want one line that names %s and says %q", last, tc.victim, tc.say)
+			}
+			if strings.Contains(last, "<") {
+				t.Errorf("the backend's error shows what the server sent: %q", last)
+			}
+			log := logs.String()
+			i := strings.Index(log, "body_start=")
+			if i < 0 {
+				t.Fatalf("the log has no body_start:\n%s", log)
+			}
+			got := log[i+len("body_start="):]
+			if unq, err := strconv.QuotedPrefix(got); err == nil {
+				got, _ = strconv.Unquote(unq)
+			}
+			if !strings.HasPrefix(got, tc.start) {
+				t.Errorf("the log's body_start is %.60q, want it to begin %q", got, tc.start)
+			}
+			if tok := w.servers[tc.victim].Token(); strings.Contains(log, tok) {
+				t.Error("the log shows the token")
+			}
+		})
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -189,24 +188,17 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 
 // checkJSON rejects an answer that says it is a web page: a proxy's or a
 // captive portal's, not the API's.
-func checkJSON(resp *http.Response) error {
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil && mt == "text/html" {
-		return fmt.Errorf("%s %s: %w: got a web page (text/html), not JSON", resp.Request.Method, resp.Request.URL.Path, backend.ErrBadResponse)
-	}
-	return nil
-}
+func checkJSON(resp *http.Response) error { return backend.CheckJSON(resp) }
 
-// bodyError classifies a failure to read or decode a body: a lost
-// connection stays ErrUnreachable, a cancelled context stays itself, and
-// anything else is ErrBadResponse.
+// bodyError classifies a failure to read or decode a body: a cancelled
+// context stays itself, a lost connection stays ErrUnreachable, and
+// anything else is ErrBadResponse, in one sentence with the body's start
+// kept for the log (backend.DecodeFailure).
 func bodyError(ctx context.Context, resp *http.Response, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
 	}
-	if errors.Is(err, backend.ErrUnreachable) || errors.Is(err, backend.ErrBadResponse) {
-		return err
-	}
-	return fmt.Errorf("%s %s: %w: %v", resp.Request.Method, resp.Request.URL.Path, backend.ErrBadResponse, err)
+	return backend.DecodeFailure(resp, err)
 }
 
 func statusOf(err error) int {
@@ -706,7 +698,10 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, size int,
 		}
 		q.Set("StartIndex", strconv.Itoa(from))
 		q.Set("Limit", strconv.Itoa(limit))
-		p, err := c.getPage(ctx, path, q)
+		p, err := c.getPage(ctx, path, q, limit)
+		if errors.Is(err, errTooMany) {
+			return fail("asked for %d items, got more: the server ignored Limit", limit)
+		}
 		if err != nil {
 			return fmt.Errorf("listing %s items: %w", c.fl.Kind, err)
 		}
@@ -756,8 +751,9 @@ func (c *Client) pages(ctx context.Context, path string, q url.Values, size int,
 	}
 }
 
-// getPage reads one QueryResult page.
-func (c *Client) getPage(ctx context.Context, path string, q url.Values) (itemsPage, error) {
+// getPage reads one QueryResult page, of at most maxItems items when
+// maxItems is above 0 (errTooMany).
+func (c *Client) getPage(ctx context.Context, path string, q url.Values, maxItems int) (itemsPage, error) {
 	resp, err := c.send(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
 		return itemsPage{}, err
@@ -766,7 +762,7 @@ func (c *Client) getPage(ctx context.Context, path string, q url.Values) (itemsP
 	if err := checkJSON(resp); err != nil {
 		return itemsPage{}, err
 	}
-	p, err := decodeItems(resp.Body)
+	p, err := decodeItems(resp.Body, maxItems)
 	if err != nil {
 		return itemsPage{}, bodyError(ctx, resp, err)
 	}
@@ -793,7 +789,7 @@ func (c *Client) seriesGUIDs(ctx context.Context, uid string, dtos []itemDTO, ca
 		missing = missing[len(batch):]
 		q := url.Values{"Ids": {strings.Join(batch, ",")}, "Fields": {"ProviderIds"}, "EnableUserData": {"false"}, "EnableImages": {"false"}}
 		path := c.itemsRoute(uid, q)
-		p, err := c.getPage(ctx, path, q)
+		p, err := c.getPage(ctx, path, q, 0)
 		if err != nil {
 			return fmt.Errorf("reading %s series: %w", c.fl.Kind, err)
 		}
@@ -845,7 +841,7 @@ func (c *Client) Get(ctx context.Context, ids []string) ([]backend.Item, error) 
 			"EnableImages":   {"false"},
 		}
 		path := c.itemsRoute(uid, q)
-		p, err := c.getPage(ctx, path, q)
+		p, err := c.getPage(ctx, path, q, 0)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s items: %w", c.fl.Kind, err)
 		}

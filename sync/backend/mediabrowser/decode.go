@@ -2,6 +2,7 @@ package mediabrowser
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -47,22 +48,77 @@ type itemsPage struct {
 	StartIndex       *int      `json:"StartIndex"`
 }
 
-// decodeItems reads one QueryResult page. It never panics, whatever the
-// input; anything but a JSON object of the right shape is an error.
-func decodeItems(r io.Reader) (itemsPage, error) {
-	var w struct {
-		itemsPage
-		Total *int `json:"TotalRecordCount"` // nil when absent
-	}
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(&w); err != nil {
+// maxValue bounds one item of a page (or any other value in it) as
+// text: a real item is a few KB; a hostile one must not make the decoder
+// buffer a whole body. With it, a page's memory is its decoded items
+// (at most Limit+1 of them) and the text of one, whatever the body's size.
+const maxValue = 1 << 20
+
+var (
+	// errTooMany is a page with more items than were asked for.
+	errTooMany = errors.New("more items than asked for")
+	// errRepeated is a page with two Items arrays: no server writes one,
+	// and which would count is anyone's guess.
+	errRepeated = errors.New("Items appears twice in the answer")
+)
+
+// decodeItems reads one QueryResult page, an item at a time: the text of
+// the page is never held whole, only that of the item being decoded (at
+// most maxValue). max, when above 0, is the most items the page may hold:
+// one more fails with errTooMany as soon as it starts, so a server that
+// ignores Limit cannot make the page grow without end. It never panics,
+// whatever the input; anything but a JSON object of the right shape is an
+// error. Keys match as encoding/json matches them (exactly, else in any
+// case); the last of a repeated key wins, except Items (errRepeated).
+func decodeItems(r io.Reader, maxItems int) (itemsPage, error) {
+	br := &budgetReader{r: r, left: maxValue}
+	dec := json.NewDecoder(br)
+	tok, err := dec.Token()
+	if err != nil {
 		return itemsPage{}, err
 	}
-	if err := present(w.Items, w.Total); err != nil {
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return itemsPage{}, fmt.Errorf("the answer is not a JSON object (starts with %v)", tok)
+	}
+	var p itemsPage
+	var total *int
+	seenItems := false
+	for dec.More() {
+		br.left = maxValue
+		tok, err := dec.Token()
+		if err != nil {
+			return itemsPage{}, err
+		}
+		key, _ := tok.(string)
+		switch {
+		case fieldIs(key, "Items"):
+			if seenItems {
+				return itemsPage{}, errRepeated
+			}
+			seenItems = true
+			if p.Items, err = decodeArray(dec, br, maxItems); err != nil {
+				return itemsPage{}, fmt.Errorf("Items: %w", err)
+			}
+		case fieldIs(key, "TotalRecordCount"):
+			total = nil
+			err = dec.Decode(&total)
+		case fieldIs(key, "StartIndex"):
+			p.StartIndex = nil
+			err = dec.Decode(&p.StartIndex)
+		default:
+			err = skipValue(dec)
+		}
+		if err != nil {
+			return itemsPage{}, err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
 		return itemsPage{}, err
 	}
-	p := w.itemsPage
-	p.TotalRecordCount = *w.Total
+	if err := present(p.Items, total); err != nil {
+		return itemsPage{}, err
+	}
+	p.TotalRecordCount = *total
 	if p.TotalRecordCount < 0 {
 		return itemsPage{}, fmt.Errorf("negative TotalRecordCount %d", p.TotalRecordCount)
 	}
@@ -70,6 +126,63 @@ func decodeItems(r io.Reader) (itemsPage, error) {
 		return itemsPage{}, fmt.Errorf("negative StartIndex %d", *p.StartIndex)
 	}
 	return p, nil
+}
+
+// decodeArray reads the Items value: null (no items: nil) or an array,
+// decoded element by element into items.
+func decodeArray(dec *json.Decoder, br *budgetReader, maxItems int) ([]itemDTO, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok == nil {
+		return nil, nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, fmt.Errorf("not an array (%v)", tok)
+	}
+	items := []itemDTO{}
+	for dec.More() {
+		if maxItems > 0 && len(items) >= maxItems {
+			return nil, fmt.Errorf("%w (%d)", errTooMany, maxItems)
+		}
+		br.left = maxValue
+		items = append(items, itemDTO{})
+		if err := dec.Decode(&items[len(items)-1]); err != nil {
+			return nil, err
+		}
+	}
+	_, err = dec.Token() // the closing bracket
+	return items, err
+}
+
+// fieldIs matches a key to a field name as encoding/json does: exactly,
+// else case-insensitively.
+func fieldIs(key, name string) bool { return key == name || strings.EqualFold(key, name) }
+
+func skipValue(dec *json.Decoder) error {
+	var skip json.RawMessage
+	return dec.Decode(&skip)
+}
+
+// budgetReader lets the decoder read at most left more bytes; decodeItems
+// gives it maxValue again before each value, so no one value (with what
+// the decoder read ahead) can make it buffer more.
+type budgetReader struct {
+	r    io.Reader
+	left int
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("one item of the page is larger than %d MiB", maxValue>>20)
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= n
+	return n, err
 }
 
 // present checks that a page has the fields every QueryResult carries: a

@@ -2,7 +2,13 @@ package mediabrowser
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"reflect"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"testing"
@@ -98,7 +104,7 @@ const embyPage = `{"Items":[{"Name":"Movie","ServerId":"f40a","Id":"240270","Dat
  "ServerId":"f40a"},"MediaType":"Video"}],"TotalRecordCount":1}`
 
 func TestDecodeAndMap(t *testing.T) {
-	p, err := decodeItems(strings.NewReader(jellyfinPage))
+	p, err := decodeItems(strings.NewReader(jellyfinPage), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +136,7 @@ func TestDecodeAndMap(t *testing.T) {
 		t.Errorf("a season mapped to an item: %v %v", ok, err)
 	}
 
-	p, err = decodeItems(strings.NewReader(embyPage))
+	p, err = decodeItems(strings.NewReader(embyPage), 0)
 	if err != nil || p.StartIndex != nil || len(p.Items) != 1 {
 		t.Fatalf("emby page %+v %v", p, err)
 	}
@@ -149,7 +155,7 @@ func TestDecodeErrors(t *testing.T) {
 		``, `[]`, `{"Items":{}}`, `{"Items":[{"Id":5}]}`, `{"TotalRecordCount":-1}`, `{"Items":[],"StartIndex":-3}`,
 		`<html><body>nginx</body></html>`, `{"Items":[{"Id":"a","ProviderIds":{"Imdb":7}}]}`, `{"Items":[` + strings.Repeat(`{"Id":"a"},`, 3),
 	} {
-		if _, err := decodeItems(strings.NewReader(in)); err == nil {
+		if _, err := decodeItems(strings.NewReader(in), 0); err == nil {
 			t.Errorf("decodeItems(%.40q) succeeded", in)
 		}
 	}
@@ -192,8 +198,25 @@ func FuzzDecodeItems(f *testing.F) {
 	f.Add([]byte(`{"Items":[{"Id":"1","Type":"Movie","ProviderIds":{"imdb":"tt1","IMDB":"tt01","Tvdb":null}}]}`))
 	f.Add([]byte(`{"Items":null,"TotalRecordCount":0}`))
 	f.Add([]byte(`{"MediaContainer": {"size": 3, "Metadata": [ {"ratingKey": "1",, oops`))
+	// The streaming path's own corners: keys in another case, repeated
+	// keys, unknown values of every shape around the items, nulls.
+	f.Add([]byte(`{"ITEMS":[{"Id":"a","Type":"Movie"},null],"totalRecordCount":2,"TotalRecordCount":1,"StartIndex":null}`))
+	f.Add([]byte(`{"x":{"Items":[1]},"Items":[],"y":[{"a":[]}],"TotalRecordCount":0,"Items":[{"Id":"b"}]}`))
+	f.Add([]byte(`{"Items":[{"Id":"a","Type":"Episode","UserData":{"Played":true}}],"TotalRecordCount":1,"StartIndex":0} trailing`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := decodeItems(bytes.NewReader(data))
+		p, err := decodeItems(bytes.NewReader(data), 0)
+		// The streaming decoder reads what decoding the whole page read:
+		// the same page, or an error for the same input (or a page with
+		// Items twice, which it refuses on purpose).
+		ref, refErr := decodeWhole(bytes.NewReader(data))
+		switch {
+		case err == nil && refErr != nil:
+			t.Fatalf("streaming accepted what the whole decode refused (%v): %+v", refErr, p)
+		case err != nil && refErr == nil && !errors.Is(err, errRepeated):
+			t.Fatalf("streaming refused (%v) what the whole decode accepted: %+v", err, ref)
+		case err == nil && !reflect.DeepEqual(p, ref):
+			t.Fatalf("streaming read\n%+v\nthe whole decode\n%+v", p, ref)
+		}
 		if err != nil {
 			return
 		}
@@ -221,4 +244,167 @@ func FuzzDecodeItems(f *testing.F) {
 			}
 		}
 	})
+}
+
+// decodeWhole is the decoder before it streamed: the whole page through
+// one Decode. The fuzz target holds the streaming one to it, and the
+// benchmark measures both.
+func decodeWhole(r io.Reader) (itemsPage, error) {
+	var w struct {
+		itemsPage
+		Total *int `json:"TotalRecordCount"`
+	}
+	if err := json.NewDecoder(r).Decode(&w); err != nil {
+		return itemsPage{}, err
+	}
+	if err := present(w.Items, w.Total); err != nil {
+		return itemsPage{}, err
+	}
+	p := w.itemsPage
+	p.TotalRecordCount = *w.Total
+	if p.TotalRecordCount < 0 {
+		return itemsPage{}, fmt.Errorf("negative TotalRecordCount %d", p.TotalRecordCount)
+	}
+	if p.StartIndex != nil && *p.StartIndex < 0 {
+		return itemsPage{}, fmt.Errorf("negative StartIndex %d", *p.StartIndex)
+	}
+	return p, nil
+}
+
+// bigPage is a Jellyfin page of n episodes in the shape of 10.11's, each
+// with pad bytes of a field the client does not read (an Overview, say).
+func bigPage(n, pad int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"Items":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"Name":"Episode %d","ServerId":"cfd00619","Id":"%032x","DateCreated":"2024-01-02T03:04:05.0000000Z",`+
+			`"Path":"/tv/Show/S01E%03d.mkv","ProviderIds":{"Tvdb":"%d","Imdb":"tt%07d"},"RunTimeTicks":14400000000,"ProductionYear":1999,`+
+			`"IndexNumber":%d,"ParentIndexNumber":1,"IsFolder":false,"Type":"Episode","SeriesName":"Show","SeriesId":"2738871dd7a147758c789d4755f965b6",`+
+			`"Overview":"%s","UserData":{"PlaybackPositionTicks":0,"PlayCount":1,"IsFavorite":false,"LastPlayedDate":"2024-11-21T21:04:49.571Z","Played":true},`+
+			`"MediaType":"Video","LocationType":"FileSystem"}`, i, i+1, i%1000, 8100000+i, i+1, i%1000, strings.Repeat("x", pad))
+	}
+	fmt.Fprintf(&b, `],"TotalRecordCount":%d,"StartIndex":0}`, n)
+	return b.Bytes()
+}
+
+// TestDecodeStreamsBigPages: a page of any size decodes (the Transport's
+// cap on bytes is the only bound on it), one item larger than maxValue is
+// refused, and a page with more items than asked for stops at the first
+// one too many instead of reading on.
+func TestDecodeStreamsBigPages(t *testing.T) {
+	page := bigPage(2000, 8000) // about 18 MB, over twice the 8 MiB cap
+	p, err := decodeItems(bytes.NewReader(page), 0)
+	if err != nil || len(p.Items) != 2000 || p.TotalRecordCount != 2000 {
+		t.Fatalf("an 18 MB page: %d items, %v", len(p.Items), err)
+	}
+	if p.Items[1999].ID != fmt.Sprintf("%032x", 2000) || p.Items[5].UserData == nil || !p.Items[5].UserData.Played {
+		t.Errorf("items decoded wrong: %+v", p.Items[1999])
+	}
+
+	huge := bigPage(3, 2*maxValue)
+	if _, err := decodeItems(bytes.NewReader(huge), 0); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("an item of 2 MiB: %v, want it refused", err)
+	}
+	padded := []byte(`{"Padding":"` + strings.Repeat("x", 2*maxValue) + `","Items":[],"TotalRecordCount":0}`)
+	if _, err := decodeItems(bytes.NewReader(padded), 0); err == nil {
+		t.Error("an unknown value of 2 MiB was read whole")
+	}
+
+	cr := &countingReader{r: bytes.NewReader(page)}
+	_, err = decodeItems(cr, 40)
+	if !errors.Is(err, errTooMany) {
+		t.Fatalf("2000 items where 40 were asked for: %v, want errTooMany", err)
+	}
+	if cr.n > len(page)/10 {
+		t.Errorf("read %d of %d bytes before refusing a page with too many items", cr.n, len(page))
+	}
+
+	if _, err := decodeItems(strings.NewReader(`{"Items":[],"items":[{"Id":"a"}],"TotalRecordCount":1}`), 0); !errors.Is(err, errRepeated) {
+		t.Errorf("Items twice: %v, want errRepeated", err)
+	}
+	// encoding/json's key matching: exactly, else in any case.
+	p, err = decodeItems(strings.NewReader(`{"ITEMS":[{"Id":"a","Type":"Movie"}],"totalrecordcount":1,"startIndex":0}`), 0)
+	if err != nil || len(p.Items) != 1 || p.TotalRecordCount != 1 || p.StartIndex == nil {
+		t.Errorf("keys in another case: %+v, %v", p, err)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// BenchmarkDecodePage decodes a page the old way, whole, and streaming:
+// one of 8 MiB (500 items, as a page of the client's size would have,
+// padded to 8 MiB with a field the client does not read: the Transport's
+// cap) and a plain one of 500 items. peak-MB is the most heap in use
+// above the baseline while decoding, sampled every 50 µs.
+func BenchmarkDecodePage(b *testing.B) {
+	plain := bigPage(500, 0)
+	pages := []struct {
+		name string
+		page []byte
+	}{{"8MiB", bigPage(500, (8<<20-len(plain))/500)}, {"500items", plain}}
+	for _, pg := range pages {
+		for _, bc := range []struct {
+			name   string
+			decode func(io.Reader) (itemsPage, error)
+		}{
+			{"whole", decodeWhole},
+			{"streaming", func(r io.Reader) (itemsPage, error) { return decodeItems(r, 0) }},
+		} {
+			b.Run(pg.name+"/"+bc.name, func(b *testing.B) { benchDecode(b, pg.page, bc.decode) })
+		}
+	}
+}
+
+func benchDecode(b *testing.B, page []byte, decode func(io.Reader) (itemsPage, error)) {
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	var peak uint64
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		base := heapInUse()
+		stop, done := make(chan struct{}), make(chan uint64)
+		go func() {
+			var top uint64
+			for {
+				if h := heapInUse(); h > top {
+					top = h
+				}
+				select {
+				case <-stop:
+					done <- top
+					return
+				default:
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+		}()
+		p, err := decode(bytes.NewReader(page))
+		close(stop)
+		top := <-done
+		if err != nil || len(p.Items) != 500 {
+			b.Fatalf("%d items, %v", len(p.Items), err)
+		}
+		if top > base && top-base > peak {
+			peak = top - base
+		}
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
+}
+
+func heapInUse() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

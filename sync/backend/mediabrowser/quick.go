@@ -47,7 +47,7 @@ func (c *Client) PlayedCounts(ctx context.Context, opt backend.ListOptions) (map
 	out := make(map[string]int, len(libs))
 	for _, lib := range libs {
 		path, q := c.bareQuery(uid, lib, url.Values{"IsPlayed": {"true"}, "EnableUserData": {"false"}, "Limit": {"0"}})
-		p, err := c.getPage(ctx, path, q)
+		p, err := c.getPage(ctx, path, q, 0)
 		if err != nil {
 			return nil, fmt.Errorf("counting %s played items: %w", c.fl.Kind, err)
 		}

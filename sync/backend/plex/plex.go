@@ -178,11 +178,14 @@ func (c *Client) getContainer(ctx context.Context, path string, q url.Values, ex
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if err := backend.CheckJSON(resp); err != nil {
+		return nil, err
+	}
 	if ct := resp.Header.Get("Content-Type"); !isJSON(ct) {
 		return nil, fmt.Errorf("GET %s: %w: answered %q, not JSON", path, backend.ErrBadResponse, ct)
 	}
 	if err := decodeContainer(resp.Body, head, each); err != nil {
-		return nil, bodyError(ctx, path, err)
+		return nil, bodyError(ctx, resp, err)
 	}
 	return resp.Header, nil
 }
@@ -197,16 +200,18 @@ func isJSON(contentType string) bool {
 var errStop = errors.New("stop decoding")
 
 // bodyError classifies a failure while reading an answer: the caller's
-// cancellation stays itself, a cut connection stays ErrUnreachable, and
-// anything else (bad JSON, wrong shape) is ErrBadResponse.
-func bodyError(ctx context.Context, path string, err error) error {
+// cancellation stays itself, a cut connection stays ErrUnreachable, a
+// callback's stop stays itself, and anything else (bad JSON, wrong shape)
+// is ErrBadResponse, in one sentence with the body's start kept for the
+// log (backend.DecodeFailure).
+func bodyError(ctx context.Context, resp *http.Response, err error) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("GET %s: %w", path, ctx.Err())
+		return fmt.Errorf("GET %s: %w", resp.Request.URL.Path, ctx.Err())
 	}
-	if errors.Is(err, backend.ErrUnreachable) || errors.Is(err, backend.ErrBadResponse) || errors.Is(err, errStop) {
+	if errors.Is(err, errStop) {
 		return err
 	}
-	return fmt.Errorf("GET %s: %w: %v", path, backend.ErrBadResponse, err)
+	return backend.DecodeFailure(resp, err)
 }
 
 // Identify reads the server's id and version from /identity, its name

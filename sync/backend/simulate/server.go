@@ -91,6 +91,13 @@ const (
 	FaultRepeatPage                   // a paged listing answers the previous page again
 	FaultSkipPage                     // a paged listing skips a page
 	FaultEmptyPage                    // a paged listing answers an empty page before the end
+	// FaultStall sends the real status, headers and the first half of the
+	// body, then nothing more until the client gives up: a server hung
+	// mid-response, the connection still open.
+	FaultStall
+	// FaultBadGzip answers 200 with Content-Encoding: gzip and a body that
+	// is not gzip (a proxy that mislabels, a broken compression module).
+	FaultBadGzip
 )
 
 // Fault is one rule. A request matches when its path contains Path (""
@@ -103,6 +110,7 @@ type Fault struct {
 	RetryAfter string        // Retry-After header value for FaultStatus
 	Latency    time.Duration // for FaultLatency and FaultDrip
 	Size       int           // for FaultHuge
+	Paged      bool          // match only a paged listing's requests (they carry paging parameters)
 	After      int           // let this many matching requests through first
 	Times      int           // requests to affect; 0 means until cleared
 }
@@ -146,7 +154,7 @@ func (f *Faults) match(r *http.Request) (Fault, bool) {
 		if rule.Method != "" && rule.Method != r.Method {
 			continue
 		}
-		if isPaging(rule.Kind) && pageStart(r) < 0 {
+		if (rule.Paged || isPaging(rule.Kind)) && pageStart(r) < 0 {
 			continue
 		}
 		if rule.After > 0 {
@@ -199,7 +207,13 @@ func (f *Faults) Wrap(h http.Handler) http.Handler {
 			w.WriteHeader(rec.status)
 			body := rec.body.String()
 			_, _ = w.Write([]byte(body[:len(body)/2]))
-			// Abort the connection so the client sees an unexpected EOF.
+			// Send what there is (a small body would otherwise sit in the
+			// server's buffer and the client would see no answer at all),
+			// then abort the connection so the client sees the body end
+			// early.
+			if fl, ok := w.(http.Flusher); ok {
+				fl.Flush()
+			}
 			panic(http.ErrAbortHandler)
 		case FaultInvalidJSON:
 			w.Header().Set("Content-Type", "application/json")
@@ -229,6 +243,30 @@ func (f *Faults) Wrap(h http.Handler) http.Handler {
 					return
 				}
 			}
+		case FaultStall:
+			rec := &recorder{header: http.Header{}, status: 200}
+			h.ServeHTTP(rec, r)
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.status)
+			body := rec.body.String()
+			_, _ = w.Write([]byte(body[:len(body)/2]))
+			if fl, ok := w.(http.Flusher); ok {
+				fl.Flush()
+			}
+			<-r.Context().Done()
+		case FaultBadGzip:
+			rec := &recorder{header: http.Header{}, status: 200}
+			h.ServeHTTP(rec, r)
+			for k, v := range rec.header {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			w.Header().Set("Content-Encoding", "gzip")
+			w.WriteHeader(rec.status)
+			_, _ = w.Write([]byte(rec.body.String()))
 		case FaultHuge:
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"padding":"`))
