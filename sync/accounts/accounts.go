@@ -396,11 +396,11 @@ func (m *Manager) NewBackend(ctx context.Context, a state.Account, s Server, u U
 		return state.Backend{}, state.AccountLink{}, err
 	}
 	b := state.Backend{Kind: s.Kind, URL: s.URL, Token: tok, ServerID: s.ID, ServerName: s.Name, UserName: u.Name, Import: state.ImportFull}
-	if s.Kind != backend.Plex {
+	if !s.Kind.TokenIsUser() {
 		b.UserID = u.ID
 	}
 	l := state.AccountLink{AccountID: a.ID, ServerID: s.ID, Relation: u.Relation, RemoteUser: u.ID, PIN: pin}
-	if s.Kind != backend.Plex || u.Relation == state.RelationSelf {
+	if !s.Kind.TokenIsUser() || u.Relation == state.RelationSelf {
 		l.RemoteUser, l.PIN = "", ""
 	}
 	return b, l, nil

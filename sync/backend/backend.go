@@ -45,6 +45,16 @@ func ParseKind(s string) (Kind, error) {
 	return "", fmt.Errorf("unknown backend type %q (want plex, jellyfin or emby)", s)
 }
 
+// TokenIsUser reports whether a token of this kind is one user: a Plex
+// token acts as exactly the account it belongs to, so there is no user to
+// choose and none to save; a Jellyfin or Emby token (an admin's, an API
+// key) may act for any user, so the backend names one.
+func (k Kind) TokenIsUser() bool { return k == Plex }
+
+// QuickConnect reports whether servers of this kind offer Quick Connect
+// (a code shown here, approved in a signed-in app): Jellyfin only.
+func (k Kind) QuickConnect() bool { return k == Jellyfin }
+
 // ItemType is the type of a syncable item.
 type ItemType string
 

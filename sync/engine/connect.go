@@ -1,17 +1,14 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
 	"playmark/sync/backend"
+	"playmark/sync/backend/kinds"
 	"playmark/sync/state"
 )
 
@@ -121,7 +118,7 @@ func (e *Engine) Connect(ctx context.Context, b state.Backend) (Connection, erro
 	kind := b.Kind
 	opt := e.transport
 	opt.PinnedCert = b.Options.TrustCert
-	got, err := probeKind(ctx, backend.NewTransport(opt), b.URL)
+	got, err := kinds.Probe(ctx, backend.NewTransport(opt), b.URL)
 	if err != nil {
 		return conn, err
 	}
@@ -148,7 +145,7 @@ func (e *Engine) Connect(ctx context.Context, b state.Backend) (Connection, erro
 	if uerr == nil {
 		conn.Users = users
 	}
-	if wantUser != "" && kind != backend.Plex {
+	if wantUser != "" && !kind.TokenIsUser() {
 		u, ok := FindUser(users, wantUser)
 		switch {
 		case ok:
@@ -168,94 +165,25 @@ func (e *Engine) Connect(ctx context.Context, b state.Backend) (Connection, erro
 	}
 	info, err := client.Identify(ctx)
 	var se *backend.StatusError
-	if err != nil && wantUser != "" && kind != backend.Plex &&
+	if err != nil && wantUser != "" && !kind.TokenIsUser() &&
 		(errors.Is(err, backend.ErrNotFound) || (errors.As(err, &se) && se.Status == http.StatusBadRequest)) {
 		return conn, &UserError{Kind: kind, URL: b.URL, User: wantUser, Users: conn.Users}
 	}
 	if err != nil {
 		return conn, err
 	}
-	if wantUser != "" && kind == backend.Plex && info.UserID != "" {
-		// A Plex token is one account: a --user naming another is a
+	if wantUser != "" && kind.TokenIsUser() && info.UserID != "" {
+		// A token of such a kind is one account: a --user naming another is a
 		// mistake, not a choice.
 		if _, ok := FindUser([]backend.User{{ID: info.UserID, Name: info.UserName}}, wantUser); !ok {
 			return conn, &UserError{Kind: kind, URL: b.URL, User: wantUser, Users: []backend.User{{ID: info.UserID, Name: info.UserName}}}
 		}
 	}
 	conn.Info = info
-	if info.UserID == "" && kind != backend.Plex {
+	if info.UserID == "" && !kind.TokenIsUser() {
 		conn.NeedUser = true
 		return conn, nil
 	}
 	conn.Libraries, conn.LibrariesErr = client.Libraries(ctx)
 	return conn, nil
-}
-
-// probeKind asks the server at url what it is without a token: Plex
-// answers GET /identity with its machineIdentifier; Jellyfin and Emby
-// answer GET /System/Info/Public, Jellyfin with ProductName "Jellyfin
-// Server", Emby without one. "" when neither says (a proxy in front, an
-// old server): the caller then trusts the configured type.
-func probeKind(ctx context.Context, tr *backend.Transport, url string) (backend.Kind, error) {
-	get := func(path string) ([]byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(url, "/")+path, nil)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", backend.ErrUnreachable, err)
-		}
-		req.Header.Set("Accept", "application/json")
-		resp, err := tr.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		return io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	}
-	body, err := get("/identity")
-	if errors.Is(err, backend.ErrUnreachable) || ctx.Err() != nil {
-		return "", err
-	}
-	if err == nil && plexIdentity(body) {
-		return backend.Plex, nil
-	}
-	body, err = get("/System/Info/Public")
-	if errors.Is(err, backend.ErrUnreachable) || ctx.Err() != nil {
-		return "", err
-	}
-	if err != nil {
-		return "", nil
-	}
-	var info struct {
-		ID          string `json:"Id"`
-		ProductName string `json:"ProductName"`
-	}
-	if json.Unmarshal(body, &info) != nil || info.ID == "" {
-		return "", nil
-	}
-	if strings.Contains(strings.ToLower(info.ProductName), "jellyfin") {
-		return backend.Jellyfin, nil
-	}
-	if info.ProductName == "" || strings.Contains(strings.ToLower(info.ProductName), "emby") {
-		return backend.Emby, nil
-	}
-	return "", nil
-}
-
-// plexIdentity reports whether body is Plex's /identity answer, in JSON
-// or XML.
-func plexIdentity(body []byte) bool {
-	var j struct {
-		MediaContainer struct {
-			MachineIdentifier string `json:"machineIdentifier"`
-		} `json:"MediaContainer"`
-	}
-	if json.Unmarshal(body, &j) == nil && j.MediaContainer.MachineIdentifier != "" {
-		return true
-	}
-	var x struct {
-		XMLName           xml.Name
-		MachineIdentifier string `xml:"machineIdentifier,attr"`
-	}
-	body = bytes.TrimSpace(body)
-	return len(body) > 0 && body[0] == '<' && xml.Unmarshal(body, &x) == nil &&
-		x.XMLName.Local == "MediaContainer" && x.MachineIdentifier != ""
 }
