@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"playmark/sync/backend"
@@ -114,7 +116,7 @@ func TestPeopleRenameMoveMerge(t *testing.T) {
 	}
 	mustContain(t, "status line", w.Message.Text, "Moved jellyfin-ben to Anna")
 
-	// Merge: Benjamin (no backends now) is not shown; move one back, merge.
+	// Merge: move one back to Benjamin, merge.
 	s.Row("jellyfin-ben").Person.SetSelected("Benjamin")
 	e.settle()
 	s.card("Benjamin").Merge.OnTapped()
@@ -127,8 +129,10 @@ func TestPeopleRenameMoveMerge(t *testing.T) {
 	if b := e.backend("jellyfin-ben"); b.Person != "Anna" {
 		t.Fatalf("after the merge jellyfin-ben is %q's", b.Person)
 	}
-	if len(s.People) != 1 {
-		t.Errorf("cards after the merge: %d", len(s.People))
+	// Carol, whose one backend moved to Anna, stays shown (to be
+	// linked a backend again, or removed).
+	if len(s.People) != 2 || s.card("Anna") == nil || s.card("Carol") == nil {
+		t.Errorf("cards after the merge: %d, want Anna and Carol (no backends)", len(s.People))
 	}
 }
 
@@ -182,4 +186,57 @@ func TestActivityPersonFilter(t *testing.T) {
 		t.Errorf("everyone again: %d runs, %d changes", len(a.runs), len(a.changes))
 	}
 	_ = anna
+}
+
+// A person's Remove asks first, saying what goes: their watch state, and
+// their backends when they have some; a person with no backends (after a
+// move) is shown, so that they can be removed.
+func TestPeopleRemove(t *testing.T) {
+	e := newEnv(t)
+	e.addFor("plex-anna", "Anna", backend.Plex, plexServer(t, 5))
+	e.addFor("jellyfin-ben", "Ben", backend.Jellyfin, jellyfinServer(t, 5))
+	if _, err := e.st.EnsurePerson(context.Background(), "Carol"); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	w := e.u.Window
+	w.endFirstRun()
+	s := w.Backends
+	carol := s.card("Carol")
+	if carol == nil {
+		t.Fatalf("a person with no backends is not shown: %v", e.peopleNames())
+	}
+	mustContain(t, "Carol's card", carol.Title.Text, "Carol · no backends")
+	carol.Remove.OnTapped()
+	mustContain(t, "what removing Carol takes", s.RemoveText.Text, "Carol's watch state")
+	if strings.Contains(s.RemoveText.Text, "backend") {
+		t.Errorf("removing Carol names backends: %q", s.RemoveText.Text)
+	}
+	tapButton(t, w.win, "Remove")
+	e.settle()
+	if got := e.peopleNames(); !slices.Equal(got, []string{"Anna", "Ben"}) {
+		t.Fatalf("people after removing Carol: %v", got)
+	}
+	mustContain(t, "status line", w.Message.Text, "Removed Carol")
+
+	// Ben has a backend: the dialog says it goes too; Cancel keeps both.
+	s.card("Ben").Remove.OnTapped()
+	mustContain(t, "what removing Ben takes", s.RemoveText.Text, "jellyfin-ben")
+	tapButton(t, w.win, "Cancel")
+	e.settle()
+	if e.backend("jellyfin-ben").Person != "Ben" {
+		t.Fatal("Cancel removed something")
+	}
+	s.card("Ben").Remove.OnTapped()
+	tapButton(t, w.win, "Remove both")
+	e.settle()
+	if got := e.peopleNames(); !slices.Equal(got, []string{"Anna"}) {
+		t.Fatalf("people after removing Ben: %v", got)
+	}
+	if bs, _ := e.st.Backends(context.Background()); len(bs) != 1 || bs[0].Name != "plex-anna" {
+		t.Errorf("backends after removing Ben: %+v", bs)
+	}
+	if backups, _ := filepath.Glob(filepath.Join(e.eng.BackupDir(), "*before-person-remove*")); len(backups) == 0 {
+		t.Error("no backup before removing a person")
+	}
 }
