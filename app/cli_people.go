@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -411,6 +412,18 @@ func (c *cli) peopleChange(args []string) error {
 		if err != nil {
 			return err
 		}
+		theirs, err := c.store.PersonBackends(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(theirs, rest[1]) {
+			fmt.Fprintf(c.stdout, "Backend %s is %s's already.\n", rest[1], p.Name)
+			return nil
+		}
+		held, err := c.store.HeldExports(ctx)
+		if err != nil {
+			return err
+		}
 		if err := c.store.LinkBackend(ctx, rest[1], p.ID); err != nil {
 			if errors.Is(err, state.ErrNotFound) {
 				return usageError{err.Error()}
@@ -418,6 +431,12 @@ func (c *cli) peopleChange(args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "Backend %s belongs to %s now; the next import reads it whole.\n", rest[1], p.Name)
+		for _, h := range held {
+			if h.Backend == rest[1] {
+				fmt.Fprintf(c.stdout, "The export held for it (%s to mark unwatched) was planned for its former person: dropped; the next run plans again for %s.\n",
+					countOf(h.Unwatches, "item"), p.Name)
+			}
+		}
 	default:
 		return usagef("people: unknown %q (rename, merge, link, remove)", verb)
 	}

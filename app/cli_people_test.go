@@ -187,3 +187,41 @@ func TestCLIPeopleRemove(t *testing.T) {
 		t.Errorf("backend list after removing Anna with her backends:\n%s", out)
 	}
 }
+
+// people link drops the export held for the moved backend (it was planned
+// from the former person's state) and says so, here and in history.
+func TestCLIPeopleLinkDropsTheHeldExport(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := state.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anna, _ := st.EnsurePerson(ctx, "Anna")
+	if _, err := st.EnsurePerson(ctx, "Ben"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddBackend(ctx, state.Backend{Name: "plex-anna", Kind: "plex", URL: "http://127.0.0.1:1", Token: "t", PersonID: anna.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Hold(ctx, state.Held{RunID: 1, Backend: "plex-anna", Unwatches: 40, Watched: 50}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if code, out, _ := pm(t, dir, "people", "link", "Anna", "plex-anna"); code != exitOK || !strings.Contains(out, "already") {
+		t.Errorf("people link to the same person: exit %d\n%s", code, out)
+	}
+	if _, out, _ := pm(t, dir, "held"); !strings.Contains(out, "plex-anna") {
+		t.Fatalf("a link to the same person dropped the held export:\n%s", out)
+	}
+	code, out, errb := pm(t, dir, "people", "link", "Ben", "plex-anna")
+	if code != exitOK || !strings.Contains(out, "40 items to mark unwatched") || !strings.Contains(out, "plans again for Ben") {
+		t.Fatalf("people link Ben plex-anna: exit %d\n%s%s", code, out, errb)
+	}
+	if _, out, _ := pm(t, dir, "held"); !strings.Contains(out, "No exports are held") {
+		t.Errorf("held after the move:\n%s", out)
+	}
+	if _, out, _ := pm(t, dir, "history"); !strings.Contains(out, "plex-anna moved from Anna to Ben") {
+		t.Errorf("history after the move:\n%s", out)
+	}
+}

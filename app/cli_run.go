@@ -339,6 +339,9 @@ func (c *cli) historyCmd(args []string) error {
 		if len(parts) == 0 && r.Status == state.RunInterrupted {
 			parts = append(parts, "(the process stopped before any backend finished a phase)")
 		}
+		if len(parts) == 0 && r.Kind == state.RunPeople {
+			parts = append(parts, r.Message) // a note: a person removed, a held export dropped
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Started.Local().Format("2006-01-02 15:04"), kind, r.Trigger, r.Status, took, strings.Join(parts, "; "))
 	}
 	return tw.Flush()

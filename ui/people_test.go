@@ -240,3 +240,27 @@ func TestPeopleRemove(t *testing.T) {
 		t.Error("no backup before removing a person")
 	}
 }
+
+// Moving a backend drops the export held for it (planned from its former
+// person's state), and the window says so.
+func TestPeopleMoveDropsTheHeldExport(t *testing.T) {
+	e := newEnv(t)
+	e.addFor("plex-anna", "Anna", backend.Plex, plexServer(t, 5))
+	e.addFor("jellyfin-ben", "Ben", backend.Jellyfin, jellyfinServer(t, 5))
+	if err := e.st.Hold(context.Background(), state.Held{RunID: 1, Backend: "jellyfin-ben", Unwatches: 40, Watched: 50}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	w := e.u.Window
+	w.endFirstRun()
+	if got := w.Activity.Tabs.Items[2].Text; got != "Held (1)" {
+		t.Fatalf("Activity's Held tab before the move: %q", got)
+	}
+	w.Backends.Row("jellyfin-ben").Person.SetSelected("Anna")
+	e.settle()
+	mustContain(t, "status line", w.Message.Text, "The export held for it (40 items to mark unwatched, planned for Ben) was dropped")
+	e.refresh()
+	if got := w.Activity.Tabs.Items[2].Text; got != "Held" {
+		t.Errorf("Activity's Held tab after the move: %q, want none held", got)
+	}
+}

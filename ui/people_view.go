@@ -157,15 +157,32 @@ func (s *BackendsScreen) movePrompt(r *BackendRow, name string) {
 }
 
 // move links backend b to the person person gives (off the UI thread).
+// An export held for it is dropped by the move (it was planned from the
+// former person's state): the message says so.
 func (s *BackendsScreen) move(b state.Backend, name string, person func() (int64, error)) {
 	var err error
+	var dropped *state.Held
 	s.u.write(func() {
 		var id int64
+		var held []state.Held
+		if held, err = s.u.st.HeldExports(s.u.ctx); err != nil {
+			return
+		}
 		if id, err = person(); err == nil {
 			err = s.u.st.LinkBackend(s.u.ctx, b.Name, id)
 		}
+		for i := range held {
+			if held[i].Backend == b.Name {
+				dropped = &held[i]
+			}
+		}
 	}, func() {
-		s.personDone(fmt.Sprintf("Moved %s to %s: its next import reads it whole into %s's watch state.", b.Name, name, name), err)
+		msg := fmt.Sprintf("Moved %s to %s: its next import reads it whole into %s's watch state.", b.Name, name, name)
+		if dropped != nil {
+			msg += fmt.Sprintf(" The export held for it (%s to mark unwatched, planned for %s) was dropped; the next run plans again for %s.",
+				plural(dropped.Unwatches, "item"), b.Person, name)
+		}
+		s.personDone(msg, err)
 	})
 }
 

@@ -196,8 +196,9 @@ func (s *Store) MergePeople(ctx context.Context, from, into int64) error {
 // person's play state. What the store knew of the backend (its
 // sub-records and played counts) was read for its former person, so it is
 // forgotten: the next import reads it whole into the new person's state,
-// and the next export starts from the beginning. Linking a backend to the
-// person it has changes nothing.
+// and the next export starts from the beginning; an export held for it by
+// the mass-change guard is dropped, with a note in history. Linking a
+// backend to the person it has changes nothing.
 func (s *Store) LinkBackend(ctx context.Context, backend string, person int64) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -224,6 +225,26 @@ func (s *Store) LinkBackend(ctx context.Context, backend string, person int64) e
 	for _, q := range []string{`DELETE FROM remotes WHERE backend_id=?`, `DELETE FROM played_counts WHERE backend_id=?`} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
 			return fmt.Errorf("linking backend %q to person %d: %w", backend, person, err)
+		}
+	}
+	// An export the mass-change guard holds for the backend was planned
+	// from its former person's state: applying it now would write that
+	// person's un-watches to the new person's server. It is dropped, with
+	// a note in history; the next run plans again for the new person.
+	var unwatches int
+	err = tx.QueryRowContext(ctx, `UPDATE held SET status='dropped' WHERE backend=? AND status='held' RETURNING unwatches`, backend).Scan(&unwatches)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("linking backend %q to person %d: %w", backend, person, err)
+	default:
+		var from, to string
+		tx.QueryRowContext(ctx, `SELECT name FROM people WHERE id=?`, was).Scan(&from)
+		tx.QueryRowContext(ctx, `SELECT name FROM people WHERE id=?`, person).Scan(&to)
+		msg := fmt.Sprintf("%s moved from %s to %s: the export held for it (%s to mark unwatched, planned from %s's watch state) was dropped; the next run plans it again for %s.",
+			backend, from, to, countNoun(unwatches, "item"), from, to)
+		if err := noteRun(ctx, tx, s.now(), msg); err != nil {
+			return err
 		}
 	}
 	return tx.Commit()
