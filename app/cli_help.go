@@ -84,7 +84,10 @@ Example:
 
 Reads the play states of every backend whose import is on (or of the named
 ones) into the local state. --full reads everything, not only what changed
-since the last import. --dry-run shows what would change and writes nothing.
+since the last import. --dry-run shows what would change and writes nothing:
+what each server holds (new items are only learned: that changes nothing on a
+server) and, per server, what an export would then change there (marked
+watched, marked unwatched, resume positions), its export on or off.
 
 Example:
   playmark import --backend basement --dry-run
