@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -263,4 +264,32 @@ func TestPeopleMoveDropsTheHeldExport(t *testing.T) {
 	if got := w.Activity.Tabs.Items[2].Text; got != "Held" {
 		t.Errorf("Activity's Held tab after the move: %q, want none held", got)
 	}
+}
+
+// The status line's counts are one person's when Activity's person filter
+// names them, and say "All people" when it does not.
+func TestSummaryCountsFollowThePersonFilter(t *testing.T) {
+	e := newEnv(t)
+	e.addFor("plex-anna", "Anna", backend.Plex, plexServer(t, 20))
+	ben := e.addFor("jellyfin-ben", "Ben", backend.Jellyfin, jellyfinServer(t, 20))
+	ctx := context.Background()
+	if _, err := e.eng.Import(ctx, engine.RunOptions{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := e.st.CountsFor(ctx, 0)
+	bens, _ := e.st.CountsFor(ctx, ben.PersonID)
+	if bens.Watched == 0 || bens.Watched == all.Watched {
+		t.Fatalf("counts: everyone %+v, Ben %+v; want Ben's a part", all, bens)
+	}
+	e.refresh()
+	w := e.u.Window
+	w.endFirstRun()
+	e.refresh()
+	mustContain(t, "status line", w.summary.Text, fmt.Sprintf("All people: %d items · %d watched", all.Items, all.Watched))
+	w.Activity.PersonFilter.SetSelected("Ben")
+	e.settle()
+	mustContain(t, "status line for Ben", w.summary.Text, fmt.Sprintf("Ben: %d items · %d watched · %d in progress", bens.Items, bens.Watched, bens.InProgress))
+	w.Activity.PersonFilter.SetSelected("Everyone")
+	e.settle()
+	mustContain(t, "status line for everyone", w.summary.Text, fmt.Sprintf("All people: %d items · %d watched", all.Items, all.Watched))
 }
