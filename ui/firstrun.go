@@ -127,7 +127,7 @@ func (f *FirstRun) added(b state.Backend) {
 // stepPreview is step 2: a dry-run import, then the real one.
 func (f *FirstRun) stepPreview() {
 	f.leaveSignIn()
-	intro := widget.NewLabel(fmt.Sprintf("Added %s. Now preview the first import: Playmark reads every item and shows what it found and what it would record. "+
+	intro := widget.NewLabel(fmt.Sprintf("Added %s. Now preview the first import: Playmark reads every item and shows, per server, what it found and what would change there once you turn its export on. "+
 		"Nothing is written until you choose Import for real. Export (writing to your servers) stays off until you turn it on in Backends.",
 		strings.Join(f.Added, ", ")))
 	intro.Wrapping = fyne.TextWrapWord
@@ -310,7 +310,7 @@ func previewVerdict(rep *engine.Report) string {
 	}
 	msg := fmt.Sprintf("Import for real would make %s known to Playmark", plural(added, "item"))
 	if watched+progress > 0 {
-		msg += fmt.Sprintf(", with %s watched and %s in progress", commas(watched), commas(progress))
+		msg += ", with each server's watched marks and resume positions"
 	}
 	msg += "; that changes nothing on your servers."
 	switch {

@@ -548,10 +548,12 @@ func RunMessage(kind string, rep *engine.Report, err error) string {
 		for _, b := range rep.Backends {
 			added += b.Added
 		}
+		msg = fmt.Sprintf("%s: %s planned", title, planned)
 		if added > 0 {
-			planned = plural(added, "new item") + " and " + planned
+			// Items only learned: known from now on, no change anywhere.
+			msg += fmt.Sprintf(", %s to become known", plural(added, "item"))
 		}
-		msg = fmt.Sprintf("%s: %s planned, nothing written", title, planned)
+		msg += ", nothing written"
 	}
 	if rep.FailedReason != "" {
 		msg += "; " + rep.FailedReason
