@@ -293,3 +293,25 @@ func TestSummaryCountsFollowThePersonFilter(t *testing.T) {
 	e.settle()
 	mustContain(t, "status line for everyone", w.summary.Text, fmt.Sprintf("All people: %d items · %d watched", all.Items, all.Watched))
 }
+
+// A note in history (a person removed) is no import: a setup left before
+// its first import still resumes at the preview.
+func TestFirstRunResumesAfterAPersonIsRemoved(t *testing.T) {
+	e := newEnv(t)
+	e.addFor("plex-anna", "Anna", backend.Plex, plexServer(t, 5))
+	ctx := context.Background()
+	carol, err := e.st.EnsurePerson(ctx, "Carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.eng.RemovePerson(ctx, carol.ID, false, false); err != nil {
+		t.Fatal(err)
+	}
+	u := New(context.Background(), e.app, e.u.d) // a new start
+	if err := u.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if f := u.Window.FirstRun; f == nil || f.Step != 2 {
+		t.Fatalf("first run after a person was removed, before any import: %+v; want the preview step", f)
+	}
+}

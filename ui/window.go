@@ -212,10 +212,11 @@ func (w *Window) apply(d viewData) {
 	w.Tabs.Refresh()
 }
 
-// hasRealRun says whether any run other than a dry run was recorded.
+// hasRealRun says whether any run other than a dry run was recorded (a
+// note of a change to the household is no run).
 func hasRealRun(runs []state.Run) bool {
 	for _, r := range runs {
-		if !r.DryRun {
+		if !r.DryRun && r.Kind != state.RunPeople {
 			return true
 		}
 	}
