@@ -147,6 +147,15 @@ func TestCLIPeopleRemove(t *testing.T) {
 	if _, err := st.AddBackend(ctx, state.Backend{Name: "plex-anna", Kind: "plex", URL: "http://127.0.0.1:1", Token: "t", PersonID: anna.ID}); err != nil {
 		t.Fatal(err)
 	}
+	// During a run: exit 3, nothing done.
+	release, err := st.LockRuns(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errb := pm(t, dir, "people", "remove", "Guest room"); code != exitBusy || !strings.Contains(errb, "nothing was done") {
+		t.Errorf("people remove during a run: exit %d, %q; want 3", code, errb)
+	}
+	release()
 	st.Close()
 
 	code, out, errb := pm(t, dir, "people", "remove", "Anna")
