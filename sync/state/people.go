@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -147,7 +148,8 @@ func personExists(ctx context.Context, tx *sql.Tx, id int64) error {
 // set; between two, the later; a resume position by its own time). Every
 // state that changed takes a new change sequence, and the moved backends
 // export from the start, so that the next export brings all of them to the
-// merged state. from is then deleted.
+// merged state; the exports held for either's backends are dropped, with a
+// note in history. from is then deleted.
 func (s *Store) MergePeople(ctx context.Context, from, into int64) error {
 	if from == into {
 		return errors.New("merging a person with themselves")
@@ -165,6 +167,38 @@ func (s *Store) MergePeople(ctx context.Context, from, into int64) error {
 	var seq int64
 	if err := tx.QueryRowContext(ctx, `UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING CAST(value AS INTEGER)`).Scan(&seq); err != nil {
 		return fmt.Errorf("allocating change sequence: %w", err)
+	}
+	// The exports held for either's backends were planned from a watch
+	// state the merge changes: dropped, with a note; the next run plans
+	// them again from the merged state.
+	var fromName, intoName string
+	tx.QueryRowContext(ctx, `SELECT name FROM people WHERE id=?`, from).Scan(&fromName)
+	tx.QueryRowContext(ctx, `SELECT name FROM people WHERE id=?`, into).Scan(&intoName)
+	rows, err := tx.QueryContext(ctx, `UPDATE held SET status='dropped' WHERE status='held'
+		AND backend IN (SELECT name FROM backends WHERE person_id IN (?, ?)) RETURNING backend`, from, into)
+	if err != nil {
+		return fmt.Errorf("merging person %d into %d: %w", from, into, err)
+	}
+	var dropped []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		dropped = append(dropped, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(dropped) > 0 {
+		slices.Sort(dropped)
+		msg := fmt.Sprintf("%s merged into %s: the exports held for %s were planned from the watch states before the merge and were dropped; the next run plans them again.",
+			fromName, intoName, strings.Join(dropped, ", "))
+		if err := noteRun(ctx, tx, s.now(), msg); err != nil {
+			return err
+		}
 	}
 	steps := []struct {
 		q    string

@@ -571,3 +571,35 @@ func TestRemovePerson(t *testing.T) {
 		t.Errorf("held exports of a removed backend: %+v", h)
 	}
 }
+
+// A merge changes both people's watch state: the exports held for their
+// backends were planned from the old states, so they are dropped, with a
+// note in history; someone else's stays.
+func TestMergeDropsTheHeldExportsOfBoth(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	for _, p := range []struct{ person, backend string }{{"Anna", "plex-anna"}, {"Ben", "jelly-ben"}, {"Carol", "emby-carol"}} {
+		who, _ := s.EnsurePerson(ctx, p.person)
+		if _, err := s.AddBackend(ctx, Backend{Name: p.backend, Kind: "plex", URL: "http://u", Token: "t", PersonID: who.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Hold(ctx, Held{RunID: 1, Backend: p.backend, Unwatches: 40, Watched: 50}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, _ := s.HeldExports(ctx); len(h) != 3 {
+		t.Fatalf("held before the merge = %+v", h)
+	}
+	anna, _ := s.PersonByName(ctx, "Anna")
+	ben, _ := s.PersonByName(ctx, "Ben")
+	if err := s.MergePeople(ctx, ben.ID, anna.ID); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.HeldExports(ctx); len(h) != 1 || h[0].Backend != "emby-carol" {
+		t.Errorf("held after merging Ben into Anna = %+v; want Carol's only", h)
+	}
+	runs, _ := s.Runs(ctx, 1)
+	if len(runs) != 1 || runs[0].Kind != RunPeople || !strings.Contains(runs[0].Message, "jelly-ben") || !strings.Contains(runs[0].Message, "plex-anna") {
+		t.Errorf("history after the merge = %+v; want a note naming both dropped exports", runs)
+	}
+}
