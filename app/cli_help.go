@@ -15,6 +15,19 @@ var commandHelp = map[string]string{
 	"servers":   accountsUsage + "\nExample:\n  playmark servers --account plex\n",
 	"household": peopleUsage + "\nExample:\n  playmark household add --server 'Living room' --users all --export on\n",
 	"people":    peopleUsage + "\nExample:\n  playmark people merge 'Anna B' Anna\n",
+	"people remove": `Usage: playmark people remove NAME [--with-backends]
+
+Removes a person and their watch state: what they watched, started and
+un-watched. The films and episodes stay (they are everyone's), and so does
+history. A backup of everyone's watch state is made first, in the backups
+folder. A person who still has backends is refused, naming them: move each
+to someone else with playmark people link PERSON BACKEND, or add
+--with-backends to remove those backends too (their tokens and what
+Playmark knew of them; the servers themselves are not touched).
+
+Example:
+  playmark people remove 'Guest room'
+`,
 	"backend add": `Usage: playmark backend add NAME --type plex|jellyfin|emby --url URL [--token-stdin | --token TOKEN] [--user USER]
                             [--import off|metadata|full] [--export on|off] [--no-test]
 
@@ -71,7 +84,10 @@ Example:
 
 Reads the play states of every backend whose import is on (or of the named
 ones) into the local state. --full reads everything, not only what changed
-since the last import. --dry-run shows what would change and writes nothing.
+since the last import. --dry-run shows what would change and writes nothing:
+what each server holds (new items are only learned: that changes nothing on a
+server) and, per server, what an export would then change there (marked
+watched, marked unwatched, resume positions), its export on or off.
 
 Example:
   playmark import --backend basement --dry-run
@@ -216,6 +232,11 @@ func helpTopic(args []string) string {
 		if len(args) > 1 && args[1] == "set" {
 			return "tasks set"
 		}
+	case "people", "person":
+		if len(args) > 1 && (args[1] == "remove" || args[1] == "rm") {
+			return "people remove"
+		}
+		return "people"
 	}
 	if _, ok := commandHelp[cmd]; ok {
 		return cmd

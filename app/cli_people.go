@@ -2,7 +2,7 @@ package app
 
 // The household on the command line: household add (one backend per user
 // of a server an account reaches, linked to people by name), people
-// (list, rename, merge, link), and the --person filter of sync, import,
+// (list, rename, merge, link, remove), and the --person filter of sync, import,
 // export, history, status and unmatched.
 
 import (
@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,7 +32,13 @@ const peopleUsage = `The household: people and their backends.
   people [--json]              everyone, with their backends
   people rename OLD NEW
   people merge FROM INTO       one person: play states merged, the newer wins
-  people link PERSON BACKEND   move a backend to another person (it is read whole again next import)
+  people link PERSON BACKEND   move a backend to another person (it is read whole again next import;
+                               an export the mass-change guard held for it is dropped, and the next
+                               run decides again for the new person)
+  people remove NAME [--with-backends]
+                               remove a person and their watch state (a backup is made first);
+                               a person with backends is refused unless --with-backends removes
+                               those too (or move them first with people link)
 
   --person NAME on sync, import, export, history, status and unmatched: that person's backends only.
 `
@@ -354,8 +361,11 @@ func (c *cli) peopleCmd(args []string) error {
 
 func (c *cli) peopleChange(args []string) error {
 	verb, rest := args[0], args[1:]
+	if verb == "remove" || verb == "rm" {
+		return c.peopleRemove(rest)
+	}
 	if len(rest) != 2 {
-		return usagef("people: want 'people rename OLD NEW', 'people merge FROM INTO' or 'people link PERSON BACKEND'")
+		return usagef("people: want 'people rename OLD NEW', 'people merge FROM INTO', 'people link PERSON BACKEND' or 'people remove NAME'")
 	}
 	if err := c.open(); err != nil {
 		return err
@@ -402,6 +412,18 @@ func (c *cli) peopleChange(args []string) error {
 		if err != nil {
 			return err
 		}
+		theirs, err := c.store.PersonBackends(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(theirs, rest[1]) {
+			fmt.Fprintf(c.stdout, "Backend %s is %s's already.\n", rest[1], p.Name)
+			return nil
+		}
+		held, err := c.store.HeldExports(ctx)
+		if err != nil {
+			return err
+		}
 		if err := c.store.LinkBackend(ctx, rest[1], p.ID); err != nil {
 			if errors.Is(err, state.ErrNotFound) {
 				return usageError{err.Error()}
@@ -409,8 +431,80 @@ func (c *cli) peopleChange(args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "Backend %s belongs to %s now; the next import reads it whole.\n", rest[1], p.Name)
+		for _, h := range held {
+			if h.Backend == rest[1] {
+				fmt.Fprintf(c.stdout, "The export held for it (%s to mark unwatched) was planned for its former person: dropped; the next run plans again for %s.\n",
+					countOf(h.Unwatches, "item"), p.Name)
+			}
+		}
 	default:
-		return usagef("people: unknown %q (rename, merge, link)", verb)
+		return usagef("people: unknown %q (rename, merge, link, remove)", verb)
 	}
 	return nil
+}
+
+// peopleRemove removes a person and their play state (the engine backs
+// everything up first); a person with backends is refused, saying which
+// and what to do, unless --with-backends.
+func (c *cli) peopleRemove(args []string) error {
+	fs := flag.NewFlagSet("people remove", flag.ContinueOnError)
+	with := fs.Bool("with-backends", false, "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("people remove: want 'people remove NAME [--with-backends]'")
+	}
+	if err := c.open(); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	p, err := c.store.PersonByName(ctx, pos[0])
+	if errors.Is(err, state.ErrNotFound) {
+		return usagef("no person %q (playmark people lists them)", pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	out, backup, err := c.engine.RemovePerson(ctx, p.ID, *with, false)
+	var hb *state.HasBackendsError
+	if errors.As(err, &hb) {
+		return usagef("%s has %s linked: %s. Nothing was removed. Move %s to someone else first (playmark people link PERSON BACKEND), "+
+			"or remove %s with %s: playmark people remove %s --with-backends",
+			p.Name, countOf(len(hb.Backends), "backend"), strings.Join(hb.Backends, ", "), them(len(hb.Backends)), p.Name, them(len(hb.Backends)), shellQuote(p.Name))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Removed %s and their watch state (%s).\n", out.Person.Name, countOf(out.Plays, "item"))
+	if len(out.Backends) > 0 {
+		fmt.Fprintf(c.stdout, "Removed with them: %s.\n", strings.Join(out.Backends, ", "))
+	}
+	fmt.Fprintf(c.stdout, "A backup of everyone's watch state from before: %s\n", backup)
+	return nil
+}
+
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func them(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+// shellQuote quotes a name for a command line to copy when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -1,12 +1,15 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"playmark/sync/backend/simulate"
+	"playmark/sync/state"
 )
 
 func TestCLIHouseholdAndPeople(t *testing.T) {
@@ -124,5 +127,110 @@ func TestCLIHouseholdAndPeople(t *testing.T) {
 	}
 	if code, _, errb := pm(t, dir, "backend", "add", "anna4", "--account", "plextv-owner", "--user", "Anna", "--person", "Zed"); code != exitUsage || !strings.Contains(errb, "no person") {
 		t.Fatalf("backend add --person Zed: exit %d\n%s", code, errb)
+	}
+}
+
+// people remove: a person without backends goes with their play state
+// (after a backup); one with backends is refused, naming them and the two
+// ways on, unless --with-backends.
+func TestCLIPeopleRemove(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := state.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anna, _ := st.EnsurePerson(ctx, "Anna")
+	if _, err := st.EnsurePerson(ctx, "Guest room"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddBackend(ctx, state.Backend{Name: "plex-anna", Kind: "plex", URL: "http://127.0.0.1:1", Token: "t", PersonID: anna.ID}); err != nil {
+		t.Fatal(err)
+	}
+	// During a run: exit 3, nothing done.
+	release, err := st.LockRuns(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errb := pm(t, dir, "people", "remove", "Guest room"); code != exitBusy || !strings.Contains(errb, "nothing was done") {
+		t.Errorf("people remove during a run: exit %d, %q; want 3", code, errb)
+	}
+	release()
+	st.Close()
+
+	code, out, errb := pm(t, dir, "people", "remove", "Anna")
+	if code != exitUsage || out != "" {
+		t.Fatalf("people remove Anna (with a backend): exit %d, stdout %q; want 2 and nothing done", code, out)
+	}
+	for _, want := range []string{"plex-anna", "people link PERSON BACKEND", "people remove Anna --with-backends", "Nothing was removed"} {
+		if !strings.Contains(errb, want) {
+			t.Errorf("people remove Anna: want %q in %q", want, errb)
+		}
+	}
+	if code, _, errb := pm(t, dir, "people", "remove", "Zed"); code != exitUsage || !strings.Contains(errb, `no person "Zed"`) {
+		t.Errorf("people remove Zed: exit %d, %q", code, errb)
+	}
+	if code, _, _ := pm(t, dir, "people", "remove"); code != exitUsage {
+		t.Errorf("people remove with no name: exit %d", code)
+	}
+	if code, out, _ := pm(t, dir, "people", "remove", "--help"); code != exitOK || !strings.HasPrefix(out, "Usage: playmark people remove") {
+		t.Errorf("people remove --help: exit %d\n%s", code, out)
+	}
+
+	code, out, errb = pm(t, dir, "people", "remove", "guest room")
+	if code != exitOK || !strings.Contains(out, "Removed Guest room") || !strings.Contains(out, "backup") {
+		t.Fatalf("people remove 'guest room': exit %d\n%s%s", code, out, errb)
+	}
+	if backups, _ := filepath.Glob(filepath.Join(dir, "backups", "*before-person-remove*")); len(backups) != 1 {
+		t.Errorf("backups before the removal: %v; want one", backups)
+	}
+	if _, out, _ := pm(t, dir, "people"); strings.Contains(out, "Guest room") || !strings.Contains(out, "Anna") {
+		t.Errorf("people after removing Guest room:\n%s", out)
+	}
+
+	code, out, errb = pm(t, dir, "people", "remove", "Anna", "--with-backends")
+	if code != exitOK || !strings.Contains(out, "plex-anna") {
+		t.Fatalf("people remove Anna --with-backends: exit %d\n%s%s", code, out, errb)
+	}
+	if _, out, _ := pm(t, dir, "backend", "list"); strings.Contains(out, "plex-anna") {
+		t.Errorf("backend list after removing Anna with her backends:\n%s", out)
+	}
+}
+
+// people link drops the export held for the moved backend (it was planned
+// from the former person's state) and says so, here and in history.
+func TestCLIPeopleLinkDropsTheHeldExport(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := state.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anna, _ := st.EnsurePerson(ctx, "Anna")
+	if _, err := st.EnsurePerson(ctx, "Ben"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddBackend(ctx, state.Backend{Name: "plex-anna", Kind: "plex", URL: "http://127.0.0.1:1", Token: "t", PersonID: anna.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Hold(ctx, state.Held{RunID: 1, Backend: "plex-anna", Unwatches: 40, Watched: 50}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if code, out, _ := pm(t, dir, "people", "link", "Anna", "plex-anna"); code != exitOK || !strings.Contains(out, "already") {
+		t.Errorf("people link to the same person: exit %d\n%s", code, out)
+	}
+	if _, out, _ := pm(t, dir, "held"); !strings.Contains(out, "plex-anna") {
+		t.Fatalf("a link to the same person dropped the held export:\n%s", out)
+	}
+	code, out, errb := pm(t, dir, "people", "link", "Ben", "plex-anna")
+	if code != exitOK || !strings.Contains(out, "40 items to mark unwatched") || !strings.Contains(out, "plans again for Ben") {
+		t.Fatalf("people link Ben plex-anna: exit %d\n%s%s", code, out, errb)
+	}
+	if _, out, _ := pm(t, dir, "held"); !strings.Contains(out, "No exports are held") {
+		t.Errorf("held after the move:\n%s", out)
+	}
+	if _, out, _ := pm(t, dir, "history"); !strings.Contains(out, "plex-anna moved from Anna to Ben") {
+		t.Errorf("history after the move:\n%s", out)
 	}
 }

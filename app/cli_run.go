@@ -50,7 +50,10 @@ func (c *cli) runCmd(kind string, args []string) error {
 			return err
 		}
 	}
-	opt := engine.RunOptions{Backends: backends, Full: *full, DryRun: *dry, Yes: yes, Trigger: "cli"}
+	// An import's dry run also plans, per server, what an export would
+	// then write there, export on or off: what a first import means for
+	// each server.
+	opt := engine.RunOptions{Backends: backends, Full: *full, DryRun: *dry, Yes: yes, Trigger: "cli", PlanExports: kind == "import" && *dry}
 	if opt.Person, err = c.personID(ctx, *person); err != nil { // cli_people.go
 		return err
 	}
@@ -140,6 +143,30 @@ func printReport(w io.Writer, rep *engine.Report) {
 			b.Unmatched, b.Requests, b.Duration.Round(time.Millisecond), res)
 	}
 	tw.Flush()
+	added, plans := 0, 0
+	for _, b := range rep.Backends {
+		added += b.Added
+		if b.Phase == "export" && rep.Kind == "import" { // an import's dry run: plans
+
+			plans++
+		}
+	}
+	if rep.DryRun && added > 0 {
+		fmt.Fprintf(w, "NEW: %d items Playmark would know from now on, with their watch state; that changes nothing on a server.\n", added)
+	}
+	if plans > 0 {
+		fmt.Fprintln(w, "Per server, what would change there once its export is on (each change is listed below):")
+		for _, b := range rep.Backends {
+			if b.Phase != "export" {
+				continue
+			}
+			off := ""
+			if b.ExportOff {
+				off = " (export off)"
+			}
+			fmt.Fprintf(w, "  %s%s: %s\n", b.Backend, off, b.PlanText())
+		}
+	}
 	for _, b := range rep.Backends {
 		if b.Found != "" {
 			// How a quick import found what a listing by date cannot show.
@@ -338,6 +365,9 @@ func (c *cli) historyCmd(args []string) error {
 		}
 		if len(parts) == 0 && r.Status == state.RunInterrupted {
 			parts = append(parts, "(the process stopped before any backend finished a phase)")
+		}
+		if len(parts) == 0 && r.Kind == state.RunPeople {
+			parts = append(parts, r.Message) // a note: a person removed, a held export dropped
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Started.Local().Format("2006-01-02 15:04"), kind, r.Trigger, r.Status, took, strings.Join(parts, "; "))
 	}

@@ -425,6 +425,7 @@ func (s *ActivityScreen) setPeople(people []state.Person) {
 	}
 	if !found {
 		s.person = 0
+		s.u.person.Store(0)
 	}
 	s.PersonFilter.Options = opts
 	s.PersonFilter.Selected = everyone
@@ -453,6 +454,8 @@ func (s *ActivityScreen) filterPerson(name string) {
 		return
 	}
 	s.person = id
+	s.u.person.Store(id)
+	s.u.d.Engine.Notify() // the status line's counts follow
 	s.apply(s.last)
 	for _, r := range s.runs {
 		if r.ID == s.Selected {

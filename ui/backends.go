@@ -54,11 +54,13 @@ type BackendsScreen struct {
 	SignIn  *SignIn        // the open sign-in (Add), if any
 	People  []*PersonCard  // the people, each above their backends
 	people  []state.Person
-	// PersonDialog is the open rename, merge or move dialog, if any:
-	// PersonName its name entry, MergeInto its choice of person.
+	// PersonDialog is the open rename, merge, move or remove dialog, if
+	// any: PersonName its name entry, MergeInto its choice of person,
+	// RemoveText what a removal takes.
 	PersonDialog dialog.Dialog
 	PersonName   *widget.Entry
 	MergeInto    *widget.Select
+	RemoveText   *widget.Label
 	signDlg      dialog.Dialog
 	editDlg      dialog.Dialog
 	confirm      dialog.Dialog // the open remove confirmation, if any
@@ -134,10 +136,13 @@ func (s *BackendsScreen) apply(d viewData) {
 				theirs = append(theirs, b)
 			}
 		}
-		if len(theirs) == 0 && len(d.backends) > 0 {
-			continue // nobody's backends: nothing to show
+		// A person with no backends is shown too (after a move, say): to
+		// link one to them, or to remove them.
+		var names []string
+		for _, b := range theirs {
+			names = append(names, b.Name)
 		}
-		pc := s.newPersonCard(p, len(theirs))
+		pc := s.newPersonCard(p, names)
 		s.People = append(s.People, pc)
 		s.list.Add(pc.card())
 		for _, b := range theirs {

@@ -127,7 +127,7 @@ func (f *FirstRun) added(b state.Backend) {
 // stepPreview is step 2: a dry-run import, then the real one.
 func (f *FirstRun) stepPreview() {
 	f.leaveSignIn()
-	intro := widget.NewLabel(fmt.Sprintf("Added %s. Now preview the first import: Playmark reads every item and shows what it found and what it would record. "+
+	intro := widget.NewLabel(fmt.Sprintf("Added %s. Now preview the first import: Playmark reads every item and shows, per server, what it found and what would change there once you turn its export on. "+
 		"Nothing is written until you choose Import for real. Export (writing to your servers) stays off until you turn it on in Backends.",
 		strings.Join(f.Added, ", ")))
 	intro.Wrapping = fyne.TextWrapWord
@@ -142,15 +142,24 @@ func (f *FirstRun) stepPreview() {
 }
 
 // foundColumns are the columns of the preview's table.
-var foundColumns = []string{"Person", "Server", "Items", "Watched", "In progress", "Unmatched", "Playmark would record"}
+var foundColumns = []string{"Person", "Server", "Items", "Watched", "In progress", "Unmatched", "Would change on this server"}
 
 // FoundRows is, per server read, what a dry-run import found there and
-// what the import would record in Playmark, as foundColumns: by person
-// (persons: backend name -> person), each person's servers together.
+// what would change on that server once its export is on (the plan of
+// RunOptions.PlanExports: what the other servers' marks would make it),
+// as foundColumns: by person (persons: backend name -> person), each
+// person's servers together. Items only learned are no change: they are
+// counted under Items.
 func FoundRows(rep *engine.Report, persons map[string]string) [][]string {
 	var rows [][]string
 	var order []string
 	byPerson := map[string][][]string{}
+	plans := map[string]engine.BackendReport{}
+	for _, b := range rep.Backends {
+		if b.Phase == "export" {
+			plans[b.Backend] = b
+		}
+	}
 	for _, b := range rep.Backends {
 		if b.Phase != "import" {
 			continue
@@ -164,18 +173,11 @@ func FoundRows(rep *engine.Report, persons map[string]string) [][]string {
 			byPerson[who] = append(byPerson[who], []string{who, b.Backend, "-", "-", "-", "-", "could not be read"})
 			continue
 		}
-		var rec []string
-		if b.Added > 0 {
-			rec = append(rec, plural(b.Added, "new item"))
+		change := "-"
+		if p, ok := plans[b.Backend]; ok {
+			change = p.PlanText()
 		}
-		if b.Changed > 0 {
-			rec = append(rec, plural(b.Changed, "change")+" to their watch state")
-		}
-		if len(rec) == 0 {
-			rec = append(rec, "nothing new")
-		}
-		byPerson[who] = append(byPerson[who], []string{who, b.Backend, commas(b.Read), commas(b.Watched), commas(b.InProgress), commas(b.Unmatched),
-			strings.Join(rec, ", ")})
+		byPerson[who] = append(byPerson[who], []string{who, b.Backend, commas(b.Read), commas(b.Watched), commas(b.InProgress), commas(b.Unmatched), change})
 	}
 	for _, who := range order {
 		rows = append(rows, byPerson[who]...)
@@ -203,9 +205,9 @@ func (f *FirstRun) showFound(rep *engine.Report) {
 		}
 	}
 	f.Found.Objects = []fyne.CanvasObject{grid}
-	heading := "Nothing to change on items the servers share."
+	heading := "No planned changes."
 	if n := len(rep.Changes) + rep.MoreChanges; n > 0 {
-		heading = fmt.Sprintf("Planned changes to watch state on items already read (%s):", commas(n))
+		heading = fmt.Sprintf("What would change (%s): Playmark's watch state (local) and, once their export is on, your servers':", commas(n))
 		if rep.MoreChanges > 0 {
 			heading += fmt.Sprintf(" the first %d are listed.", len(rep.Changes))
 		}
@@ -259,7 +261,7 @@ func (f *FirstRun) preview() {
 	f.ImportBtn.Disable()
 	f.AddAnother.Disable()
 	f.Status.SetText("Reading your servers (a dry run: nothing is written)…")
-	f.u.startRun("import", engine.RunOptions{DryRun: true, Full: true, Trigger: "window"}, func(rep *engine.Report, err error) {
+	f.u.startRun("import", engine.RunOptions{DryRun: true, Full: true, PlanExports: true, Trigger: "window"}, func(rep *engine.Report, err error) {
 		f.PreviewBtn.Enable()
 		f.AddAnother.Enable()
 		if err != nil || rep == nil {
@@ -276,33 +278,58 @@ func (f *FirstRun) preview() {
 	})
 }
 
-// previewVerdict says what the preview found, what the import would
-// record, and what to do next: the counts first.
+// previewVerdict says what the preview found and what would change on
+// each server once its export is on (what the user fears), items only
+// learned as known, and what to do next.
 func previewVerdict(rep *engine.Report) string {
-	if failed := rep.Failed(); len(failed) > 0 {
-		var why []string
-		for _, b := range failed {
+	var why []string
+	for _, b := range rep.Failed() {
+		if b.Phase == "import" {
 			why = append(why, b.Error)
 		}
+	}
+	if len(why) > 0 {
 		return "Some servers could not be read: " + strings.Join(why, "; ") + ". Fix them (Back, or Backends later) or import the others."
 	}
-	var watched, progress, added int
+	var added, watched, progress, unmatched int
+	var changes, same, unknown []string
 	for _, b := range rep.Backends {
-		watched += b.Watched
-		progress += b.InProgress
-		added += b.Added
+		switch {
+		case b.Phase == "import":
+			added += b.Added // each item once: by the first server that has it
+			watched += b.Watched
+			progress += b.InProgress
+			unmatched += b.Unmatched
+		case b.Err != nil:
+			unknown = append(unknown, b.Backend)
+		case b.WouldWatch+b.WouldUnwatch+b.WouldResume == 0:
+			same = append(same, b.Backend)
+		default:
+			changes = append(changes, b.Backend+": "+b.PlanText())
+		}
 	}
-	msg := fmt.Sprintf("Import for real would record %s in Playmark", plural(added, "new item"))
+	msg := fmt.Sprintf("Import for real would make %s known to Playmark", plural(added, "item"))
 	if watched+progress > 0 {
-		msg += ", with the servers' watched marks and resume positions"
+		msg += ", with each server's watched marks and resume positions"
 	}
-	if n := rep.Changed(); n > 0 {
-		msg += fmt.Sprintf(", and %s to watch state on items already read (listed below)", plural(n, "change"))
+	msg += "; that changes nothing on your servers."
+	switch {
+	case len(changes) > 0:
+		msg += " Once you turn export on, your servers would change: " + strings.Join(changes, "; ")
+		if len(same) > 0 {
+			msg += "; nothing on " + strings.Join(same, ", ")
+		}
+		msg += " (each change is listed below)."
+	case len(same) > 1:
+		msg += " Turning export on would change nothing on them: they agree."
 	}
-	if rep.Unmatched > 0 {
-		msg += fmt.Sprintf("; %s without usable ids are left alone", commas(rep.Unmatched))
+	if len(unknown) > 0 {
+		msg += " Not compared: " + strings.Join(unknown, ", ") + "."
 	}
-	return msg + ". Nothing is written to your servers: export stays off. If that looks right, choose Import for real."
+	if unmatched > 0 {
+		msg += fmt.Sprintf(" %s without usable ids are left alone.", plural(unmatched, "item"))
+	}
+	return msg + " Nothing is written now: export stays off. If that looks right, choose Import for real."
 }
 
 func (f *FirstRun) importNow() {

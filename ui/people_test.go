@@ -2,7 +2,10 @@ package ui
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"playmark/sync/backend"
@@ -114,7 +117,7 @@ func TestPeopleRenameMoveMerge(t *testing.T) {
 	}
 	mustContain(t, "status line", w.Message.Text, "Moved jellyfin-ben to Anna")
 
-	// Merge: Benjamin (no backends now) is not shown; move one back, merge.
+	// Merge: move one back to Benjamin, merge.
 	s.Row("jellyfin-ben").Person.SetSelected("Benjamin")
 	e.settle()
 	s.card("Benjamin").Merge.OnTapped()
@@ -127,8 +130,10 @@ func TestPeopleRenameMoveMerge(t *testing.T) {
 	if b := e.backend("jellyfin-ben"); b.Person != "Anna" {
 		t.Fatalf("after the merge jellyfin-ben is %q's", b.Person)
 	}
-	if len(s.People) != 1 {
-		t.Errorf("cards after the merge: %d", len(s.People))
+	// Carol, whose one backend moved to Anna, stays shown (to be
+	// linked a backend again, or removed).
+	if len(s.People) != 2 || s.card("Anna") == nil || s.card("Carol") == nil {
+		t.Errorf("cards after the merge: %d, want Anna and Carol (no backends)", len(s.People))
 	}
 }
 
@@ -182,4 +187,131 @@ func TestActivityPersonFilter(t *testing.T) {
 		t.Errorf("everyone again: %d runs, %d changes", len(a.runs), len(a.changes))
 	}
 	_ = anna
+}
+
+// A person's Remove asks first, saying what goes: their watch state, and
+// their backends when they have some; a person with no backends (after a
+// move) is shown, so that they can be removed.
+func TestPeopleRemove(t *testing.T) {
+	e := newEnv(t)
+	e.addFor("plex-anna", "Anna", backend.Plex, plexServer(t, 5))
+	e.addFor("jellyfin-ben", "Ben", backend.Jellyfin, jellyfinServer(t, 5))
+	if _, err := e.st.EnsurePerson(context.Background(), "Carol"); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	w := e.u.Window
+	w.endFirstRun()
+	s := w.Backends
+	carol := s.card("Carol")
+	if carol == nil {
+		t.Fatalf("a person with no backends is not shown: %v", e.peopleNames())
+	}
+	mustContain(t, "Carol's card", carol.Title.Text, "Carol · no backends")
+	carol.Remove.OnTapped()
+	mustContain(t, "what removing Carol takes", s.RemoveText.Text, "Carol's watch state")
+	if strings.Contains(s.RemoveText.Text, "backend") {
+		t.Errorf("removing Carol names backends: %q", s.RemoveText.Text)
+	}
+	tapButton(t, w.win, "Remove")
+	e.settle()
+	if got := e.peopleNames(); !slices.Equal(got, []string{"Anna", "Ben"}) {
+		t.Fatalf("people after removing Carol: %v", got)
+	}
+	mustContain(t, "status line", w.Message.Text, "Removed Carol")
+
+	// Ben has a backend: the dialog says it goes too; Cancel keeps both.
+	s.card("Ben").Remove.OnTapped()
+	mustContain(t, "what removing Ben takes", s.RemoveText.Text, "jellyfin-ben")
+	tapButton(t, w.win, "Cancel")
+	e.settle()
+	if e.backend("jellyfin-ben").Person != "Ben" {
+		t.Fatal("Cancel removed something")
+	}
+	s.card("Ben").Remove.OnTapped()
+	tapButton(t, w.win, "Remove both")
+	e.settle()
+	if got := e.peopleNames(); !slices.Equal(got, []string{"Anna"}) {
+		t.Fatalf("people after removing Ben: %v", got)
+	}
+	if bs, _ := e.st.Backends(context.Background()); len(bs) != 1 || bs[0].Name != "plex-anna" {
+		t.Errorf("backends after removing Ben: %+v", bs)
+	}
+	if backups, _ := filepath.Glob(filepath.Join(e.eng.BackupDir(), "*before-person-remove*")); len(backups) == 0 {
+		t.Error("no backup before removing a person")
+	}
+}
+
+// Moving a backend drops the export held for it (planned from its former
+// person's state), and the window says so.
+func TestPeopleMoveDropsTheHeldExport(t *testing.T) {
+	e := newEnv(t)
+	e.addFor("plex-anna", "Anna", backend.Plex, plexServer(t, 5))
+	e.addFor("jellyfin-ben", "Ben", backend.Jellyfin, jellyfinServer(t, 5))
+	if err := e.st.Hold(context.Background(), state.Held{RunID: 1, Backend: "jellyfin-ben", Unwatches: 40, Watched: 50}); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	w := e.u.Window
+	w.endFirstRun()
+	if got := w.Activity.Tabs.Items[2].Text; got != "Held (1)" {
+		t.Fatalf("Activity's Held tab before the move: %q", got)
+	}
+	w.Backends.Row("jellyfin-ben").Person.SetSelected("Anna")
+	e.settle()
+	mustContain(t, "status line", w.Message.Text, "The export held for it (40 items to mark unwatched, planned for Ben) was dropped")
+	e.refresh()
+	if got := w.Activity.Tabs.Items[2].Text; got != "Held" {
+		t.Errorf("Activity's Held tab after the move: %q, want none held", got)
+	}
+}
+
+// The status line's counts are one person's when Activity's person filter
+// names them, and say "All people" when it does not.
+func TestSummaryCountsFollowThePersonFilter(t *testing.T) {
+	e := newEnv(t)
+	e.addFor("plex-anna", "Anna", backend.Plex, plexServer(t, 20))
+	ben := e.addFor("jellyfin-ben", "Ben", backend.Jellyfin, jellyfinServer(t, 20))
+	ctx := context.Background()
+	if _, err := e.eng.Import(ctx, engine.RunOptions{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := e.st.CountsFor(ctx, 0)
+	bens, _ := e.st.CountsFor(ctx, ben.PersonID)
+	if bens.Watched == 0 || bens.Watched == all.Watched {
+		t.Fatalf("counts: everyone %+v, Ben %+v; want Ben's a part", all, bens)
+	}
+	e.refresh()
+	w := e.u.Window
+	w.endFirstRun()
+	e.refresh()
+	mustContain(t, "status line", w.summary.Text, fmt.Sprintf("All people: %d items · %d watched", all.Items, all.Watched))
+	w.Activity.PersonFilter.SetSelected("Ben")
+	e.settle()
+	mustContain(t, "status line for Ben", w.summary.Text, fmt.Sprintf("Ben: %d items · %d watched · %d in progress", bens.Items, bens.Watched, bens.InProgress))
+	w.Activity.PersonFilter.SetSelected("Everyone")
+	e.settle()
+	mustContain(t, "status line for everyone", w.summary.Text, fmt.Sprintf("All people: %d items · %d watched", all.Items, all.Watched))
+}
+
+// A note in history (a person removed) is no import: a setup left before
+// its first import still resumes at the preview.
+func TestFirstRunResumesAfterAPersonIsRemoved(t *testing.T) {
+	e := newEnv(t)
+	e.addFor("plex-anna", "Anna", backend.Plex, plexServer(t, 5))
+	ctx := context.Background()
+	carol, err := e.st.EnsurePerson(ctx, "Carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.eng.RemovePerson(ctx, carol.ID, false, false); err != nil {
+		t.Fatal(err)
+	}
+	u := New(context.Background(), e.app, e.u.d) // a new start
+	if err := u.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if f := u.Window.FirstRun; f == nil || f.Step != 2 {
+		t.Fatalf("first run after a person was removed, before any import: %+v; want the preview step", f)
+	}
 }

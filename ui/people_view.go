@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -23,15 +24,21 @@ type PersonCard struct {
 	Title  *widget.Label
 	Rename *widget.Button
 	Merge  *widget.Button
+	Remove *widget.Button
 }
 
-func (s *BackendsScreen) newPersonCard(p state.Person, backends int) *PersonCard {
+func (s *BackendsScreen) newPersonCard(p state.Person, backends []string) *PersonCard {
 	c := &PersonCard{P: p}
-	c.Title = widget.NewLabelWithStyle(fmt.Sprintf("%s · %s", p.Name, plural(backends, "backend")), fyne.TextAlignLeading,
+	count := plural(len(backends), "backend")
+	if len(backends) == 0 {
+		count = "no backends"
+	}
+	c.Title = widget.NewLabelWithStyle(fmt.Sprintf("%s · %s", p.Name, count), fyne.TextAlignLeading,
 		fyne.TextStyle{Bold: true})
 	c.Title.SizeName = theme.SizeNameSubHeadingText
 	c.Rename = widget.NewButtonWithIcon("Rename…", theme.DocumentCreateIcon(), func() { s.renamePrompt(p) })
 	c.Merge = widget.NewButtonWithIcon("Merge into…", theme.ContentCopyIcon(), func() { s.mergePrompt(p) })
+	c.Remove = widget.NewButtonWithIcon("Remove…", theme.DeleteIcon(), func() { s.removePrompt(p, backends) })
 	if len(s.people) < 2 {
 		c.Merge.Disable()
 	}
@@ -39,7 +46,7 @@ func (s *BackendsScreen) newPersonCard(p state.Person, backends int) *PersonCard
 }
 
 func (c *PersonCard) card() fyne.CanvasObject {
-	return container.NewVBox(container.NewBorder(nil, nil, container.NewHBox(widget.NewIcon(theme.AccountIcon()), c.Title), container.NewHBox(c.Rename, c.Merge)),
+	return container.NewVBox(container.NewBorder(nil, nil, container.NewHBox(widget.NewIcon(theme.AccountIcon()), c.Title), container.NewHBox(c.Rename, c.Merge, c.Remove)),
 		widget.NewSeparator())
 }
 
@@ -150,14 +157,78 @@ func (s *BackendsScreen) movePrompt(r *BackendRow, name string) {
 }
 
 // move links backend b to the person person gives (off the UI thread).
+// An export held for it is dropped by the move (it was planned from the
+// former person's state): the message says so.
 func (s *BackendsScreen) move(b state.Backend, name string, person func() (int64, error)) {
 	var err error
+	var dropped *state.Held
 	s.u.write(func() {
 		var id int64
+		var held []state.Held
+		if held, err = s.u.st.HeldExports(s.u.ctx); err != nil {
+			return
+		}
 		if id, err = person(); err == nil {
 			err = s.u.st.LinkBackend(s.u.ctx, b.Name, id)
 		}
+		for i := range held {
+			if held[i].Backend == b.Name {
+				dropped = &held[i]
+			}
+		}
 	}, func() {
-		s.personDone(fmt.Sprintf("Moved %s to %s: its next import reads it whole into %s's watch state.", b.Name, name, name), err)
+		msg := fmt.Sprintf("Moved %s to %s: its next import reads it whole into %s's watch state.", b.Name, name, name)
+		if dropped != nil {
+			msg += fmt.Sprintf(" The export held for it (%s to mark unwatched, planned for %s) was dropped; the next run plans again for %s.",
+				plural(dropped.Unwatches, "item"), b.Person, name)
+		}
+		s.personDone(msg, err)
 	})
+}
+
+// removeText is what the dialog removing p says goes (and what stays).
+func removeText(p state.Person, backends []string) string {
+	goes := fmt.Sprintf("Goes: %s's watch state (what they watched, started or marked unwatched, as Playmark recorded it)", p.Name)
+	switch len(backends) {
+	case 0:
+		goes += "."
+	case 1:
+		goes += fmt.Sprintf(", and their backend %s: Playmark forgets it and its token.", backends[0])
+	default:
+		goes += fmt.Sprintf(", and their %d backends %s: Playmark forgets them and their tokens.", len(backends), strings.Join(backends, ", "))
+	}
+	return goes + "\n\nStays: the films and episodes, everyone else's watch state, history, and everything on the servers. " +
+		"A backup of everyone's watch state is made first (Settings, data folder, backups)."
+}
+
+// removePrompt asks whether to remove p, saying what goes with them.
+func (s *BackendsScreen) removePrompt(p state.Person, backends []string) {
+	title, button := "Remove "+p.Name+"?", "Remove"
+	if len(backends) > 0 {
+		title = fmt.Sprintf("Remove %s and %s?", p.Name, plural(len(backends), "backend"))
+		button = "Remove both"
+		if len(backends) > 1 {
+			button = "Remove all"
+		}
+	}
+	s.RemoveText = wrapLabel(removeText(p, backends))
+	d := dialog.NewCustomConfirm(title, button, "Cancel", s.RemoveText, func(ok bool) {
+		if !ok {
+			s.PersonDialog = nil
+			return
+		}
+		var out state.PersonRemoved
+		var err error
+		s.u.write(func() { out, _, err = s.u.d.Engine.RemovePerson(s.u.ctx, p.ID, true, true) },
+			func() {
+				msg := fmt.Sprintf("Removed %s and their watch state (%s)", p.Name, plural(out.Plays, "item"))
+				if len(out.Backends) > 0 {
+					msg += ", with " + strings.Join(out.Backends, ", ")
+				}
+				s.personDone(msg+"; a backup was made first.", err)
+			})
+	}, s.u.Window.win)
+	d.Resize(fyne.NewSize(520, 280))
+	s.PersonDialog = d
+	d.Show()
 }

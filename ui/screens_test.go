@@ -353,16 +353,18 @@ func TestFirstRun(t *testing.T) {
 	if pw != wantW || pp != wantP || pw == 0 {
 		t.Errorf("preview found %d watched, %d in progress; the server has %d, %d", pw, pp, wantW, wantP)
 	}
-	mustContain(t, "verdict", f.Status.Text, "Import for real would record 40 new items in Playmark, with the servers' watched marks and resume positions.",
-		"Nothing is written to your servers")
-	if strings.Contains(f.Status.Text, "0 changes") {
-		t.Errorf("verdict %q speaks of 0 changes", f.Status.Text)
+	// One server's plays are no change: its items become known, and
+	// nothing would change on it.
+	mustContain(t, "verdict", f.Status.Text, "Import for real would make 40 items known to Playmark, with each server's watched marks and resume positions; that changes nothing on your servers.",
+		"Nothing is written now")
+	if strings.Contains(f.Status.Text, "0 changes") || strings.Contains(f.Status.Text, "new item") {
+		t.Errorf("verdict %q speaks of 0 changes or new items", f.Status.Text)
 	}
 	rows := FoundRows(f.Previewed, f.persons)
-	if want := []string{"plex", "40", commas(pw), commas(pp), "0", "40 new items"}; len(rows) != 1 || !slices.Equal(rows[0][1:], want) || rows[0][0] == "" {
+	if want := []string{"plex", "40", commas(pw), commas(pp), "0", "nothing"}; len(rows) != 1 || !slices.Equal(rows[0][1:], want) || rows[0][0] == "" {
 		t.Errorf("found rows %q, want [%q]", rows, want)
 	}
-	if got := labelTexts(f.Found); !strings.Contains(got, "In progress\n") || !strings.Contains(got, "\n"+commas(pw)+"\n"+commas(pp)+"\n0\n40 new items\n") {
+	if got := labelTexts(f.Found); !strings.Contains(got, "Would change on this server\n") || !strings.Contains(got, "\n"+commas(pw)+"\n"+commas(pp)+"\n0\nnothing\n") {
 		t.Errorf("the found table shows %q", got)
 	}
 
@@ -387,6 +389,25 @@ func TestFirstRun(t *testing.T) {
 	if len(f.Report.changes) == 0 || f.Previewed.Changed() == 0 {
 		t.Error("the preview lists no planned changes")
 	}
+	// Per server, what the other's marks would change there once its
+	// export is on (export is off on both), each change listed.
+	rows = FoundRows(f.Previewed, f.persons)
+	toServers := 0
+	for _, c := range f.Previewed.Changes {
+		if c.Target == "plex" || c.Target == "jellyfin" {
+			toServers++
+		}
+	}
+	if len(rows) != 2 || toServers == 0 {
+		t.Fatalf("found rows %q, %d planned changes to the servers", rows, toServers)
+	}
+	for _, r := range rows {
+		if r[6] == "-" || r[6] == "nothing" || !strings.Contains(r[6], "marked watched") {
+			t.Errorf("%s: would change %q; the servers' watches differ", r[1], r[6])
+		}
+		mustContain(t, "verdict", f.Status.Text, r[1]+": "+r[6])
+	}
+	mustContain(t, "verdict", f.Status.Text, "Once you turn export on, your servers would change: ")
 	if c, _ := e.st.Counts(context.Background()); c.Items != 0 {
 		t.Fatalf("the preview wrote %d items", c.Items)
 	}
@@ -988,12 +1009,12 @@ func TestOften(t *testing.T) {
 	}
 }
 
-// A preview's status line counts the new items too: a first import's
-// are most of what it would record.
+// A preview's status line counts the new items too, as items to become
+// known (no change anywhere): a first import's are most of what it reads.
 func TestRunMessageDryRun(t *testing.T) {
 	rep := &engine.Report{Kind: "import", DryRun: true, Status: "ok",
 		Backends: []engine.BackendReport{{RunBackend: state.RunBackend{Phase: "import", Backend: "plex", Read: 232, Added: 232}}}}
-	if got, want := RunMessage("import", rep, nil), "Preview of import: 232 new items and 0 changes planned, nothing written."; got != want {
+	if got, want := RunMessage("import", rep, nil), "Preview of import: 0 changes planned, 232 items to become known, nothing written."; got != want {
 		t.Errorf("RunMessage = %q, want %q", got, want)
 	}
 }

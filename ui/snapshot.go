@@ -10,6 +10,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"playmark/sync/engine"
+	"playmark/sync/state"
 )
 
 // Snapshot is everything the tray shows, read at one moment: the engine's
@@ -24,6 +25,12 @@ type Snapshot struct {
 	PausedUntil  time.Time // zero with Paused: until resumed
 	Autostart    bool      // start at login can be set on this system
 	StartAtLogin bool      // and it is on
+	// People is how many people there are, Person the one Activity's
+	// filter shows ("" : everyone) and PersonCounts their counts: the
+	// window's status line (filled by load, not by snapshot).
+	People       int
+	Person       string
+	PersonCounts state.Counts
 }
 
 // snapshot reads a Snapshot. It does I/O (the store): call it off the UI

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -92,6 +93,10 @@ type UI struct {
 	// writes puts the store writes of the window's controls in the
 	// order they were asked for (they run off the UI thread).
 	writes writeOrder
+
+	// person is the person Activity's filter shows (0: everyone), read
+	// by load off the UI thread for the status line's counts.
+	person atomic.Int64
 }
 
 // writeOrder makes background store writes run one at a time, in the
@@ -363,6 +368,17 @@ func (u *UI) load(ctx context.Context) (viewData, error) {
 	if d.people, err = u.st.People(ctx); err != nil {
 		return d, err
 	}
+	d.snap.People = len(d.people)
+	if id := u.person.Load(); id != 0 {
+		for _, p := range d.people {
+			if p.ID == id {
+				if d.snap.PersonCounts, err = u.st.CountsFor(ctx, id); err != nil {
+					return d, err
+				}
+				d.snap.Person = p.Name
+			}
+		}
+	}
 	return d, nil
 }
 
@@ -532,10 +548,12 @@ func RunMessage(kind string, rep *engine.Report, err error) string {
 		for _, b := range rep.Backends {
 			added += b.Added
 		}
+		msg = fmt.Sprintf("%s: %s planned", title, planned)
 		if added > 0 {
-			planned = plural(added, "new item") + " and " + planned
+			// Items only learned: known from now on, no change anywhere.
+			msg += fmt.Sprintf(", %s to become known", plural(added, "item"))
 		}
-		msg = fmt.Sprintf("%s: %s planned, nothing written", title, planned)
+		msg += ", nothing written"
 	}
 	if rep.FailedReason != "" {
 		msg += "; " + rep.FailedReason

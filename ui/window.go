@@ -212,10 +212,11 @@ func (w *Window) apply(d viewData) {
 	w.Tabs.Refresh()
 }
 
-// hasRealRun says whether any run other than a dry run was recorded.
+// hasRealRun says whether any run other than a dry run was recorded (a
+// note of a change to the household is no run).
 func hasRealRun(runs []state.Run) bool {
 	for _, r := range runs {
-		if !r.DryRun {
+		if !r.DryRun && r.Kind != state.RunPeople {
 			return true
 		}
 	}
@@ -247,13 +248,26 @@ func (w *Window) showReport(title string, rep *engine.Report) {
 	d.Show()
 }
 
-// summaryText is the window's one-line overview.
+// summaryText is the window's one-line overview: the counts of the
+// person Activity's filter shows, or everyone's ("All people", when there
+// are two or more).
 func summaryText(s Snapshot) string {
 	o := s.Overview
+	items, watched, progress := o.Items, o.Watched, o.InProgress
+	who := ""
+	switch {
+	case s.Person != "":
+		// One person's marks (the items are everyone's).
+		c := s.PersonCounts
+		items, watched, progress = c.Items, c.Watched, c.InProgress
+		who = s.Person + ": "
+	case s.People > 1:
+		who = "All people: "
+	}
 	parts := []string{
-		plural(o.Items, "item"),
-		humanize.Comma(int64(o.Watched)) + " watched",
-		humanize.Comma(int64(o.InProgress)) + " in progress",
+		who + plural(items, "item"),
+		humanize.Comma(int64(watched)) + " watched",
+		humanize.Comma(int64(progress)) + " in progress",
 		"last import " + shortRun(o.LastImport, s.Now),
 	}
 	if s.Paused {

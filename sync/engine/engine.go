@@ -146,6 +146,12 @@ type RunOptions struct {
 	Trigger  string   // who asked: cli, schedule, tray, window, webhook
 	// Person, when not 0, limits the run to that person's backends.
 	Person int64
+	// PlanExports, on an import's dry run, plans after the imports what
+	// an export would then write to each selected backend, its Export
+	// switch on or off: a first import's preview, which says per server
+	// what would become watched, unwatched or resumed there (the
+	// report's export phases, Mode "plan").
+	PlanExports bool
 	// Progress, when set, is called with each status change of this run
 	// (besides the subscribers).
 	Progress func(Status)
@@ -182,6 +188,11 @@ type BackendReport struct {
 	// show (un-watches, marks without a date, long sessions), "" when it
 	// had nothing to find that way.
 	Found string
+	// WouldWatch, WouldUnwatch and WouldResume are an export's planned
+	// writes in a dry run, by kind; ExportOff says the plan is for a
+	// backend whose export is off (RunOptions.PlanExports).
+	WouldWatch, WouldUnwatch, WouldResume int
+	ExportOff                             bool
 }
 
 const maxReportChanges = 500
@@ -236,7 +247,12 @@ func (r *run) addChange(c state.Change) {
 
 // Import pulls every selected backend into the local state.
 func (e *Engine) Import(ctx context.Context, opt RunOptions) (*Report, error) {
-	return e.do(ctx, "import", opt, func(ctx context.Context, r *run) error { return r.importAll(ctx) })
+	return e.do(ctx, "import", opt, func(ctx context.Context, r *run) error {
+		if err := r.importAll(ctx); err != nil || !opt.DryRun || !opt.PlanExports {
+			return err
+		}
+		return r.exportAll(ctx)
+	})
 }
 
 // Export pushes the local state out to every selected backend with export on.

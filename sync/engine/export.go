@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"playmark/sync/backend"
@@ -44,8 +45,12 @@ type op struct {
 	before   string        // the remote state in words
 }
 
+// planAll says whether this run plans exports to every backend, export
+// on or off (a dry run with PlanExports).
+func (r *run) planAll() bool { return r.opt.DryRun && r.opt.PlanExports }
+
 func (r *run) exportAll(ctx context.Context) error {
-	backends, err := r.selected(ctx, func(b state.Backend) bool { return b.Export })
+	backends, err := r.selected(ctx, func(b state.Backend) bool { return b.Export || r.planAll() })
 	if err != nil {
 		return err
 	}
@@ -119,10 +124,11 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	log := r.e.log.With("backend", b.Name, "phase", "export")
 	var tr *backend.Transport
 	defer func() { r.finishPhase(&rep, started, tr, log) }()
-	if !b.Export {
+	if !b.Export && !r.planAll() {
 		rep.Mode = "off"
 		return rep
 	}
+	rep.ExportOff = !b.Export
 	ctx, done, derr := r.backendCtx(ctx, b.Name)
 	if derr != nil {
 		rep.Err = derr
@@ -156,8 +162,19 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	if r.opt.DryRun {
 		for _, o := range ops {
 			r.addChange(r.opChange(b, o, "planned"))
+			switch o.kind {
+			case opPlayed:
+				rep.WouldWatch++
+			case opUnplayed:
+				rep.WouldUnwatch++
+			case opProgress:
+				rep.WouldResume++
+			}
 		}
 		rep.Changed = len(ops)
+		if r.planAll() {
+			rep.Mode = "plan"
+		}
 		_ = finish(true)
 		return rep
 	}
@@ -518,4 +535,27 @@ func asWritten(it *backend.Item, ops []op) bool {
 // it would turn a resume position into a play.
 func nearEnd(pos, duration time.Duration) bool {
 	return duration > 0 && pos*10 >= duration*9
+}
+
+// PlanText is what a dry run's export plan would change on its backend,
+// in words: "2 marked watched, 1 marked unwatched, 3 resume positions",
+// "nothing", or why it could not be planned.
+func (b BackendReport) PlanText() string {
+	if b.Err != nil {
+		return "could not be compared: " + b.Error
+	}
+	var parts []string
+	if b.WouldWatch > 0 {
+		parts = append(parts, plural(b.WouldWatch, "marked watched", "marked watched"))
+	}
+	if b.WouldUnwatch > 0 {
+		parts = append(parts, plural(b.WouldUnwatch, "marked unwatched", "marked unwatched"))
+	}
+	if b.WouldResume > 0 {
+		parts = append(parts, plural(b.WouldResume, "resume position", "resume positions"))
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +116,62 @@ func TestPeopleEventsReachTheirPersonsBackendsOnly(t *testing.T) {
 	}
 	if w.watch("emby", "e3").Played {
 		t.Error("the first person's play on Plex reached Ben's Emby")
+	}
+}
+
+// A held export is computed for the backend's person: when the backend
+// moves to another person it is dropped, with a note in history, and the
+// next run decides again for the new person.
+func TestHeldExportDoesNotFollowAMovedBackend(t *testing.T) {
+	cat := simulate.Generate(simulate.GenerateOptions{Items: 120, Seed: 3})
+	all := map[string]simulate.Watch{}
+	for _, m := range cat.Media {
+		all[m.Key] = simulate.Watch{Played: true, PlayCount: 1, LastPlayed: tPlay}
+	}
+	w := newWorld(t, cat, seed{"plex": all, "jellyfin": all, "emby": all})
+	w.sync(RunOptions{})
+	w.clock.add(time.Hour)
+	var gone []string
+	for _, m := range cat.Media[:40] {
+		if len(m.GUIDs) == 0 && m.Type == "movie" {
+			continue
+		}
+		w.servers["emby"].SetWatch(m.Key, simulate.Watch{})
+		gone = append(gone, m.Key)
+	}
+	w.clock.add(time.Hour)
+	if rep := w.sync(RunOptions{Full: true}); len(rep.Held) != 2 {
+		t.Fatalf("held %+v: want the exports to plex and jellyfin held", rep.Held)
+	}
+	ctx := context.Background()
+	ben, err := w.store.EnsurePerson(ctx, "Ben")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.LinkBackend(ctx, "jellyfin", ben.ID); err != nil {
+		t.Fatal(err)
+	}
+	held, _ := w.store.HeldExports(ctx)
+	if len(held) != 1 || held[0].Backend != "plex" {
+		t.Fatalf("held after moving jellyfin to Ben = %+v; want plex's only (jellyfin's was the first person's plan)", held)
+	}
+	runs, _ := w.store.Runs(ctx, 1)
+	if len(runs) != 1 || runs[0].Kind != state.RunPeople || !strings.Contains(runs[0].Message, "jellyfin") || !strings.Contains(runs[0].Message, "Ben") {
+		t.Errorf("history after the move = %+v; want a note that jellyfin's held export was dropped", runs)
+	}
+	// The next run decides for Ben: his state is what jellyfin has, so
+	// nothing of the first person's un-watches is held or written there.
+	w.clock.add(time.Hour)
+	rep := w.sync(RunOptions{})
+	for _, h := range rep.Held {
+		if h.Backend == "jellyfin" {
+			t.Errorf("jellyfin held again after the move: %+v", h)
+		}
+	}
+	if !w.watch("jellyfin", gone[0]).Played {
+		t.Error("the first person's un-watch reached Ben's jellyfin")
+	}
+	if held, _ := w.store.HeldExports(ctx); len(held) != 1 || held[0].Backend != "plex" {
+		t.Errorf("held after the next run = %+v; want plex's only", held)
 	}
 }

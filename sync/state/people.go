@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -147,7 +148,8 @@ func personExists(ctx context.Context, tx *sql.Tx, id int64) error {
 // set; between two, the later; a resume position by its own time). Every
 // state that changed takes a new change sequence, and the moved backends
 // export from the start, so that the next export brings all of them to the
-// merged state. from is then deleted.
+// merged state; the exports held for either's backends are dropped, with a
+// note in history. from is then deleted.
 func (s *Store) MergePeople(ctx context.Context, from, into int64) error {
 	if from == into {
 		return errors.New("merging a person with themselves")
@@ -165,6 +167,38 @@ func (s *Store) MergePeople(ctx context.Context, from, into int64) error {
 	var seq int64
 	if err := tx.QueryRowContext(ctx, `UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'seq' RETURNING CAST(value AS INTEGER)`).Scan(&seq); err != nil {
 		return fmt.Errorf("allocating change sequence: %w", err)
+	}
+	// The exports held for either's backends were planned from a watch
+	// state the merge changes: dropped, with a note; the next run plans
+	// them again from the merged state.
+	var fromName, intoName string
+	tx.QueryRowContext(ctx, `SELECT name FROM people WHERE id=?`, from).Scan(&fromName)
+	tx.QueryRowContext(ctx, `SELECT name FROM people WHERE id=?`, into).Scan(&intoName)
+	rows, err := tx.QueryContext(ctx, `UPDATE held SET status='dropped' WHERE status='held'
+		AND backend IN (SELECT name FROM backends WHERE person_id IN (?, ?)) RETURNING backend`, from, into)
+	if err != nil {
+		return fmt.Errorf("merging person %d into %d: %w", from, into, err)
+	}
+	var dropped []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		dropped = append(dropped, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(dropped) > 0 {
+		slices.Sort(dropped)
+		msg := fmt.Sprintf("%s merged into %s: the exports held for %s were planned from the watch states before the merge and were dropped; the next run plans them again.",
+			fromName, intoName, strings.Join(dropped, ", "))
+		if err := noteRun(ctx, tx, s.now(), msg); err != nil {
+			return err
+		}
 	}
 	steps := []struct {
 		q    string
@@ -196,8 +230,9 @@ func (s *Store) MergePeople(ctx context.Context, from, into int64) error {
 // person's play state. What the store knew of the backend (its
 // sub-records and played counts) was read for its former person, so it is
 // forgotten: the next import reads it whole into the new person's state,
-// and the next export starts from the beginning. Linking a backend to the
-// person it has changes nothing.
+// and the next export starts from the beginning; an export held for it by
+// the mass-change guard is dropped, with a note in history. Linking a
+// backend to the person it has changes nothing.
 func (s *Store) LinkBackend(ctx context.Context, backend string, person int64) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -226,5 +261,171 @@ func (s *Store) LinkBackend(ctx context.Context, backend string, person int64) e
 			return fmt.Errorf("linking backend %q to person %d: %w", backend, person, err)
 		}
 	}
+	// An export the mass-change guard holds for the backend was planned
+	// from its former person's state: applying it now would write that
+	// person's un-watches to the new person's server. It is dropped, with
+	// a note in history; the next run plans again for the new person.
+	var unwatches int
+	err = tx.QueryRowContext(ctx, `UPDATE held SET status='dropped' WHERE backend=? AND status='held' RETURNING unwatches`, backend).Scan(&unwatches)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("linking backend %q to person %d: %w", backend, person, err)
+	default:
+		var from, to string
+		tx.QueryRowContext(ctx, `SELECT name FROM people WHERE id=?`, was).Scan(&from)
+		tx.QueryRowContext(ctx, `SELECT name FROM people WHERE id=?`, person).Scan(&to)
+		msg := fmt.Sprintf("%s moved from %s to %s: the export held for it (%s to mark unwatched, planned from %s's watch state) was dropped; the next run plans it again for %s.",
+			backend, from, to, countNoun(unwatches, "item"), from, to)
+		if err := noteRun(ctx, tx, s.now(), msg); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
+}
+
+// ErrHasBackends means a person still has backends linked: removing them
+// would remove those backends too, which the caller must ask for.
+var ErrHasBackends = errors.New("has backends linked")
+
+// HasBackendsError is ErrHasBackends with the person and their backends'
+// names, so that a caller can say which to move.
+type HasBackendsError struct {
+	Person   string
+	Backends []string
+}
+
+func (e *HasBackendsError) Error() string {
+	return fmt.Sprintf("%s %s: %s", e.Person, ErrHasBackends, strings.Join(e.Backends, ", "))
+}
+
+func (e *HasBackendsError) Is(target error) bool { return target == ErrHasBackends }
+
+// PersonRemoved is what RemovePerson removed.
+type PersonRemoved struct {
+	Person   Person
+	Plays    int      // play states (items they had watched, started or un-watched)
+	Backends []string // backends removed with them (withBackends)
+}
+
+// RemovePerson removes person id and their play state. A person with
+// backends linked is refused with a *HasBackendsError (ErrHasBackends)
+// unless withBackends, which removes those backends too (as RemoveBackend
+// does: their sub-records, unmatched items and tokens) and drops their
+// held exports. The media identity stays (it is everyone's), and so does
+// history: runs and changes are a record of what was done. A note in
+// history says what went. The caller holds the run lock (LockRuns) and
+// has made a backup: the engine's RemovePerson does both.
+func (s *Store) RemovePerson(ctx context.Context, id int64, withBackends bool) (PersonRemoved, error) {
+	var out PersonRemoved
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return out, err
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowContext(ctx, `SELECT id, name FROM people WHERE id=?`, id).Scan(&out.Person.ID, &out.Person.Name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, fmt.Errorf("person %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return out, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT name, token FROM backends WHERE person_id=? ORDER BY name`, id)
+	if err != nil {
+		return out, err
+	}
+	var markers []string // backends whose token is in the keyring
+	for rows.Next() {
+		var name, tok string
+		if err := rows.Scan(&name, &tok); err != nil {
+			rows.Close()
+			return out, err
+		}
+		out.Backends = append(out.Backends, name)
+		if isMarker(tok) {
+			markers = append(markers, name)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	if len(out.Backends) > 0 && !withBackends {
+		return out, &HasBackendsError{Person: out.Person.Name, Backends: out.Backends}
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM plays WHERE person_id=?`, id).Scan(&out.Plays); err != nil {
+		return out, err
+	}
+	fail := func(err error) (PersonRemoved, error) {
+		return out, fmt.Errorf("removing %s: %w", out.Person.Name, s.classify(err))
+	}
+	for _, name := range out.Backends {
+		if _, err := tx.ExecContext(ctx, `UPDATE held SET status='dropped' WHERE backend=? AND status='held'`, name); err != nil {
+			return fail(err)
+		}
+	}
+	for _, q := range []string{`DELETE FROM backends WHERE person_id=?`, `DELETE FROM plays WHERE person_id=?`, `DELETE FROM people WHERE id=?`} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return fail(err)
+		}
+	}
+	msg := fmt.Sprintf("Removed %s and their watch state (%s)", out.Person.Name, countNoun(out.Plays, "item"))
+	if len(out.Backends) > 0 {
+		msg += fmt.Sprintf(", with their backends %s", strings.Join(out.Backends, ", "))
+	}
+	if err := noteRun(ctx, tx, s.now(), msg+"."); err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	for _, name := range out.Backends {
+		s.cacheDrop(name)
+	}
+	if s.keyring != nil {
+		for _, name := range markers {
+			_ = s.keyring.Delete(ctx, name)
+		}
+	}
+	return out, nil
+}
+
+// RunPeople is the kind of a history entry that records a change to the
+// household (a person removed, a held export dropped by a move), not a
+// sync run.
+const RunPeople = "people"
+
+// noteRun records a finished history entry of kind RunPeople saying msg.
+func noteRun(ctx context.Context, q querier, now time.Time, msg string) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO runs (kind, trigger, dry_run, started, finished, status, message) VALUES (?, 'user', 0, ?, ?, ?, ?)`,
+		RunPeople, now.Unix(), now.Unix(), RunOK, msg)
+	if err != nil {
+		return fmt.Errorf("recording in history: %w", err)
+	}
+	return nil
+}
+
+func countNoun(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// PersonBackends names person id's backends, by name (no token read).
+func (s *Store) PersonBackends(ctx context.Context, id int64) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM backends WHERE person_id=? ORDER BY name`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -506,5 +507,99 @@ func TestMigrationOfThePreviousReleasesDatabase(t *testing.T) {
 		if b.PersonID != 1 || b.Person == "" {
 			t.Errorf("backend %s is person %d %q, want the first", b.Name, b.PersonID, b.Person)
 		}
+	}
+}
+
+func TestRemovePerson(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	anna, _ := s.EnsurePerson(ctx, "Anna")
+	ben, _ := s.EnsurePerson(ctx, "Ben")
+	if _, err := s.AddBackend(ctx, Backend{Name: "plex-anna", Kind: "plex", URL: "http://u", Token: "t", PersonID: anna.ID}); err != nil {
+		t.Fatal(err)
+	}
+	play(t, s, anna.ID, "tt1", Item{Watched: true, Explicit: true, Updated: time.Unix(1000, 0)})
+	play(t, s, ben.ID, "tt1", Item{Watched: true, Explicit: true, Updated: time.Unix(1000, 0)})
+	play(t, s, ben.ID, "tt2", Item{Progress: time.Minute, ProgressAt: time.Unix(1000, 0), Updated: time.Unix(1000, 0)})
+	if err := s.Hold(ctx, Held{RunID: 1, Backend: "plex-anna", Unwatches: 40, Watched: 50}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Ben has no backends: he goes, with his play state; the films stay.
+	got, err := s.RemovePerson(ctx, ben.ID, false)
+	if err != nil || got.Plays != 2 || got.Person.Name != "Ben" || len(got.Backends) != 0 {
+		t.Fatalf("RemovePerson(Ben) = %+v, %v; want his 2 play states", got, err)
+	}
+	var plays, items int
+	s.DB().QueryRow(`SELECT COUNT(*) FROM plays WHERE person_id=?`, ben.ID).Scan(&plays)
+	s.DB().QueryRow(`SELECT COUNT(*) FROM items`).Scan(&items)
+	if plays != 0 || items != 2 {
+		t.Errorf("after removing Ben: %d of his plays left, %d items (want 0, and both films kept)", plays, items)
+	}
+	if _, err := s.PersonByName(ctx, "Ben"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Ben after removal: %v", err)
+	}
+	if a := stateOf(t, s, anna.ID, "tt1"); !a.Watched {
+		t.Errorf("Anna's play lost with Ben: %+v", a)
+	}
+	runs, _ := s.Runs(ctx, 5)
+	if len(runs) == 0 || runs[0].Kind != RunPeople || !strings.Contains(runs[0].Message, "Ben") {
+		t.Errorf("history after removing Ben = %+v; want a note naming him", runs)
+	}
+	if _, err := s.RemovePerson(ctx, ben.ID, false); !errors.Is(err, ErrNotFound) {
+		t.Errorf("removing Ben twice: %v", err)
+	}
+
+	// Anna has a backend: refused, naming it, nothing removed.
+	_, err = s.RemovePerson(ctx, anna.ID, false)
+	var hb *HasBackendsError
+	if !errors.Is(err, ErrHasBackends) || !errors.As(err, &hb) || len(hb.Backends) != 1 || hb.Backends[0] != "plex-anna" {
+		t.Fatalf("RemovePerson(Anna) with a backend = %v; want ErrHasBackends naming plex-anna", err)
+	}
+	if a := stateOf(t, s, anna.ID, "tt1"); !a.Watched {
+		t.Errorf("a refused removal changed Anna's play: %+v", a)
+	}
+	// With her backends: all of it goes, and her held export with it.
+	got, err = s.RemovePerson(ctx, anna.ID, true)
+	if err != nil || len(got.Backends) != 1 || got.Plays != 1 {
+		t.Fatalf("RemovePerson(Anna, with backends) = %+v, %v", got, err)
+	}
+	if _, err := s.Backend(ctx, "plex-anna"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("plex-anna after removing Anna with her backends: %v", err)
+	}
+	if h, _ := s.HeldExports(ctx); len(h) != 0 {
+		t.Errorf("held exports of a removed backend: %+v", h)
+	}
+}
+
+// A merge changes both people's watch state: the exports held for their
+// backends were planned from the old states, so they are dropped, with a
+// note in history; someone else's stays.
+func TestMergeDropsTheHeldExportsOfBoth(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	for _, p := range []struct{ person, backend string }{{"Anna", "plex-anna"}, {"Ben", "jelly-ben"}, {"Carol", "emby-carol"}} {
+		who, _ := s.EnsurePerson(ctx, p.person)
+		if _, err := s.AddBackend(ctx, Backend{Name: p.backend, Kind: "plex", URL: "http://u", Token: "t", PersonID: who.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Hold(ctx, Held{RunID: 1, Backend: p.backend, Unwatches: 40, Watched: 50}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, _ := s.HeldExports(ctx); len(h) != 3 {
+		t.Fatalf("held before the merge = %+v", h)
+	}
+	anna, _ := s.PersonByName(ctx, "Anna")
+	ben, _ := s.PersonByName(ctx, "Ben")
+	if err := s.MergePeople(ctx, ben.ID, anna.ID); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.HeldExports(ctx); len(h) != 1 || h[0].Backend != "emby-carol" {
+		t.Errorf("held after merging Ben into Anna = %+v; want Carol's only", h)
+	}
+	runs, _ := s.Runs(ctx, 1)
+	if len(runs) != 1 || runs[0].Kind != RunPeople || !strings.Contains(runs[0].Message, "jelly-ben") || !strings.Contains(runs[0].Message, "plex-anna") {
+		t.Errorf("history after the merge = %+v; want a note naming both dropped exports", runs)
 	}
 }
