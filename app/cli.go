@@ -60,7 +60,10 @@ type cli struct {
 	configDir      string
 	// ctx, when set, is the parent of the commands' contexts (tests
 	// cancel it as Ctrl+C would).
-	ctx    context.Context
+	ctx context.Context
+	// core is the opened config dir (open, openRead); store, engine and
+	// log are its.
+	core   *Core
 	store  *state.Store
 	engine *engine.Engine
 	log    *slog.Logger
@@ -113,8 +116,8 @@ func (c *cli) main(args []string) int {
 	}
 	c.configDir = dir
 	err = c.explain(c.dispatch(rest))
-	if c.store != nil {
-		c.store.Close()
+	if c.core != nil {
+		c.core.Close()
 	}
 	code, msg := exitCode(err)
 	if msg != "" {

@@ -72,7 +72,7 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	// runs started from the window or the tray, the instance listener.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	core, err := OpenCore(ctx, dir, nil)
+	core, err := openCore(ctx, dir, coreOptions{})
 	if err != nil {
 		fmt.Fprintf(stderr, "playmark: %v\n", err)
 		return exitFailed
@@ -86,7 +86,7 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	// when the demo's throwaway dir goes), and a desktop app has no
 	// terminal to read them on. Playmark's own sentences still go to
 	// stderr.
-	stdlog.SetOutput(logFile(dir, nil))
+	stdlog.SetOutput(core.LogFile())
 	fyneapp.SetMetadata(fyne.AppMetadata{ID: appID, Name: "Playmark", Version: Version, Build: 1, Icon: ui.AppIcon(),
 		Migrations: map[string]bool{"fyneDo": true}})
 	a := fyneapp.NewWithID(appID)
