@@ -55,7 +55,7 @@ func (c *cli) demoCmd(args []string) error {
 	}
 	st := core.Store
 	fmt.Fprintf(c.stdout, "Playmark demo: a throwaway config dir at %s\n", dir)
-	h, err := startDemoHousehold(ctx, st, cat, now, c.stdout)
+	h, err := startDemoHousehold(ctx, core, cat, now, c.stdout)
 	if err != nil {
 		core.Close()
 		return err
