@@ -1,6 +1,12 @@
 // Package app wires Playmark together: the store, the engine, the
 // scheduler, the desktop window and tray, the command line, launch at
 // login and the single-instance guard. Nothing imports app.
+//
+// Where things are: cli.go parses the global flags and dispatches a
+// command to its noun's file (cli_backend.go, cli_task.go, cli_run.go,
+// ...); open.go opens a config dir for all of them (openCore); desktop.go
+// is the desktop app's lifecycle; cli_daemon.go the daemon's; events.go
+// the webhooks and live sockets.
 package app
 
 import (
