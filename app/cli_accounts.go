@@ -19,7 +19,6 @@ import (
 	"playmark/sync/backend/mediabrowser"
 	"playmark/sync/backend/plextv"
 	"playmark/sync/backend/simulate"
-	"playmark/sync/engine"
 	"playmark/sync/state"
 )
 
@@ -91,19 +90,6 @@ func flagValue(args []string, name string) string {
 		}
 	}
 	return ""
-}
-
-// wireAccounts has eng derive a rejected token again from the account
-// the backend was made from (accounts.Manager.Renew), silently.
-func wireAccounts(eng *engine.Engine, st *state.Store) {
-	eng.SetTokenRenewer(func(ctx context.Context, b state.Backend) (state.Backend, error) {
-		id, err := eng.ClientID(ctx)
-		if err != nil {
-			return b, err
-		}
-		m := &accounts.Manager{Store: st, ClientID: id}
-		return m.Renew(ctx, b)
-	})
 }
 
 func (c *cli) manager(ctx context.Context) (*accounts.Manager, error) {

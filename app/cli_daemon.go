@@ -30,16 +30,16 @@ func (c *cli) daemonCmd(args []string) error {
 		return usagef("daemon: unexpected argument %q", pos[0])
 	}
 	out := newDaemonOut(c.stdout)
-	file := slog.NewTextHandler(logFile(c.configDir, c.stderr), &slog.HandlerOptions{Level: slog.LevelInfo})
-	handlers := []slog.Handler{file, &lineHandler{out: out, level: slog.LevelWarn}}
+	// The log goes to playmark.log, its warnings and errors to stdout as
+	// daemon lines, and with --verbose all of it to stderr.
+	o := coreOptions{Stderr: c.stderr, Also: []slog.Handler{&lineHandler{out: out, level: slog.LevelWarn}}}
 	if *verbose {
-		handlers = append(handlers, slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		o.Also = append(o.Also, slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	log := slog.New(slog.NewMultiHandler(handlers...))
 
 	ctx, cancel := c.runContext()
 	defer cancel()
-	core, err := openCore(ctx, c.configDir, log)
+	core, err := openCore(ctx, c.configDir, o)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,77 @@ import (
 	"strings"
 )
 
+// usageText is "playmark help": every command on one screen.
+const usageText = `Playmark keeps watched marks and resume positions in step across Plex, Jellyfin and Emby.
+
+Usage:
+  playmark [--config-dir DIR] [--hidden]      start the desktop app (window and tray; --hidden: tray only)
+  playmark [--config-dir DIR] COMMAND [ARGS]
+
+Backends:
+  backend add NAME --type plex|jellyfin|emby --url URL [--token-stdin] [--user USER]
+                   [--import off|metadata|full] [--export on|off]
+  backend list [--json]
+  backend set NAME [--url URL] [--token-stdin] [--user USER] [--import MODE] [--export on|off]
+                   [--trust-cert SHA256|off]   trust a self-signed certificate (shown by backend test)
+                   [--live on|off]   keep the server's notification socket open: changes within seconds
+  backend test NAME          connect; print the server's name, version, id and the user
+  backend remove NAME
+
+Accounts and the household (sign in instead of pasting tokens):
+  signin plex                print a link and a code, wait for the sign-in
+  signin jellyfin|emby --url URL --user NAME [--password-stdin] [--quick-connect]
+  accounts [--json] | accounts remove NAME
+  servers [--account NAME] [--json]   the servers the accounts reach, with their users
+  backend add NAME --account NAME [--server S] [--user U] [--pin-stdin]
+  household add --server NAME [--account A] [--users all|U1,U2] [--export on|off]
+                             one backend per user, each linked to a person by name
+  people [--json] | people rename OLD NEW | people merge FROM INTO | people link PERSON BACKEND
+  people remove NAME [--with-backends]   a person and their watch state (after a backup)
+
+Sync:
+  import [--backend NAME]... [--full] [--dry-run]
+  export [--backend NAME]... [--full] [--dry-run] [--yes]
+  sync [--full] [--dry-run] [--yes]   import, then export
+                             (sync, import, export, history, status, unmatched: --person NAME
+                             for one person's backends only)
+  held                       exports held by the mass-change guard
+  held apply|discard NAME    apply or drop a held export
+  unmatched [--limit N]      items that could not be matched (no usable ids)
+
+Backup:
+  backup [FILE]              the play state as portable JSON lines (no tokens); no FILE: into the backups folder
+  restore FILE --backend NAME [--dry-run] [--yes]   make one backend's marks match a backup
+
+Schedules and history:
+  tasks                      import and export: on/off, cron, next three runs
+  tasks set import|export [--cron EXPR] [--on|--off]
+  status [--json]
+  history [--json] [--limit N] [--run ID]
+
+Changes within seconds (while the app or daemon runs):
+  webhooks [--listen ADDR | --off]   the webhook listener and each backend's URL to paste into its server
+
+Other:
+  daemon [--verbose]         schedules, webhooks and live updates without a window or tray
+  simulate --type plex|jellyfin|emby [--listen ADDR] [--items N] [--token T] [--version V]
+  demo [--items N] [--headless]   three simulated servers and the app, in a throwaway config dir
+  --version
+
+The config dir defaults to $PLAYMARK_CONFIG_DIR, else the user's config dir + /playmark.
+Tokens are kept in the system keyring (Secret Service; Windows: Credential Manager; macOS: Keychain)
+when there is one, else in the config dir;
+PLAYMARK_KEYRING=off keeps them in the config dir.
+Tokens: --token-stdin reads the token from standard input, else $PLAYMARK_TOKEN, else Playmark asks
+for it on a terminal (not echoed); --token TOKEN also works but shows it to other local users.
+
+Exit codes: 0 done; 1 a run failed on at least one backend, or a server could not be reached or
+refused; 2 what was typed or configured is wrong (including a token or user the server refuses at
+backend add/set), nothing done; 3 another run is in progress, nothing done; 130 stopped by Ctrl+C.
+
+playmark COMMAND --help shows a command's usage with an example.
+`
+
 // commandHelp is each command's usage, what it does and an example, as
 // printed by "playmark COMMAND --help" and "playmark help COMMAND".
 var commandHelp = map[string]string{

@@ -4,40 +4,31 @@ import (
 	"context"
 	"fmt"
 
-	"playmark/sync/engine"
 	"playmark/sync/state"
 )
 
-// open opens the store and the engine, once, for a command that writes.
-func (c *cli) open() error { return c.openStore(false) }
+// open opens the config dir (openCore), once, for a command that writes.
+func (c *cli) open() error { return c.openCore(false) }
 
-// openRead opens the store read-only, for a command that only reads
-// (status, history, backup, listings): it neither waits for nor disturbs
-// a run in another process, and works on a read-only database or config
-// dir. A command that then tries to write gets state.ErrReadOnly.
-func (c *cli) openRead() error { return c.openStore(true) }
+// openRead opens the config dir with the store read-only, for a command
+// that only reads (status, history, backup, listings): it neither waits
+// for nor disturbs a run in another process, and works on a read-only
+// database or config dir. A command that then tries to write gets
+// state.ErrReadOnly.
+func (c *cli) openRead() error { return c.openCore(true) }
 
-func (c *cli) openStore(readOnly bool) error {
-	if c.store != nil {
+func (c *cli) openCore(readOnly bool) error {
+	if c.core != nil {
 		return nil
 	}
-	open := state.Open
-	if readOnly {
-		open = state.OpenReadOnly
-	}
-	st, err := open(context.Background(), c.configDir)
+	core, err := openCore(context.Background(), c.configDir, coreOptions{ReadOnly: readOnly, Stderr: c.stderr})
 	if err != nil {
 		return err
 	}
-	c.store = st
-	c.log = newLogger(c.configDir, c.stderr, false)
-	if err := useKeyring(context.Background(), st, c.configDir, c.log); err != nil {
-		fmt.Fprintf(c.stderr, "playmark: warning: %v\n", err)
+	if core.KeyringErr != nil {
+		fmt.Fprintf(c.stderr, "playmark: warning: %v\n", core.KeyringErr)
 	}
-	c.engine = engine.New(st, c.log)
-	if !readOnly {
-		wireAccounts(c.engine, st) // a rejected derived token is derived again
-	}
+	c.core, c.store, c.engine, c.log = core, core.Store, core.Engine, core.Log
 	return nil
 }
 

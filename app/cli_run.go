@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -454,34 +452,4 @@ func (c *cli) unmatchedCmd(args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Backend, u.RemoteID, label, u.Path)
 	}
 	return tw.Flush()
-}
-
-// newLogger logs to playmark.log in the config dir (rotated at 5 MB, one
-// old file kept), and, when verbose, to w as well. Tokens are never
-// logged: nothing logs a backend's token or a request URL with one.
-func newLogger(dir string, w io.Writer, verbose bool) *slog.Logger {
-	out := logFile(dir, w)
-	if verbose {
-		out = io.MultiWriter(out, w)
-	}
-	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-// logFile is playmark.log in dir, rotated when opened past 5 MB (one old
-// file kept); io.Discard when it cannot be opened, with a warning to warn
-// (when not nil) if that is because the file is not safe to write.
-func logFile(dir string, warn io.Writer) io.Writer {
-	path := filepath.Join(dir, "playmark.log")
-	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > 5<<20 {
-		_ = os.Rename(path, path+".1")
-	}
-	// Never through a symbolic link planted in the config dir.
-	f, err := state.OpenAppend(path)
-	if err == nil {
-		return f
-	}
-	if errors.Is(err, state.ErrUnsafeFile) && warn != nil {
-		fmt.Fprintf(warn, "playmark: warning: not logging: %v\n", err)
-	}
-	return io.Discard
 }

@@ -2,16 +2,12 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"playmark/sync/backend"
 	"playmark/sync/backend/simulate"
-	"playmark/sync/state"
 )
 
 // pm runs the command line in-process and returns exit code and output.
@@ -64,90 +60,6 @@ func TestCLIUsageErrors(t *testing.T) {
 	_, out, _ = pm(t, dir, "backend", "list", "--json")
 	if strings.TrimSpace(out) != "[]" {
 		t.Errorf("a refused command saved a backend: %s", out)
-	}
-}
-
-func TestCLITasksAsANewUser(t *testing.T) {
-	dir := t.TempDir()
-	code, out, stderr := pm(t, dir, "tasks", "set", "import", "--cron", "0 */6 * * *", "--on")
-	if code != 0 || !strings.Contains(out, "import: on") {
-		t.Fatalf("tasks set: %d %q %q", code, out, stderr)
-	}
-	code, out, _ = pm(t, dir, "tasks")
-	if code != 0 || !strings.Contains(out, "import  on     0 */6 * * *") {
-		t.Errorf("tasks shows:\n%s", out)
-	}
-	var tasks []struct {
-		Name    string
-		Enabled bool
-		Next    []string
-	}
-	_, out, _ = pm(t, dir, "tasks", "--json")
-	if err := json.Unmarshal([]byte(out), &tasks); err != nil || len(tasks) != 2 || !tasks[0].Enabled || len(tasks[0].Next) != 3 {
-		t.Errorf("tasks --json = %s (%v)", out, err)
-	}
-}
-
-func TestCLIBackendLifecycleAgainstASimulatedServer(t *testing.T) {
-	dir := t.TempDir()
-	srv, err := StartSimulator(backend.Jellyfin, SimOptions{Items: 50, Seed: 1, Name: "Basement"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-
-	// A wrong token is refused and nothing is saved.
-	code, _, stderr := pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL(), "--token", "wrong", "--user", srv.UserID())
-	if code != exitUsage || !strings.Contains(stderr, "token rejected by jf; nothing saved") {
-		t.Fatalf("add with a wrong token: exit %d, %q; want exit 2", code, stderr)
-	}
-	code, out, stderr := pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL()+"/", "--token", srv.Token(), "--user", srv.UserID())
-	if code != 0 || !strings.Contains(out, "Connected to Basement") || !strings.Contains(out, "export off") {
-		t.Fatalf("add: %d %q %q", code, out, stderr)
-	}
-	code, _, stderr = pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL(), "--token", srv.Token())
-	if code != exitUsage || !strings.Contains(stderr, "already exists") {
-		t.Errorf("adding twice: %d %q", code, stderr)
-	}
-	code, out, _ = pm(t, dir, "backend", "list")
-	if code != 0 || strings.Contains(out, srv.Token()) || !strings.Contains(out, "••••") {
-		t.Errorf("list shows the token or no mask:\n%s", out)
-	}
-	code, out, _ = pm(t, dir, "backend", "test", "jf")
-	if code != 0 || !strings.Contains(out, "Basement") || !strings.Contains(out, srv.ServerID()) || !strings.Contains(out, "10.") {
-		t.Errorf("test: %d\n%s", code, out)
-	}
-	code, out, _ = pm(t, dir, "backend", "set", "jf", "--export", "on", "--import", "metadata")
-	if code != 0 || !strings.Contains(out, "import metadata, export on") {
-		t.Errorf("set: %d %q", code, out)
-	}
-	code, _, stderr = pm(t, dir, "backend", "set", "jf", "--token", "revoked")
-	if code != exitUsage || !strings.Contains(stderr, "token rejected") {
-		t.Errorf("set to a bad token: exit %d, %q; want exit 2", code, stderr)
-	}
-	// The server revokes the token after it was saved: backend test says so.
-	st, err := state.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := st.Backend(context.Background(), "jf")
-	b.Token = "revoked-later"
-	if err := st.UpdateBackend(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	code, _, stderr = pm(t, dir, "backend", "test", "jf")
-	if code != exitFailed || strings.TrimSpace(stderr) != "playmark: token rejected by jf" {
-		t.Errorf("test with a revoked token: exit %d, %q; want exit 1, token rejected by jf", code, stderr)
-	}
-	// The token in the log? Never.
-	log, _ := os.ReadFile(filepath.Join(dir, "playmark.log"))
-	if strings.Contains(string(log), srv.Token()) {
-		t.Error("the log contains the token")
-	}
-	code, _, _ = pm(t, dir, "backend", "remove", "jf")
-	if code != 0 {
-		t.Errorf("remove: %d", code)
 	}
 }
 

@@ -5,71 +5,50 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"playmark/sync/engine"
 	"playmark/sync/schedule"
-	"playmark/sync/secret"
 	"playmark/sync/state"
 )
 
-// Core is the headless heart shared by the desktop app and the daemon:
-// the store, the engine and the scheduler over one config dir.
+// Core is what openCore (open.go) opens over one config dir, for the
+// command line, the daemon and the desktop app: the store, the log, the
+// engine and (unless read-only) the scheduler.
 type Core struct {
 	Dir    string
 	Store  *state.Store
 	Engine *engine.Engine
-	Sched  *schedule.Scheduler
+	Sched  *schedule.Scheduler // nil when read-only
 	Log    *slog.Logger
-	events *eventLoops // StartEvents (events.go)
+	// KeyringErr is a token the system keyring would not take (it stays
+	// in the database); nil when all is well.
+	KeyringErr error
+	logFile    io.Writer   // playmark.log (io.Discard when it cannot be written)
+	events     *eventLoops // StartEvents (events.go)
 }
 
-// OpenCore opens the store in dir and builds the engine and scheduler.
+// OpenCore opens the config dir dir for writing (openCore).
 // verboseTo, when not nil, also receives the log.
 func OpenCore(ctx context.Context, dir string, verboseTo io.Writer) (*Core, error) {
-	return openCore(ctx, dir, newLogger(dir, verboseTo, verboseTo != nil))
+	o := coreOptions{Stderr: verboseTo}
+	if verboseTo != nil {
+		o.Also = []slog.Handler{slog.NewTextHandler(verboseTo, &slog.HandlerOptions{Level: slog.LevelInfo})}
+	}
+	return openCore(ctx, dir, o)
 }
 
-// openCore is OpenCore with the logger made by the caller.
-func openCore(ctx context.Context, dir string, log *slog.Logger) (*Core, error) {
-	st, err := state.Open(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := useKeyring(ctx, st, dir, log); err != nil {
-		log.Warn("system keyring", "err", err)
-	}
-	c := &Core{Dir: dir, Store: st, Engine: engine.New(st, log), Log: log}
-	wireAccounts(c.Engine, st)
-	c.Sched = schedule.New(c.loadTasks, c.runTask)
-	c.Sched.OnEvent = c.onScheduleEvent
-	return c, nil
-}
+// LogFile is where the log goes: playmark.log in the config dir (the
+// desktop app sends Fyne's and systray's log there too).
+func (c *Core) LogFile() io.Writer { return c.logFile }
 
-// Close closes the store.
-func (c *Core) Close() error { return c.Store.Close() }
-
-// useKeyring keeps st's tokens in the system keyring (secret.Open: the
-// Secret Service, the Credential Manager or the Keychain) when there is
-// one and PLAYMARK_KEYRING is not "off" (tests, headless servers);
-// otherwise they stay in the database. The error is a token the
-// keyring would not take: it stays in the database, and st stays usable.
-func useKeyring(ctx context.Context, st *state.Store, dir string, log *slog.Logger) error {
-	if strings.EqualFold(os.Getenv("PLAYMARK_KEYRING"), "off") {
-		return nil
+// Close closes the store and the log file.
+func (c *Core) Close() error {
+	err := c.Store.Close()
+	if f, ok := c.logFile.(io.Closer); ok {
+		f.Close()
 	}
-	open, cancel := context.WithTimeout(ctx, 5*time.Second)
-	k, err := secret.Open(open, dir)
-	cancel()
-	if err != nil {
-		log.Info("tokens stay in the database", "reason", err)
-		return nil
-	}
-	ctx, cancel = context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return st.SetKeyring(ctx, k)
+	return err
 }
 
 func (c *Core) loadTasks(ctx context.Context) ([]schedule.Task, error) {

@@ -49,28 +49,28 @@ func (c *cli) demoCmd(args []string) error {
 
 	cat := simulate.Generate(simulate.GenerateOptions{Items: *items, Seed: 2026})
 	now := time.Now().UTC()
-	st, err := state.Open(ctx, dir)
+	core, err := openCore(ctx, dir, coreOptions{Stderr: c.stderr})
 	if err != nil {
 		return err
 	}
+	st := core.Store
 	fmt.Fprintf(c.stdout, "Playmark demo: a throwaway config dir at %s\n", dir)
-	h, err := startDemoHousehold(ctx, st, cat, now, c.stdout)
+	h, err := startDemoHousehold(ctx, core, cat, now, c.stdout)
 	if err != nil {
-		st.Close()
+		core.Close()
 		return err
 	}
 	defer h.close()
 	// Schedules every few minutes, so that the tray shows them working.
 	_ = st.SetTask(ctx, state.Task{Name: "import", Cron: "*/2 * * * *", Enabled: true})
 	_ = st.SetTask(ctx, state.Task{Name: "export", Cron: "1-59/2 * * * *", Enabled: true})
-	eng := engine.New(st, nil)
-	rep, err := eng.Import(ctx, engine.RunOptions{Trigger: "demo"})
+	rep, err := core.Engine.Import(ctx, engine.RunOptions{Trigger: "demo"})
 	if err != nil {
-		st.Close()
+		core.Close()
 		return err
 	}
 	printReport(c.stdout, rep)
-	st.Close()
+	core.Close()
 
 	// A household that keeps watching: now and then someone marks
 	// something on one of their servers.

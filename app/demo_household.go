@@ -10,7 +10,6 @@ import (
 	"playmark/sync/accounts"
 	"playmark/sync/backend"
 	"playmark/sync/backend/simulate"
-	"playmark/sync/engine"
 	"playmark/sync/state"
 )
 
@@ -57,7 +56,8 @@ func (h *demoHousehold) setWatch(person string, i int, k string, w simulate.Watc
 // user would: Plex through plex.tv (its PIN approved by itself), Jellyfin
 // and Emby as their admin; then one backend per person and server, linked
 // to the people by name, with export on.
-func startDemoHousehold(ctx context.Context, st *state.Store, cat *simulate.Catalog, now time.Time, out io.Writer) (*demoHousehold, error) {
+func startDemoHousehold(ctx context.Context, core *Core, cat *simulate.Catalog, now time.Time, out io.Writer) (*demoHousehold, error) {
+	st := core.Store
 	h := &demoHousehold{}
 	fail := func(err error) (*demoHousehold, error) {
 		h.close()
@@ -101,7 +101,7 @@ func startDemoHousehold(ctx context.Context, st *state.Store, cat *simulate.Cata
 		}
 	}
 
-	id, err := engine.New(st, nil).ClientID(ctx)
+	id, err := core.Engine.ClientID(ctx)
 	if err != nil {
 		return fail(err)
 	}

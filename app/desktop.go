@@ -34,50 +34,150 @@ const headlessBuild = false
 // login). A second desktop Playmark on the same dir shows the first one's
 // window and exits.
 func runDesktop(dir string, hidden bool, stderr io.Writer) int {
+	d := newDesktop(dir, hidden, stderr)
+	if code, ok := d.preflight(); !ok {
+		return code
+	}
+	if err := d.start(); err != nil {
+		d.shutdown()
+		fmt.Fprintf(stderr, "playmark: %v\n", err)
+		return exitFailed
+	}
+	d.tray()
+	d.run()
+	d.shutdown()
+	return exitOK
+}
+
+// desktop is the desktop app's life, one step per method, called in this
+// order by runDesktop:
+//
+//   - preflight: a display to open a window on, and no other desktop
+//     Playmark on this config dir (else it says so and stops);
+//   - start: the config dir (openCore), Fyne's log into playmark.log, the
+//     toolkit, the window (not shown yet), and the background loops: the
+//     scheduler, the window's refresh, webhooks and live sockets, the
+//     single-instance listener, Ctrl+C and SIGTERM;
+//   - tray: the system tray when the desktop has one; else the window
+//     says so, shows even when hidden, and closing it quits;
+//   - run: the UI thread until quit: served here while in the tray (no
+//     Fyne loop, no GL) until the window is first wanted, then Fyne's
+//     loop;
+//   - quit (from the tray, the window, Ctrl+Q, a signal) ends run;
+//   - shutdown: the tray off the bus, the loops and any run cancelled (a
+//     run rolls back the batch it was writing) and waited for, at most
+//     stopWait, then the config dir and the instance guard let go.
+//
+// shutdown also undoes a start that failed half-way.
+type desktop struct {
+	dir    string
+	hidden bool
+	stderr io.Writer
+
+	// The parts, replaced by tests.
+	newApp    func() fyne.App                             // the toolkit (Fyne's GL driver)
+	trayProbe func() (host func() bool, err error)        // desktopTray: is there a tray, and a host showing it
+	newTray   func(do func(f func(), wait bool)) trayIcon // the system tray over fyne.io/systray
+	runLoop   func()                                      // Fyne's loop (fyne.App.Run), until quitLoop
+	quitLoop  func()                                      // ends runLoop
+	trayWait  time.Duration                               // hidden: how long to wait for a tray host before showing the window
+	stopWait  time.Duration                               // shutdown: how long to wait for the loops and runs
+
+	xconn io.Closer // the probed X display, held until the window has its own
+	inst  *instance // the single-instance guard; nil when it could not be claimed
+
+	// ctx owns every background loop: the scheduler, the UI's refresh,
+	// runs started from the window or the tray, the instance listener.
+	ctx    context.Context
+	cancel context.CancelFunc
+	core   *Core
+	app    fyne.App
+	ut     *uiThread
+	u      *ui.UI
+	st     trayIcon // nil: no tray
+	sigs   chan os.Signal
+	wg     sync.WaitGroup
+
+	// The UI thread's.
+	loopStarted bool // Fyne's loop runs: quitLoop quits it
+	quitting    bool // quit before Fyne's loop ran
+}
+
+// trayIcon is the system tray as the desktop drives it (ui.SystemTray).
+type trayIcon interface {
+	ui.TrayDesk
+	SetTooltip(string)
+	Start() // on the bus, registered with the tray host
+	Stop()  // off the bus
+}
+
+func newDesktop(dir string, hidden bool, stderr io.Writer) *desktop {
+	d := &desktop{dir: dir, hidden: hidden, stderr: stderr, trayWait: 10 * time.Second, stopWait: 15 * time.Second}
+	d.newApp = func() fyne.App {
+		fyneapp.SetMetadata(fyne.AppMetadata{ID: appID, Name: "Playmark", Version: Version, Build: 1, Icon: ui.AppIcon(),
+			Migrations: map[string]bool{"fyneDo": true}})
+		return fyneapp.NewWithID(appID)
+	}
+	d.trayProbe = desktopTray
+	d.newTray = func(do func(f func(), wait bool)) trayIcon { return ui.NewSystemTray("Playmark", do) }
+	d.runLoop = func() { d.app.Run() }
+	// The driver's Quit, as Fyne's own tray and SIGTERM do: a.Quit
+	// closes the windows first, and a pointer event on a closed window
+	// before the loop ends crashes Fyne (seen in the tray tests, quitting
+	// just after the window opened).
+	d.quitLoop = func() { d.app.Driver().Quit() }
+	return d
+}
+
+// preflight checks that there is a display to open a window on and
+// claims the config dir for this process. ok false: stop with code (a
+// display that cannot be used: 2; another Playmark runs on the dir and
+// was asked to show its window: 0).
+func (d *desktop) preflight() (code int, ok bool) {
+	const what = "use the commands (playmark help), or playmark daemon for schedules without a window"
 	if noDisplay() {
 		// GLFW would panic; say what to do instead.
-		fmt.Fprintln(stderr, "playmark: no graphical display (DISPLAY and WAYLAND_DISPLAY are not set): use the commands (playmark help), or playmark daemon for schedules without a window")
-		return exitUsage
+		fmt.Fprintln(d.stderr, "playmark: no graphical display (DISPLAY and WAYLAND_DISPLAY are not set): "+what)
+		return exitUsage, false
 	}
-	if d := os.Getenv("DISPLAY"); d != "" && runtime.GOOS == "linux" {
+	if disp := os.Getenv("DISPLAY"); disp != "" && runtime.GOOS == "linux" {
 		// Set but unusable (a stale SSH display, refused authorisation):
 		// GLFW would panic.
-		x, err := probeX11(d)
+		x, err := probeX11(disp)
 		if err != nil {
 			why := err.Error()
 			var de *displayError
 			if errors.As(err, &de) {
 				why = de.why
 			}
-			fmt.Fprintf(stderr, "playmark: no graphical display (%v): use the commands (playmark help), or playmark daemon for schedules without a window\n", why)
-			return exitUsage
+			fmt.Fprintf(d.stderr, "playmark: no graphical display (%v): %s\n", why, what)
+			return exitUsage, false
 		}
-		if x != nil {
-			defer x.Close()
-		}
+		d.xconn = x
 	}
-	inst, err := claimInstance(dir)
+	inst, err := claimInstance(d.dir)
 	switch {
 	case errors.Is(err, errAlreadyRunning):
-		fmt.Fprintf(stderr, "playmark: already running on %s; showed its window\n", dir)
-		return exitOK
+		d.release()
+		fmt.Fprintf(d.stderr, "playmark: already running on %s; showed its window\n", d.dir)
+		return exitOK, false
 	case err != nil:
-		fmt.Fprintf(stderr, "playmark: warning: %v; a second Playmark on this dir would not be noticed\n", err)
+		fmt.Fprintf(d.stderr, "playmark: warning: %v; a second Playmark on this dir would not be noticed\n", err)
 	}
-	if inst != nil {
-		defer inst.Close()
-	}
+	d.inst = inst
+	return exitOK, true
+}
 
-	// ctx owns every background loop: the scheduler, the UI's refresh,
-	// runs started from the window or the tray, the instance listener.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	core, err := OpenCore(ctx, dir, nil)
+// start opens the config dir and starts the toolkit, the window (not
+// shown) and the background loops. An error (the database cannot be
+// opened) leaves what it started for shutdown to stop.
+func (d *desktop) start() error {
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	core, err := openCore(d.ctx, d.dir, coreOptions{})
 	if err != nil {
-		fmt.Fprintf(stderr, "playmark: %v\n", err)
-		return exitFailed
+		return err
 	}
-	defer core.Close()
+	d.core = core
 
 	// What Fyne and systray log (through the standard logger) goes to
 	// playmark.log, from the start: their watchers outlive and race the
@@ -86,142 +186,179 @@ func runDesktop(dir string, hidden bool, stderr io.Writer) int {
 	// when the demo's throwaway dir goes), and a desktop app has no
 	// terminal to read them on. Playmark's own sentences still go to
 	// stderr.
-	stdlog.SetOutput(logFile(dir, nil))
-	fyneapp.SetMetadata(fyne.AppMetadata{ID: appID, Name: "Playmark", Version: Version, Build: 1, Icon: ui.AppIcon(),
-		Migrations: map[string]bool{"fyneDo": true}})
-	a := fyneapp.NewWithID(appID)
-	a.SetIcon(ui.AppIcon())
+	stdlog.SetOutput(core.LogFile())
+	d.app = d.newApp()
+	d.app.SetIcon(ui.AppIcon())
 
 	// The UI thread is the main goroutine. Started in the tray (light
 	// mode), the app does not run Fyne's loop, which ticks 60 times a
 	// second and, with Fyne's tray, keeps a GL context: the main goroutine
 	// serves the UI's calls itself (ut.serve) until the window is first
-	// wanted, then hands the UI thread to Fyne and runs its loop. The
-	// variables below are the UI thread's.
-	ut := newUIThread()
-	fyneStarted := false // Fyne's loop runs: its Quit quits
-	quitting := false    // quit before Fyne's loop ran
-	quit := func() {
-		if !fyneStarted {
-			quitting = true
-			return
-		}
-		// The driver's Quit, as Fyne's own tray and SIGTERM do: a.Quit
-		// closes the windows first, and a pointer event on a closed
-		// window before the loop ends crashes Fyne (seen in the tray
-		// tests, quitting just after the window opened).
-		a.Driver().Quit()
-	}
-	a.Lifecycle().SetOnStarted(func() { fyneStarted = true })
-	u := ui.New(ctx, a, ui.Deps{
+	// wanted, then hands the UI thread to Fyne and runs its loop.
+	d.ut = newUIThread()
+	d.app.Lifecycle().SetOnStarted(d.started)
+	d.u = ui.New(d.ctx, d.app, ui.Deps{
 		Engine:     core.Engine,
 		Sched:      core.Sched,
-		Dir:        dir,
+		Dir:        d.dir,
 		Version:    Version,
-		Autostart:  newLoginEntry(dir),
+		Autostart:  newLoginEntry(d.dir),
 		OpenFolder: openFolder,
-		Quit:       quit,
-		Dispatch:   ut.do,
+		Quit:       d.quit,
+		Dispatch:   d.ut.do,
 		LazyWindow: true,
 	})
 
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = core.Sched.Run(ctx) })
-	wg.Go(func() { u.Run(ctx) })
+	d.wg.Go(func() { _ = core.Sched.Run(d.ctx) })
+	d.wg.Go(func() { d.u.Run(d.ctx) })
 	// Webhooks and live connections: changes within seconds.
-	if err := core.StartEvents(ctx); err != nil {
+	if err := core.StartEvents(d.ctx); err != nil {
 		core.Log.Warn("events", "err", err)
-		fmt.Fprintf(stderr, "playmark: warning: %v\n", err)
+		fmt.Fprintf(d.stderr, "playmark: warning: %v\n", err)
 	}
-	wg.Go(func() {
+	d.wg.Go(func() {
 		if done := core.EventsDone(); done != nil {
 			<-done
 		}
 	})
-	if inst != nil {
-		wg.Go(func() { inst.serve(ctx, func() { ut.do(u.ShowWindow, false) }) })
+	if d.inst != nil {
+		d.wg.Go(func() { d.inst.serve(d.ctx, func() { d.ut.do(d.u.ShowWindow, false) }) })
 	}
 	// Ctrl+C and SIGTERM quit cleanly, in either mode (Fyne's loop
 	// catches them too once it runs).
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	wg.Go(func() {
+	d.sigs = make(chan os.Signal, 1)
+	signal.Notify(d.sigs, os.Interrupt, syscall.SIGTERM)
+	d.wg.Go(func() {
 		select {
-		case <-ctx.Done():
-		case <-sigs:
-			ut.do(quit, false)
+		case <-d.ctx.Done():
+		case <-d.sigs:
+			d.ut.do(d.quit, false)
 		}
 	})
+	return nil
+}
 
-	// The tray: our own over fyne.io/systray (Fyne's would start its
-	// loop's GL window), when the desktop has one: on Linux when there is
-	// a session bus (systray panics on quit without one; tray_dbus.go),
-	// on Windows and macOS always (tray_native.go).
-	var st *ui.SystemTray
-	if host, err := desktopTray(); err == nil {
-		st = ui.NewSystemTray("Playmark", ut.do)
-		u.AttachTray(st, st.SetTooltip, host)
-		st.Start()
-		if hidden {
-			// At login the tray may come up after us; if none has
-			// shown up after a while, show the window rather than
-			// run invisible.
-			wg.Go(func() {
-				select {
-				case <-ctx.Done():
-				case <-time.After(10 * time.Second):
-					if !host() {
-						core.Log.Info("no tray host: showing the window")
-						ut.do(u.ShowWindow, false)
-					}
+// tray puts Playmark in the system tray: our own over fyne.io/systray
+// (Fyne's would start its loop's GL window), when the desktop has one:
+// on Linux when there is a session bus (systray panics on quit without
+// one; tray_dbus.go), on Windows and macOS always (tray_native.go).
+// Without one the window says so (and closing it quits). Started hidden
+// with a tray but no tray host showing it after trayWait (at login the
+// tray may come up after us), the window shows rather than the app run
+// invisible.
+func (d *desktop) tray() {
+	host, err := d.trayProbe()
+	if err != nil {
+		d.core.Log.Info("no tray: running without one", "err", err)
+		d.u.NoTray()
+		return
+	}
+	d.st = d.newTray(d.ut.do)
+	d.u.AttachTray(d.st, d.st.SetTooltip, host)
+	d.st.Start()
+	if d.hidden {
+		d.wg.Go(func() {
+			select {
+			case <-d.ctx.Done():
+			case <-time.After(d.trayWait):
+				if !host() {
+					d.core.Log.Info("no tray host: showing the window")
+					d.ut.do(d.u.ShowWindow, false)
 				}
-			})
-		}
-	} else {
-		core.Log.Info("no tray: running without one", "err", err)
-		u.NoTray()
+			}
+		})
 	}
-	light := hidden && st != nil
-	core.Log.Info("desktop app started", "dir", dir, "tray", st != nil, "hidden", light)
+}
 
+// run is the UI thread until quit. Hidden with a tray (light), it serves
+// the UI's calls itself until the window is wanted or the user quits;
+// otherwise it shows the window. Then it hands the UI thread to Fyne and
+// runs Fyne's loop until quit.
+func (d *desktop) run() {
+	light := d.hidden && d.st != nil
+	d.core.Log.Info("desktop app started", "dir", d.dir, "tray", d.st != nil, "hidden", light)
 	if light {
-		// In the tray until the window is wanted or the user quits.
-		ut.serve(func() bool { return quitting || u.Window.Visible() })
-		if !quitting {
-			core.Log.Info("window opened: starting the window's loop")
+		d.ut.serve(func() bool { return d.quitting || d.u.Window.Visible() })
+		if !d.quitting {
+			d.core.Log.Info("window opened: starting the window's loop")
 		}
 	} else {
-		u.ShowWindow()
+		d.u.ShowWindow()
 	}
-	if !quitting {
-		ut.handOff() // may run a quit that was queued
+	if !d.quitting {
+		d.ut.handOff() // may run a quit that was queued
 	}
-	if !quitting {
-		a.Run()
+	if !d.quitting {
+		d.runLoop()
 	}
+}
 
-	// Quit: stop the tray, the loops and any run (a cancelled run rolls
-	// back the batch it was writing), then let them finish.
-	ut.close()
-	if st != nil {
-		st.Stop()
+// started is Fyne's loop starting (its Lifecycle's OnStarted). UI thread.
+func (d *desktop) started() { d.loopStarted = true }
+
+// quit ends run: Fyne's loop when it runs, else the UI thread's serving.
+// UI thread (the tray's and the window's Quit, Ctrl+Q, a signal).
+func (d *desktop) quit() {
+	if !d.loopStarted {
+		d.quitting = true
+		return
 	}
-	cancel()
-	core.Engine.Cancel()
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		u.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		core.Log.Warn("quit: background work did not stop in time")
+	d.quitLoop()
+}
+
+// shutdown stops, in order: the UI thread (calls still queued are
+// dropped), the tray, the loops and any run (cancelled: a run rolls back
+// the batch it was writing and is recorded as cancelled), then waits for
+// them, at most stopWait, and lets go of the config dir, the instance
+// guard and the X display. It stops only what was started, so it also
+// undoes a start that failed.
+func (d *desktop) shutdown() {
+	if d.ut != nil {
+		d.ut.close()
 	}
-	core.Log.Info("desktop app quit")
-	return exitOK
+	if d.st != nil {
+		d.st.Stop()
+	}
+	if d.cancel != nil {
+		d.cancel()
+	}
+	if d.core != nil {
+		d.core.Engine.Cancel()
+		done := make(chan struct{})
+		go func() {
+			d.wg.Wait()
+			if d.u != nil {
+				d.u.Wait()
+			}
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(d.stopWait):
+			d.core.Log.Warn("quit: background work did not stop in time")
+		}
+		d.core.Log.Info("desktop app quit")
+	}
+	if d.sigs != nil {
+		signal.Stop(d.sigs)
+	}
+	if d.core != nil {
+		d.core.Close()
+	}
+	d.release()
+}
+
+// release lets go of what preflight claimed: the instance guard and the
+// probed X display.
+func (d *desktop) release() {
+	if d.inst != nil {
+		d.inst.Close()
+		d.inst = nil
+	}
+	if d.xconn != nil {
+		d.xconn.Close()
+		d.xconn = nil
+	}
 }
 
 // noDisplay says whether this is an X11/Wayland system with no display to

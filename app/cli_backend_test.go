@@ -1,12 +1,15 @@
 package app
 
 import (
-	"bytes"
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"playmark/sync/backend"
 	"playmark/sync/backend/simulate"
+	"playmark/sync/state"
 )
 
 // backend add checks what it saves against the server: a user the server
@@ -93,52 +96,65 @@ func TestCLIBackendAddRefusesWhatTheServerDenies(t *testing.T) {
 	}
 }
 
-// Tokens come in without the command line: standard input, the
-// environment, never from a file that is not a terminal by prompt.
-func TestCLITokenInput(t *testing.T) {
+func TestCLIBackendLifecycleAgainstASimulatedServer(t *testing.T) {
 	dir := t.TempDir()
-	srv, err := StartSimulator(backend.Emby, SimOptions{Items: 10, Seed: 1})
+	srv, err := StartSimulator(backend.Jellyfin, SimOptions{Items: 50, Seed: 1, Name: "Basement"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	add := func(stdin string, args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		c := &cli{stdout: &out, stderr: &errb, stdin: strings.NewReader(stdin)}
-		code := c.main(append([]string{"--config-dir", dir, "backend"}, args...))
-		return code, out.String(), errb.String()
-	}
-	base := []string{"--type", "emby", "--url", srv.URL(), "--user", "admin"}
 
-	code, out, stderr := add(srv.Token()+"\n", append([]string{"add", "a", "--token-stdin"}, base...)...)
-	if code != exitOK || !strings.Contains(out, "as admin") {
-		t.Errorf("--token-stdin: exit %d, %q %q", code, out, stderr)
+	// A wrong token is refused and nothing is saved.
+	code, _, stderr := pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL(), "--token", "wrong", "--user", srv.UserID())
+	if code != exitUsage || !strings.Contains(stderr, "token rejected by jf; nothing saved") {
+		t.Fatalf("add with a wrong token: exit %d, %q; want exit 2", code, stderr)
 	}
-	t.Setenv("PLAYMARK_TOKEN", srv.Token())
-	code, out, stderr = add("", append([]string{"add", "b"}, base...)...)
-	if code != exitOK || !strings.Contains(out, "as admin") {
-		t.Errorf("PLAYMARK_TOKEN: exit %d, %q %q", code, out, stderr)
+	code, out, stderr := pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL()+"/", "--token", srv.Token(), "--user", srv.UserID())
+	if code != 0 || !strings.Contains(out, "Connected to Basement") || !strings.Contains(out, "export off") {
+		t.Fatalf("add: %d %q %q", code, out, stderr)
 	}
-	t.Setenv("PLAYMARK_TOKEN", "")
-	code, _, stderr = add("", append([]string{"add", "c"}, base...)...)
-	if code != exitUsage || !strings.Contains(stderr, "--token-stdin") {
-		t.Errorf("no token and no terminal: exit %d, %q", code, stderr)
+	code, _, stderr = pm(t, dir, "backend", "add", "jf", "--type", "jellyfin", "--url", srv.URL(), "--token", srv.Token())
+	if code != exitUsage || !strings.Contains(stderr, "already exists") {
+		t.Errorf("adding twice: %d %q", code, stderr)
 	}
-	code, _, stderr = add("\n", append([]string{"add", "c", "--token-stdin"}, base...)...)
-	if code != exitUsage || !strings.Contains(stderr, "the token is empty") {
-		t.Errorf("an empty line on stdin: exit %d, %q", code, stderr)
+	code, out, _ = pm(t, dir, "backend", "list")
+	if code != 0 || strings.Contains(out, srv.Token()) || !strings.Contains(out, "••••") {
+		t.Errorf("list shows the token or no mask:\n%s", out)
 	}
-	code, _, stderr = add("x\n", append([]string{"add", "c", "--token-stdin", "--token", "y"}, base...)...)
-	if code != exitUsage || !strings.Contains(stderr, "together") {
-		t.Errorf("--token with --token-stdin: exit %d, %q", code, stderr)
+	code, out, _ = pm(t, dir, "backend", "test", "jf")
+	if code != 0 || !strings.Contains(out, "Basement") || !strings.Contains(out, srv.ServerID()) || !strings.Contains(out, "10.") {
+		t.Errorf("test: %d\n%s", code, out)
 	}
-	// set: a new token from stdin is checked, then saved.
-	code, _, stderr = add("wrong\n", "set", "a", "--token-stdin")
-	if code != exitUsage || !strings.Contains(stderr, "token rejected by a; nothing saved") {
-		t.Errorf("set --token-stdin with a wrong token: exit %d, %q", code, stderr)
+	code, out, _ = pm(t, dir, "backend", "set", "jf", "--export", "on", "--import", "metadata")
+	if code != 0 || !strings.Contains(out, "import metadata, export on") {
+		t.Errorf("set: %d %q", code, out)
 	}
-	code, out, stderr = add(srv.Token()+"\n", "set", "a", "--token-stdin")
-	if code != exitOK || !strings.Contains(out, "Saved a") {
-		t.Errorf("set --token-stdin: exit %d, %q %q", code, out, stderr)
+	code, _, stderr = pm(t, dir, "backend", "set", "jf", "--token", "revoked")
+	if code != exitUsage || !strings.Contains(stderr, "token rejected") {
+		t.Errorf("set to a bad token: exit %d, %q; want exit 2", code, stderr)
+	}
+	// The server revokes the token after it was saved: backend test says so.
+	st, err := state.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := st.Backend(context.Background(), "jf")
+	b.Token = "revoked-later"
+	if err := st.UpdateBackend(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	code, _, stderr = pm(t, dir, "backend", "test", "jf")
+	if code != exitFailed || strings.TrimSpace(stderr) != "playmark: token rejected by jf" {
+		t.Errorf("test with a revoked token: exit %d, %q; want exit 1, token rejected by jf", code, stderr)
+	}
+	// The token in the log? Never.
+	log, _ := os.ReadFile(filepath.Join(dir, "playmark.log"))
+	if strings.Contains(string(log), srv.Token()) {
+		t.Error("the log contains the token")
+	}
+	code, _, _ = pm(t, dir, "backend", "remove", "jf")
+	if code != 0 {
+		t.Errorf("remove: %d", code)
 	}
 }
