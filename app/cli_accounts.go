@@ -16,6 +16,7 @@ import (
 
 	"playmark/sync/accounts"
 	"playmark/sync/backend"
+	"playmark/sync/backend/kinds"
 	"playmark/sync/backend/mediabrowser"
 	"playmark/sync/backend/plextv"
 	"playmark/sync/backend/simulate"
@@ -199,8 +200,8 @@ func (c *cli) signinCmd(args []string) error {
 			return err
 		}
 		if *quick {
-			if k != backend.Jellyfin {
-				return usagef("signin emby: Emby has no Quick Connect; sign in with --user")
+			if !k.QuickConnect() {
+				return usagef("signin %s: %s has no Quick Connect; sign in with --user", k, kinds.Title(k))
 			}
 			a, err = m.SignInQuickConnect(ctx, u, func(code string) {
 				fmt.Fprintf(c.stdout, "In a signed-in Jellyfin app, open Settings > Quick Connect and enter the code:\n\n  %s\n\nWaiting for approval (Ctrl+C to give up)...\n", code)
@@ -542,7 +543,7 @@ func (c *cli) backendAddFromAccount(args []string) error {
 		return failedError{backend.Describe(b.Name, err) + "; nothing saved"}
 	}
 	b.ServerID, b.ServerName, b.UserName = info.ServerID, info.Name, info.UserName
-	if info.UserID != "" && b.Kind != backend.Plex {
+	if info.UserID != "" && !b.Kind.TokenIsUser() {
 		b.UserID = info.UserID
 	}
 	// The user's person, by name (case and spaces ignored) unless --person

@@ -38,7 +38,7 @@ func (c *cli) simulateCmd(args []string) error {
 	fmt.Fprintf(c.stdout, "Simulated %s server with %d items at %s\n", k, *items, srv.URL())
 	fmt.Fprintf(c.stdout, "  token:   %s\n  user id: %s\n  server:  %s\n", srv.Token(), srv.UserID(), srv.ServerID())
 	user := ""
-	if k != backend.Plex {
+	if !k.TokenIsUser() {
 		user = " --user " + srv.UserID()
 	}
 	fmt.Fprintf(c.stdout, "Add it:  playmark backend add sim-%s --type %s --url %s --token %s%s\n", k, k, srv.URL(), srv.Token(), user)

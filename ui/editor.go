@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"playmark/sync/backend"
+	"playmark/sync/backend/kinds"
 	"playmark/sync/engine"
 	"playmark/sync/state"
 )
@@ -131,12 +132,11 @@ func (e *BackendEditor) kindChanged() {
 		e.Name.SetText(e.autoName)
 	}
 	if e.orig == nil {
-		e.URL.SetPlaceHolder(map[backend.Kind]string{
-			backend.Plex: "http://192.168.1.10:32400", backend.Jellyfin: "http://192.168.1.10:8096", backend.Emby: "http://192.168.1.10:8096",
-		}[k])
+		entry, _ := kinds.Lookup(k)
+		e.URL.SetPlaceHolder(entry.SampleURL)
 	}
 	if e.userLabel != nil {
-		if k == backend.Plex {
+		if k.TokenIsUser() {
 			e.userLabel.Hide() // a Plex token is the user
 			e.User.Hide()
 		} else {
@@ -175,7 +175,7 @@ func (e *BackendEditor) config() (state.Backend, error) {
 	} else if e.orig == nil {
 		return b, errors.New("enter the token (Plex: X-Plex-Token; Jellyfin and Emby: an API key or a user's access token)")
 	}
-	if k != backend.Plex {
+	if !k.TokenIsUser() {
 		if i := e.User.SelectedIndex(); i >= 0 && i < len(e.users) {
 			b.UserID = e.users[i].ID
 		}
@@ -263,7 +263,7 @@ func (e *BackendEditor) showProbe(b state.Backend, p probe) {
 		showText(e.Result, "✓ Connected to "+infoText(p.info)+". This token (an API key) has no user of its own: choose whose watch state to sync.")
 	case p.err == nil:
 		showText(e.Result, "✓ Connected: "+infoText(p.info))
-		if p.info.UserID != "" && b.Kind != backend.Plex && b.UserID == "" {
+		if p.info.UserID != "" && !b.Kind.TokenIsUser() && b.UserID == "" {
 			e.setUsers(e.users, p.info.UserID)
 		}
 	case len(p.users) > 0 && b.UserID == "":

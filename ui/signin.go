@@ -309,7 +309,7 @@ func (s *SignIn) stepPassword(kind backend.Kind) {
 		"an administrator's sign-in also lists the server's other users.", title))
 	body := container.NewVBox(intro, form)
 	buttons := []fyne.CanvasObject{s.Back, s.SignInBtn}
-	if kind == backend.Jellyfin {
+	if kind.QuickConnect() {
 		body.Add(wrapLabel("Or, without a password: Quick Connect shows a code to enter in a Jellyfin app you are signed in to."))
 		buttons = append(buttons, s.QuickConnect)
 	}

@@ -27,6 +27,9 @@ type Entry struct {
 	WebhookHint string
 	// New opens a client for cfg; it sends no request.
 	New func(cfg backend.Config) (backend.Backend, error)
+	// SampleURL is an example address, for a form's placeholder (the
+	// kind's default port).
+	SampleURL string
 	// Flavor is the MediaBrowser flavour (Jellyfin, Emby), for what is
 	// done with the API family's own calls (signing in by password);
 	// nil for other kinds.
@@ -35,18 +38,18 @@ type Entry struct {
 
 var registry = []Entry{
 	{
-		Kind: backend.Plex, Title: "Plex",
+		Kind: backend.Plex, Title: "Plex", SampleURL: "http://192.168.1.10:32400",
 		WebhookHint: "Plex: Settings > Webhooks > Add Webhook, signed in as this backend's user (needs Plex Pass).",
 		New:         func(cfg backend.Config) (backend.Backend, error) { return plex.New(cfg) },
 	},
 	{
-		Kind: backend.Jellyfin, Title: "Jellyfin",
+		Kind: backend.Jellyfin, Title: "Jellyfin", SampleURL: "http://192.168.1.10:8096",
 		WebhookHint: `Jellyfin: Dashboard > Plugins > Webhook (install it from the catalogue) > Add Generic Destination; tick "Send All Properties" and the notifications Item Added, Playback Start, Playback Stop and User Data Saved.`,
 		New:         func(cfg backend.Config) (backend.Backend, error) { return jellyfin.New(cfg) },
 		Flavor:      flavor(jellyfin.Flavor()),
 	},
 	{
-		Kind: backend.Emby, Title: "Emby",
+		Kind: backend.Emby, Title: "Emby", SampleURL: "http://192.168.1.10:8096",
 		WebhookHint: "Emby: Settings > Webhooks (4.8+: Notifications > Add Notification > Webhooks; needs Emby Premiere); events: Playback, Mark played/unplayed, New media.",
 		New:         func(cfg backend.Config) (backend.Backend, error) { return emby.New(cfg) },
 		Flavor:      flavor(emby.Flavor()),

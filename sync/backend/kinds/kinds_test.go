@@ -27,6 +27,9 @@ func TestEveryKindIsRegistered(t *testing.T) {
 		if err != nil || c.Kind() != k {
 			t.Errorf("Open(%s): %v, %v", k, c, err)
 		}
+		if e.SampleURL == "" {
+			t.Errorf("%s: no sample URL", k)
+		}
 		if Title(k) == "" || Title(k) == string(k) || WebhookHint(k) == "" {
 			t.Errorf("%s: title %q, hint %q", k, Title(k), WebhookHint(k))
 		}
