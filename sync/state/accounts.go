@@ -273,7 +273,12 @@ func (s *Store) BackendLink(ctx context.Context, backendID int64) (AccountLink, 
 
 // AccountBackends names the backends made from account id.
 func (s *Store) AccountBackends(ctx context.Context, id int64) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT b.name FROM account_backends l JOIN backends b ON b.id = l.backend_id WHERE l.account_id=? ORDER BY b.name`, id)
+	return s.strings(ctx, `SELECT b.name FROM account_backends l JOIN backends b ON b.id = l.backend_id WHERE l.account_id=? ORDER BY b.name`, id)
+}
+
+// strings runs query, whose rows are one text column, and returns them.
+func (s *Store) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -414,18 +414,5 @@ func countNoun(n int, noun string) string {
 
 // PersonBackends names person id's backends, by name (no token read).
 func (s *Store) PersonBackends(ctx context.Context, id int64) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name FROM backends WHERE person_id=? ORDER BY name`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return s.strings(ctx, `SELECT name FROM backends WHERE person_id=? ORDER BY name`, id)
 }

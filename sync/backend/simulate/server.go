@@ -198,22 +198,9 @@ func (f *Faults) Wrap(h http.Handler) http.Handler {
 			}
 			h.ServeHTTP(w, r)
 		case FaultTruncate:
-			rec := &recorder{header: http.Header{}, status: 200}
-			h.ServeHTTP(rec, r)
-			for k, v := range rec.header {
-				w.Header()[k] = v
-			}
-			w.Header().Del("Content-Length")
-			w.WriteHeader(rec.status)
-			body := rec.body.String()
-			_, _ = w.Write([]byte(body[:len(body)/2]))
-			// Send what there is (a small body would otherwise sit in the
-			// server's buffer and the client would see no answer at all),
-			// then abort the connection so the client sees the body end
+			sendHalf(w, r, h)
+			// Then abort the connection so the client sees the body end
 			// early.
-			if fl, ok := w.(http.Flusher); ok {
-				fl.Flush()
-			}
 			panic(http.ErrAbortHandler)
 		case FaultInvalidJSON:
 			w.Header().Set("Content-Type", "application/json")
@@ -244,18 +231,7 @@ func (f *Faults) Wrap(h http.Handler) http.Handler {
 				}
 			}
 		case FaultStall:
-			rec := &recorder{header: http.Header{}, status: 200}
-			h.ServeHTTP(rec, r)
-			for k, v := range rec.header {
-				w.Header()[k] = v
-			}
-			w.Header().Del("Content-Length")
-			w.WriteHeader(rec.status)
-			body := rec.body.String()
-			_, _ = w.Write([]byte(body[:len(body)/2]))
-			if fl, ok := w.(http.Flusher); ok {
-				fl.Flush()
-			}
+			sendHalf(w, r, h)
 			<-r.Context().Done()
 		case FaultBadGzip:
 			rec := &recorder{header: http.Header{}, status: 200}
@@ -380,4 +356,23 @@ func PlayStates(servers map[string]Server, cat *Catalog) map[string]string {
 		}
 	}
 	return out
+}
+
+// sendHalf answers r with the headers and the first half of h's answer,
+// without a Content-Length, and flushes it: a small body would otherwise
+// sit in the server's buffer and the client would see no answer at all.
+// The caller then ends the response the way its fault does.
+func sendHalf(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := &recorder{header: http.Header{}, status: 200}
+	h.ServeHTTP(rec, r)
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Content-Length")
+	w.WriteHeader(rec.status)
+	body := rec.body.String()
+	_, _ = w.Write([]byte(body[:len(body)/2]))
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
 }
