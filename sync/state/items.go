@@ -113,6 +113,9 @@ type Tx struct {
 	// shows caches the show each show id names (show_ids), as read or
 	// claimed in this transaction; a rollback to a savepoint empties it.
 	shows map[IDPair]int64
+	// guids are the external ids claimed (AddGUID) and not yet written:
+	// see flushGUIDs.
+	guids pendingGUIDs
 }
 
 // SetPerson makes the transaction's item reads and writes person id's
@@ -147,11 +150,19 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	return &Tx{tx: tx, s: s, ctx: context.WithoutCancel(ctx), now: s.now, stmt: map[string]*sql.Stmt{}}, nil
 }
 
-// Commit makes the transaction's changes durable.
-func (t *Tx) Commit() error { return t.s.classify(t.tx.Commit()) }
+// Commit makes the transaction's changes durable (the external ids
+// still pending first).
+func (t *Tx) Commit() error {
+	if err := t.flushGUIDs(); err != nil {
+		_ = t.Rollback()
+		return err
+	}
+	return t.s.classify(t.tx.Commit())
+}
 
 // Rollback discards the transaction's changes. It is safe after Commit.
 func (t *Tx) Rollback() error {
+	t.guids.reset()
 	err := t.tx.Rollback()
 	if errors.Is(err, sql.ErrTxDone) {
 		return nil
@@ -322,8 +333,18 @@ func (t *Tx) GUIDItem(typ, kind, value string) (Item, bool, error) {
 	if err != nil {
 		return Item{}, false, err
 	}
-	return t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id =
+	it, ok, err := t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id =
 		(SELECT item_id FROM guids WHERE type=? AND kind=? AND value=?)`, typ, kind, value)
+	if ok || err != nil {
+		return it, ok, err
+	}
+	// A claim already written is older than any pending one, and keeps
+	// the id when the pending ones are written: ask the pending ones last.
+	id, ok := t.guids.claims[guidKey{typ, kind, value}]
+	if !ok {
+		return Item{}, false, nil
+	}
+	return t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id=?`, id)
 }
 
 // RemoteItem reads a backend's sub-record by remote id together with its
@@ -419,8 +440,80 @@ func (t *Tx) SetItemIDsHash(id int64, hash uint32) error {
 
 // AddGUID claims an external id for item id. An id another item already
 // claimed stays with that item (first claim wins), without an error.
+//
+// The claim is written later, with the transaction's other pending claims
+// in key order (flushGUIDs), before the transaction commits, makes a
+// savepoint or reads the index; GUIDItem sees it meanwhile.
 func (t *Tx) AddGUID(id int64, typ, kind, value string) error {
-	return t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, typ, kind, value, id)
+	t.guids.add(guidKey{typ, kind, value}, id)
+	if len(t.guids.order) >= maxPendingGUIDs {
+		return t.flushGUIDs()
+	}
+	return nil
+}
+
+// guidKey is an external id as the guids table keys it.
+type guidKey struct{ typ, kind, value string }
+
+func (a guidKey) compare(b guidKey) int {
+	if c := strings.Compare(a.typ, b.typ); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.kind, b.kind); c != 0 {
+		return c
+	}
+	return strings.Compare(a.value, b.value)
+}
+
+// pendingGUIDs are claims not yet written, the first per key.
+type pendingGUIDs struct {
+	claims map[guidKey]int64
+	order  []guidKey
+}
+
+func (p *pendingGUIDs) add(k guidKey, id int64) {
+	if p.claims == nil {
+		p.claims = map[guidKey]int64{}
+	}
+	if _, ok := p.claims[k]; ok {
+		return // first claim wins
+	}
+	p.claims[k] = id
+	p.order = append(p.order, k)
+}
+
+func (p *pendingGUIDs) reset() {
+	clear(p.claims)
+	p.order = p.order[:0]
+}
+
+// maxPendingGUIDs bounds the claims held in memory (a batch of a full
+// import claims about 50,000).
+const maxPendingGUIDs = 200000
+
+// flushGUIDs writes the pending claims in the guids table's key order:
+// the B-tree then takes them page by page, each page read and dirtied
+// once, instead of a random page per claim (which, once the table
+// outgrows the page cache, reads and rewrites a page per claim). A claim
+// already written keeps its id (ON CONFLICT DO NOTHING): first claim
+// wins, as when each was written at once.
+func (t *Tx) flushGUIDs() error {
+	p := &t.guids
+	if len(p.order) == 0 {
+		return nil
+	}
+	slices.SortFunc(p.order, guidKey.compare)
+	// One row a statement: a statement of many rows costs SQLite a
+	// statement journal (every page it changes copied to a temporary
+	// file first; a profile showed that costing more than it saved).
+	for _, k := range p.order {
+		if err := t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			k.typ, k.kind, k.value, p.claims[k]); err != nil {
+			return err
+		}
+	}
+	p.reset()
+	return nil
 }
 
 // AddEpisodeID records an episode's relative id (show external id,
@@ -642,11 +735,19 @@ func (t *Tx) CountWatchedRemotes(backendID int64) (int, error) {
 
 // Savepoint marks a point the transaction can roll back to, so that one
 // failing backend's part of a shared (dry-run) transaction can be undone.
-func (t *Tx) Savepoint(name string) error { return t.exec("SAVEPOINT " + name) }
+// The pending external ids are written first: what is pending is then
+// always newer than the newest savepoint.
+func (t *Tx) Savepoint(name string) error {
+	if err := t.flushGUIDs(); err != nil {
+		return err
+	}
+	return t.exec("SAVEPOINT " + name)
+}
 
 // RollbackTo undoes everything since the savepoint and releases it.
 func (t *Tx) RollbackTo(name string) error {
 	t.shows = nil // what it claimed since may be undone
+	t.guids.reset()
 	if err := t.exec("ROLLBACK TO " + name); err != nil {
 		return err
 	}
@@ -858,6 +959,9 @@ func slicesContains(s []IDPair, p IDPair) bool {
 
 // CountIDs is the number of external and relative ids recorded.
 func (t *Tx) CountIDs() (int, error) {
+	if err := t.flushGUIDs(); err != nil {
+		return 0, err
+	}
 	var n int
 	err := t.tx.QueryRowContext(t.ctx, `SELECT (SELECT COUNT(*) FROM guids) + (SELECT COUNT(*) FROM episodes e JOIN show_ids s ON s.show_id=e.show_id)`).Scan(&n)
 	return n, err
@@ -867,6 +971,9 @@ func (t *Tx) CountIDs() (int, error) {
 // kind, value) and relative episode id (isEpisode true: kind, value,
 // season, episode).
 func (t *Tx) EachID(fn func(typ, kind, value string, season, episode int, isEpisode bool)) error {
+	if err := t.flushGUIDs(); err != nil {
+		return err
+	}
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT type, kind, value FROM guids`)
 	if err != nil {
 		return err
