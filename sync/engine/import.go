@@ -460,9 +460,7 @@ func (im *importer) item(it *backend.Item) error {
 		if err := indexIDs(tx, local.ID, it); err != nil {
 			return err
 		}
-		if im.known != nil {
-			im.known.addItem(it)
-		}
+		im.r.recorded(it)
 		// New items are counted, not listed one by one: a first import
 		// of a large library would otherwise bury the real changes.
 		im.rep.Added++
@@ -480,9 +478,7 @@ func (im *importer) item(it *backend.Item) error {
 			}
 			local.IDsHash, saveHash = hash, true
 		}
-		if im.known != nil {
-			im.known.addItem(it)
-		}
+		im.r.recorded(it)
 	}
 	changed := false
 	if im.mode == state.ImportFull {
@@ -498,6 +494,15 @@ func (im *importer) item(it *backend.Item) error {
 		}
 	}
 	return im.putRemote(id, it, hash)
+}
+
+// recorded tells the run's filter of recorded ids (when a full import
+// loaded it) about an item's ids: every import of the run, a quick one
+// too, for a full import after it must not take them for unknown.
+func (r *run) recorded(it *backend.Item) {
+	if r.known != nil {
+		r.known.addItem(it)
+	}
 }
 
 func (im *importer) putRemote(itemID int64, it *backend.Item, hash uint32) error {
