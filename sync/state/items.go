@@ -116,7 +116,33 @@ type Tx struct {
 	// guids are the external ids claimed (AddGUID) and not yet written:
 	// see flushGUIDs.
 	guids pendingGUIDs
+	// showMaybe, when set, says whether a show id may be recorded: false
+	// answers a look-up without asking SQLite (SetShowFilter).
+	showMaybe func(IDPair) bool
 }
+
+// maxCachedShows bounds the show ids a transaction remembers (and hands
+// on, Continue): about 3 per show, so a library of a million items (some
+// 40,000 shows) fits.
+const maxCachedShows = 250000
+
+// Continue takes over what prev, a transaction of the same run that has
+// just committed, knew of the recorded show ids: a large import writes
+// in batches, and each batch would otherwise look every show it meets up
+// again (a library listed by date meets most shows in every batch).
+// What prev knew is committed, so it stays true.
+func (t *Tx) Continue(prev *Tx) {
+	if t.shows == nil && len(prev.shows) <= maxCachedShows {
+		t.shows, prev.shows = prev.shows, nil
+	}
+}
+
+// SetShowFilter makes show id look-ups ask maybe first: false must mean
+// that the show id is not recorded (no false negatives; a false positive
+// costs only the query). A large import sets the filter it keeps of the
+// recorded ids: each new show's ids would otherwise cost a query that
+// must miss. nil removes it.
+func (t *Tx) SetShowFilter(maybe func(IDPair) bool) { t.showMaybe = maybe }
 
 // SetPerson makes the transaction's item reads and writes person id's
 // play state (a run sets the person of the backend it works on).
@@ -307,6 +333,9 @@ func (t *Tx) show(g IDPair) (int64, bool, error) {
 	if id, ok := t.shows[g]; ok {
 		return id, true, nil
 	}
+	if t.showMaybe != nil && !t.showMaybe(g) {
+		return 0, false, nil
+	}
 	st, err := t.prep(`SELECT show_id FROM show_ids WHERE kind=? AND value=?`)
 	if err != nil {
 		return 0, false, err
@@ -319,11 +348,15 @@ func (t *Tx) show(g IDPair) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	if t.shows == nil {
+	t.cacheShow(g, id)
+	return id, true, nil
+}
+
+func (t *Tx) cacheShow(g IDPair, id int64) {
+	if t.shows == nil || len(t.shows) >= maxCachedShows {
 		t.shows = map[IDPair]int64{}
 	}
 	t.shows[g] = id
-	return id, true, nil
 }
 
 // GUIDItem finds an item of type typ by one of its external ids and
@@ -560,10 +593,7 @@ func (t *Tx) AddEpisode(id int64, showIDs []IDPair, season, episode int) error {
 			if err := t.exec(`INSERT INTO show_ids (kind, value, show_id) VALUES (?, ?, ?)`, g.Kind, g.Value, owner); err != nil {
 				return err
 			}
-			if t.shows == nil {
-				t.shows = map[IDPair]int64{}
-			}
-			t.shows[g] = owner
+			t.cacheShow(g, owner)
 		}
 	}
 	for _, s := range named {
@@ -1002,6 +1032,23 @@ func (t *Tx) EachID(fn func(typ, kind, value string, season, episode int, isEpis
 			return err
 		}
 		fn("", kind, value, season, episode, true)
+	}
+	return rows.Err()
+}
+
+// EachShowID calls fn for every recorded show id.
+func (t *Tx) EachShowID(fn func(IDPair)) error {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT kind, value FROM show_ids`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g IDPair
+		if err := rows.Scan(&g.Kind, &g.Value); err != nil {
+			return err
+		}
+		fn(g)
 	}
 	return rows.Err()
 }
