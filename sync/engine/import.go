@@ -154,6 +154,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	done := func(ok bool) error {
 		if full {
 			_ = im.tx.SetCacheSize(state.CacheKiB)
+			im.tx.SetShowFilter(nil)
 		}
 		return finish(ok)
 	}
@@ -173,6 +174,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 			}
 		}
 		im.known = r.known
+		tx.SetShowFilter(im.known.maybeShow)
 		if im.remotes, err = tx.HasRemotes(b.ID); err != nil {
 			_ = done(false)
 			rep.Err = err
@@ -199,14 +201,17 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 				return err
 			}
 			pending = 0
+			prev := im.tx
 			var berr error
 			if im.tx, finish, berr = r.begin(ctx, "import", b); berr != nil {
 				return berr
 			}
+			im.tx.Continue(prev)
 			if full {
 				if berr = im.tx.SetCacheSize(state.ImportCacheKiB); berr != nil {
 					return berr
 				}
+				im.tx.SetShowFilter(im.known.maybeShow)
 			}
 			finish = im.reportOnly(finish, &committed)
 		}
