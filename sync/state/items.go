@@ -112,7 +112,7 @@ type Tx struct {
 	person int64
 	// shows caches the show each show id names (show_ids), as read or
 	// claimed in this transaction; a rollback to a savepoint empties it.
-	shows map[IDPair]int64
+	shows map[string]int64 // by showKey
 	// guids are the external ids claimed (AddGUID) and not yet written:
 	// see flushGUIDs.
 	guids pendingGUIDs
@@ -330,7 +330,7 @@ func (t *Tx) EpisodeItem(kind, value string, season, episode int) (Item, bool, e
 
 // show is the show that show id g names, if any.
 func (t *Tx) show(g IDPair) (int64, bool, error) {
-	if id, ok := t.shows[g]; ok {
+	if id, ok := t.shows[showKey(g)]; ok {
 		return id, true, nil
 	}
 	if t.showMaybe != nil && !t.showMaybe(g) {
@@ -353,11 +353,19 @@ func (t *Tx) show(g IDPair) (int64, bool, error) {
 }
 
 func (t *Tx) cacheShow(g IDPair, id int64) {
-	if t.shows == nil || len(t.shows) >= maxCachedShows {
-		t.shows = map[IDPair]int64{}
+	if strings.IndexByte(g.Kind, 0) >= 0 {
+		return // showKey would not tell it apart: not cached
 	}
-	t.shows[g] = id
+	if t.shows == nil || len(t.shows) >= maxCachedShows {
+		t.shows = map[string]int64{}
+	}
+	t.shows[showKey(g)] = id
 }
+
+// showKey is a show id as one string of its own: a cache that outlives
+// a batch must not hold on to the listing's strings (and a string is
+// half an IDPair's size).
+func showKey(g IDPair) string { return g.Kind + "\x00" + g.Value }
 
 // GUIDItem finds an item of type typ by one of its external ids and
 // reads it.
@@ -373,8 +381,8 @@ func (t *Tx) GUIDItem(typ, kind, value string) (Item, bool, error) {
 	}
 	// A claim already written is older than any pending one, and keeps
 	// the id when the pending ones are written: ask the pending ones last.
-	id, ok := t.guids.claims[guidKey{typ, kind, value}]
-	if !ok {
+	id, ok := t.guids.claims[guidKeyOf(typ, kind, value)]
+	if !ok || strings.IndexByte(typ, 0) >= 0 || strings.IndexByte(kind, 0) >= 0 {
 		return Item{}, false, nil
 	}
 	return t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id=?`, id)
@@ -485,47 +493,39 @@ func (t *Tx) SetItemIDsHash(id int64, hash uint32) error {
 // in key order (flushGUIDs), before the transaction commits, makes a
 // savepoint or reads the index; GUIDItem sees it meanwhile.
 func (t *Tx) AddGUID(id int64, typ, kind, value string) error {
-	t.guids.add(guidKey{typ, kind, value}, id)
-	if len(t.guids.order) >= maxPendingGUIDs {
+	if strings.IndexByte(typ, 0) >= 0 || strings.IndexByte(kind, 0) >= 0 {
+		// Not a key guidKeyOf can write (no client makes one): at once.
+		return t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, typ, kind, value, id)
+	}
+	t.guids.add(guidKeyOf(typ, kind, value), id)
+	if len(t.guids.claims) >= maxPendingGUIDs {
 		return t.flushGUIDs()
 	}
 	return nil
 }
 
-// guidKey is an external id as the guids table keys it.
-type guidKey struct{ typ, kind, value string }
+// guidKeyOf is an external id as one string: type, kind and value
+// joined by NULs, which sorts as the guids table's key (type, kind,
+// value) does (binary collation; a NUL sorts first), and is a copy, so
+// that pending claims hold no listing's strings.
+func guidKeyOf(typ, kind, value string) string { return typ + "\x00" + kind + "\x00" + value }
 
-func (a guidKey) compare(b guidKey) int {
-	if c := strings.Compare(a.typ, b.typ); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.kind, b.kind); c != 0 {
-		return c
-	}
-	return strings.Compare(a.value, b.value)
-}
-
-// pendingGUIDs are claims not yet written, the first per key.
+// pendingGUIDs are claims not yet written (by guidKeyOf), the first per
+// key.
 type pendingGUIDs struct {
-	claims map[guidKey]int64
-	order  []guidKey
+	claims map[string]int64
 }
 
-func (p *pendingGUIDs) add(k guidKey, id int64) {
+func (p *pendingGUIDs) add(k string, id int64) {
 	if p.claims == nil {
-		p.claims = map[guidKey]int64{}
+		p.claims = map[string]int64{}
 	}
-	if _, ok := p.claims[k]; ok {
-		return // first claim wins
+	if _, ok := p.claims[k]; !ok { // first claim wins
+		p.claims[k] = id
 	}
-	p.claims[k] = id
-	p.order = append(p.order, k)
 }
 
-func (p *pendingGUIDs) reset() {
-	clear(p.claims)
-	p.order = p.order[:0]
-}
+func (p *pendingGUIDs) reset() { clear(p.claims) }
 
 // maxPendingGUIDs bounds the claims held in memory (a batch of a full
 // import claims about 50,000).
@@ -539,16 +539,22 @@ const maxPendingGUIDs = 200000
 // wins, as when each was written at once.
 func (t *Tx) flushGUIDs() error {
 	p := &t.guids
-	if len(p.order) == 0 {
+	if len(p.claims) == 0 {
 		return nil
 	}
-	slices.SortFunc(p.order, guidKey.compare)
+	keys := make([]string, 0, len(p.claims))
+	for k := range p.claims {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	// One row a statement: a statement of many rows costs SQLite a
 	// statement journal (every page it changes copied to a temporary
 	// file first; a profile showed that costing more than it saved).
-	for _, k := range p.order {
+	for _, k := range keys {
+		typ, rest, _ := strings.Cut(k, "\x00")
+		kind, value, _ := strings.Cut(rest, "\x00")
 		if err := t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			k.typ, k.kind, k.value, p.claims[k]); err != nil {
+			typ, kind, value, p.claims[k]); err != nil {
 			return err
 		}
 	}

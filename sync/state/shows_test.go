@@ -226,6 +226,22 @@ func TestGUIDClaimsPendingUntilCommit(t *testing.T) {
 			t.Errorf("committed: %s is item %d's, want %d", v, got, want)
 		}
 	}
+	// Keys that joined by NULs would read alike stay apart.
+	e, f := newMovie(tx), newMovie(tx)
+	must(tx.AddGUID(e, "movie", "x", "y\x00z"))
+	must(tx.AddGUID(f, "movie", "x\x00y", "z"))
+	for _, c := range []struct {
+		kind, value string
+		want        int64
+	}{{"x", "y\x00z", e}, {"x\x00y", "z", f}} {
+		if it, ok, err := tx.GUIDItem("movie", c.kind, c.value); err != nil || !ok || it.ID != c.want {
+			t.Errorf("GUIDItem(movie, %q, %q) = %d %v %v, want %d", c.kind, c.value, it.ID, ok, err, c.want)
+		}
+	}
+	must(tx.AddGUID(e, "movie", "p", "q\x00r"))
+	if it, ok, err := tx.GUIDItem("movie", "p\x00q", "r"); err != nil || ok {
+		t.Errorf("GUIDItem(movie, \"p\\x00q\", r) = %d %v %v, want none", it.ID, ok, err)
+	}
 	d := newMovie(tx)
 	must(tx.AddGUID(d, "movie", "imdb", "tt1")) // written already: a keeps it
 	must(tx.AddGUID(d, "movie", "imdb", "tt5"))
