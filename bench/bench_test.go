@@ -43,6 +43,39 @@ func TestBenchVerdicts(t *testing.T) {
 	}
 }
 
+// TestBenchCurve: the size curve prints items/s per size and, in one
+// line, the largest size's over the smallest's, judged against "flat
+// within 20 %" (a floor, where other goals are ceilings).
+func TestBenchCurve(t *testing.T) {
+	for _, c := range []struct {
+		last   float64
+		result string
+	}{{24000, "met"}, {10000, "missed: 200 % slower per item"}} {
+		r := &benchResults{Curve: []curvePoint{{100_000, 30000}, {300_000, 25000}, {1_000_000, c.last}}}
+		r.addCurve("plex")
+		r.Verdicts()
+		if len(r.Rows) != 4 {
+			t.Fatalf("%d rows, want 3 sizes and the ratio: %+v", len(r.Rows), r.Rows)
+		}
+		for i, m := range []string{"items/s at 100k", "items/s at 300k", "items/s at 1M", "items/s at 1M over at 100k"} {
+			if r.Rows[i].Metric != m {
+				t.Errorf("row %d: %q, want %q", i, r.Rows[i].Metric, m)
+			}
+		}
+		ratio := r.Rows[3]
+		if want := c.last / 30000; math.Abs(ratio.Median-want) > 1e-9 || ratio.Result != c.result {
+			t.Errorf("ratio row: %v %q, want %v %q", ratio.Median, ratio.Result, want, c.result)
+		}
+		if !strings.Contains(ratio.Note, "100k 30,000 items/s, 300k 25,000 items/s") {
+			t.Errorf("ratio row's note %q does not list the curve", ratio.Note)
+		}
+	}
+	one := &benchResults{Curve: []curvePoint{{500, 1000}}}
+	if one.addCurve("plex"); len(one.Rows) != 0 {
+		t.Errorf("a curve of one point printed %d rows", len(one.Rows))
+	}
+}
+
 // TestMain lets this test binary stand in for playmark-bench when a test
 // starts it with PLAYMARK_BENCH_TEST_MAIN=1 (the driver's children).
 func TestMain(m *testing.M) {

@@ -684,18 +684,25 @@ func (b *bench) exportScenarios(ctx context.Context) error {
 
 // bigScenario: one server with a million items, imported from an empty
 // database (once or twice), and its floor.
-// bigMid is the middle point of the size curve: the big import runs at
-// this size too when --big is larger, so items/s at 100k (the import
-// scenarios), 300k and --big show whether the cost per item stays flat.
-const bigMid = 300_000
+// bigSizes are the points of the size curve below --big: the big import
+// runs at each smaller size too, on the same kind of server, so that
+// items/s at 100k, 300k and --big show whether the cost per item stays
+// flat (addCurve).
+var bigSizes = []int{100_000, 300_000}
 
 func (b *bench) bigScenario(ctx context.Context) error {
-	if b.opt.Big > bigMid {
-		if err := b.bigImport(ctx, bigMid); err != nil {
-			return err
+	for _, n := range bigSizes {
+		if b.opt.Big > n {
+			if err := b.bigImport(ctx, n); err != nil {
+				return err
+			}
 		}
 	}
-	return b.bigImport(ctx, b.opt.Big)
+	if err := b.bigImport(ctx, b.opt.Big); err != nil {
+		return err
+	}
+	b.res.addCurve(string(b.opt.BigKind))
+	return nil
 }
 
 // bigImport is the full import of n items of one server into an empty
@@ -737,6 +744,7 @@ func (b *bench) bigImport(ctx context.Context, n int) error {
 		_ = os.RemoveAll(dir)
 	}
 	b.res.addBig(fmt.Sprintf("Full import, 1 x %s items (%s), empty database", count(n), k), imports, floors, n)
+	b.res.Curve = append(b.res.Curve, curvePoint{Items: n, PerSec: median(each(imports, func(c childRun) float64 { return float64(c.read()) / c.Seconds }))})
 	return nil
 }
 

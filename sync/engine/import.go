@@ -154,6 +154,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	done := func(ok bool) error {
 		if full {
 			_ = im.tx.SetCacheSize(state.CacheKiB)
+			im.tx.SetShowFilter(nil)
 		}
 		return finish(ok)
 	}
@@ -173,6 +174,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 			}
 		}
 		im.known = r.known
+		tx.SetShowFilter(im.known.maybeShow)
 		if im.remotes, err = tx.HasRemotes(b.ID); err != nil {
 			_ = done(false)
 			rep.Err = err
@@ -199,14 +201,17 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 				return err
 			}
 			pending = 0
+			prev := im.tx
 			var berr error
 			if im.tx, finish, berr = r.begin(ctx, "import", b); berr != nil {
 				return berr
 			}
+			im.tx.Continue(prev)
 			if full {
 				if berr = im.tx.SetCacheSize(state.ImportCacheKiB); berr != nil {
 					return berr
 				}
+				im.tx.SetShowFilter(im.known.maybeShow)
 			}
 			finish = im.reportOnly(finish, &committed)
 		}
@@ -460,9 +465,7 @@ func (im *importer) item(it *backend.Item) error {
 		if err := indexIDs(tx, local.ID, it); err != nil {
 			return err
 		}
-		if im.known != nil {
-			im.known.addItem(it)
-		}
+		im.r.recorded(it)
 		// New items are counted, not listed one by one: a first import
 		// of a large library would otherwise bury the real changes.
 		im.rep.Added++
@@ -480,9 +483,7 @@ func (im *importer) item(it *backend.Item) error {
 			}
 			local.IDsHash, saveHash = hash, true
 		}
-		if im.known != nil {
-			im.known.addItem(it)
-		}
+		im.r.recorded(it)
 	}
 	changed := false
 	if im.mode == state.ImportFull {
@@ -498,6 +499,15 @@ func (im *importer) item(it *backend.Item) error {
 		}
 	}
 	return im.putRemote(id, it, hash)
+}
+
+// recorded tells the run's filter of recorded ids (when a full import
+// loaded it) about an item's ids: every import of the run, a quick one
+// too, for a full import after it must not take them for unknown.
+func (r *run) recorded(it *backend.Item) {
+	if r.known != nil {
+		r.known.addItem(it)
+	}
 }
 
 func (im *importer) putRemote(itemID int64, it *backend.Item, hash uint32) error {

@@ -112,8 +112,37 @@ type Tx struct {
 	person int64
 	// shows caches the show each show id names (show_ids), as read or
 	// claimed in this transaction; a rollback to a savepoint empties it.
-	shows map[IDPair]int64
+	shows map[string]int64 // by showKey
+	// guids are the external ids claimed (AddGUID) and not yet written:
+	// see flushGUIDs.
+	guids pendingGUIDs
+	// showMaybe, when set, says whether a show id may be recorded: false
+	// answers a look-up without asking SQLite (SetShowFilter).
+	showMaybe func(IDPair) bool
 }
+
+// maxCachedShows bounds the show ids a transaction remembers (and hands
+// on, Continue): about 3 per show, so a library of a million items (some
+// 40,000 shows) fits.
+const maxCachedShows = 250000
+
+// Continue takes over what prev, a transaction of the same run that has
+// just committed, knew of the recorded show ids: a large import writes
+// in batches, and each batch would otherwise look every show it meets up
+// again (a library listed by date meets most shows in every batch).
+// What prev knew is committed, so it stays true.
+func (t *Tx) Continue(prev *Tx) {
+	if t.shows == nil && len(prev.shows) <= maxCachedShows {
+		t.shows, prev.shows = prev.shows, nil
+	}
+}
+
+// SetShowFilter makes show id look-ups ask maybe first: false must mean
+// that the show id is not recorded (no false negatives; a false positive
+// costs only the query). A large import sets the filter it keeps of the
+// recorded ids: each new show's ids would otherwise cost a query that
+// must miss. nil removes it.
+func (t *Tx) SetShowFilter(maybe func(IDPair) bool) { t.showMaybe = maybe }
 
 // SetPerson makes the transaction's item reads and writes person id's
 // play state (a run sets the person of the backend it works on).
@@ -147,11 +176,19 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	return &Tx{tx: tx, s: s, ctx: context.WithoutCancel(ctx), now: s.now, stmt: map[string]*sql.Stmt{}}, nil
 }
 
-// Commit makes the transaction's changes durable.
-func (t *Tx) Commit() error { return t.s.classify(t.tx.Commit()) }
+// Commit makes the transaction's changes durable (the external ids
+// still pending first).
+func (t *Tx) Commit() error {
+	if err := t.flushGUIDs(); err != nil {
+		_ = t.Rollback()
+		return err
+	}
+	return t.s.classify(t.tx.Commit())
+}
 
 // Rollback discards the transaction's changes. It is safe after Commit.
 func (t *Tx) Rollback() error {
+	t.guids.reset()
 	err := t.tx.Rollback()
 	if errors.Is(err, sql.ErrTxDone) {
 		return nil
@@ -293,8 +330,11 @@ func (t *Tx) EpisodeItem(kind, value string, season, episode int) (Item, bool, e
 
 // show is the show that show id g names, if any.
 func (t *Tx) show(g IDPair) (int64, bool, error) {
-	if id, ok := t.shows[g]; ok {
+	if id, ok := t.shows[showKey(g)]; ok {
 		return id, true, nil
+	}
+	if t.showMaybe != nil && !t.showMaybe(g) {
+		return 0, false, nil
 	}
 	st, err := t.prep(`SELECT show_id FROM show_ids WHERE kind=? AND value=?`)
 	if err != nil {
@@ -308,12 +348,24 @@ func (t *Tx) show(g IDPair) (int64, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	if t.shows == nil {
-		t.shows = map[IDPair]int64{}
-	}
-	t.shows[g] = id
+	t.cacheShow(g, id)
 	return id, true, nil
 }
+
+func (t *Tx) cacheShow(g IDPair, id int64) {
+	if strings.IndexByte(g.Kind, 0) >= 0 {
+		return // showKey would not tell it apart: not cached
+	}
+	if t.shows == nil || len(t.shows) >= maxCachedShows {
+		t.shows = map[string]int64{}
+	}
+	t.shows[showKey(g)] = id
+}
+
+// showKey is a show id as one string of its own: a cache that outlives
+// a batch must not hold on to the listing's strings (and a string is
+// half an IDPair's size).
+func showKey(g IDPair) string { return g.Kind + "\x00" + g.Value }
 
 // GUIDItem finds an item of type typ by one of its external ids and
 // reads it.
@@ -322,8 +374,18 @@ func (t *Tx) GUIDItem(typ, kind, value string) (Item, bool, error) {
 	if err != nil {
 		return Item{}, false, err
 	}
-	return t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id =
+	it, ok, err := t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id =
 		(SELECT item_id FROM guids WHERE type=? AND kind=? AND value=?)`, typ, kind, value)
+	if ok || err != nil {
+		return it, ok, err
+	}
+	// A claim already written is older than any pending one, and keeps
+	// the id when the pending ones are written: ask the pending ones last.
+	id, ok := t.guids.claims[guidKeyOf(typ, kind, value)]
+	if !ok || strings.IndexByte(typ, 0) >= 0 || strings.IndexByte(kind, 0) >= 0 {
+		return Item{}, false, nil
+	}
+	return t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id=?`, id)
 }
 
 // RemoteItem reads a backend's sub-record by remote id together with its
@@ -362,13 +424,20 @@ func (t *Tx) CreateItem(it *Item) error {
 	if it.Created.IsZero() {
 		it.Created = t.now().UTC().Truncate(time.Second)
 	}
+	// The new id from the connection (sqlite3_last_insert_rowid), not
+	// RETURNING: that costs a temporary table and a result set per row
+	// (a profile: about a third of this call).
 	st, err := t.prep(`INSERT INTO items (type, title, year, show_title, season, episode, duration, created, ids_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
-	if err := st.QueryRowContext(t.ctx, it.Type, it.Title, it.Year, it.ShowTitle, it.Season, it.Episode,
-		it.Duration.Milliseconds(), unix(it.Created), it.IDsHash).Scan(&it.ID); err != nil {
+	res, err := st.ExecContext(t.ctx, it.Type, it.Title, it.Year, it.ShowTitle, it.Season, it.Episode,
+		it.Duration.Milliseconds(), unix(it.Created), it.IDsHash)
+	if err != nil {
+		return t.s.classify(err)
+	}
+	if it.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
 	if !played(it) {
@@ -419,8 +488,78 @@ func (t *Tx) SetItemIDsHash(id int64, hash uint32) error {
 
 // AddGUID claims an external id for item id. An id another item already
 // claimed stays with that item (first claim wins), without an error.
+//
+// The claim is written later, with the transaction's other pending claims
+// in key order (flushGUIDs), before the transaction commits, makes a
+// savepoint or reads the index; GUIDItem sees it meanwhile.
 func (t *Tx) AddGUID(id int64, typ, kind, value string) error {
-	return t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, typ, kind, value, id)
+	if strings.IndexByte(typ, 0) >= 0 || strings.IndexByte(kind, 0) >= 0 {
+		// Not a key guidKeyOf can write (no client makes one): at once.
+		return t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, typ, kind, value, id)
+	}
+	t.guids.add(guidKeyOf(typ, kind, value), id)
+	if len(t.guids.claims) >= maxPendingGUIDs {
+		return t.flushGUIDs()
+	}
+	return nil
+}
+
+// guidKeyOf is an external id as one string: type, kind and value
+// joined by NULs, which sorts as the guids table's key (type, kind,
+// value) does (binary collation; a NUL sorts first), and is a copy, so
+// that pending claims hold no listing's strings.
+func guidKeyOf(typ, kind, value string) string { return typ + "\x00" + kind + "\x00" + value }
+
+// pendingGUIDs are claims not yet written (by guidKeyOf), the first per
+// key.
+type pendingGUIDs struct {
+	claims map[string]int64
+}
+
+func (p *pendingGUIDs) add(k string, id int64) {
+	if p.claims == nil {
+		p.claims = map[string]int64{}
+	}
+	if _, ok := p.claims[k]; !ok { // first claim wins
+		p.claims[k] = id
+	}
+}
+
+func (p *pendingGUIDs) reset() { clear(p.claims) }
+
+// maxPendingGUIDs bounds the claims held in memory (a batch of a full
+// import claims about 50,000).
+const maxPendingGUIDs = 200000
+
+// flushGUIDs writes the pending claims in the guids table's key order:
+// the B-tree then takes them page by page, each page read and dirtied
+// once, instead of a random page per claim (which, once the table
+// outgrows the page cache, reads and rewrites a page per claim). A claim
+// already written keeps its id (ON CONFLICT DO NOTHING): first claim
+// wins, as when each was written at once.
+func (t *Tx) flushGUIDs() error {
+	p := &t.guids
+	if len(p.claims) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(p.claims))
+	for k := range p.claims {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	// One row a statement: a statement of many rows costs SQLite a
+	// statement journal (every page it changes copied to a temporary
+	// file first; a profile showed that costing more than it saved).
+	for _, k := range keys {
+		typ, rest, _ := strings.Cut(k, "\x00")
+		kind, value, _ := strings.Cut(rest, "\x00")
+		if err := t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			typ, kind, value, p.claims[k]); err != nil {
+			return err
+		}
+	}
+	p.reset()
+	return nil
 }
 
 // AddEpisodeID records an episode's relative id (show external id,
@@ -467,10 +606,7 @@ func (t *Tx) AddEpisode(id int64, showIDs []IDPair, season, episode int) error {
 			if err := t.exec(`INSERT INTO show_ids (kind, value, show_id) VALUES (?, ?, ?)`, g.Kind, g.Value, owner); err != nil {
 				return err
 			}
-			if t.shows == nil {
-				t.shows = map[IDPair]int64{}
-			}
-			t.shows[g] = owner
+			t.cacheShow(g, owner)
 		}
 	}
 	for _, s := range named {
@@ -642,11 +778,19 @@ func (t *Tx) CountWatchedRemotes(backendID int64) (int, error) {
 
 // Savepoint marks a point the transaction can roll back to, so that one
 // failing backend's part of a shared (dry-run) transaction can be undone.
-func (t *Tx) Savepoint(name string) error { return t.exec("SAVEPOINT " + name) }
+// The pending external ids are written first: what is pending is then
+// always newer than the newest savepoint.
+func (t *Tx) Savepoint(name string) error {
+	if err := t.flushGUIDs(); err != nil {
+		return err
+	}
+	return t.exec("SAVEPOINT " + name)
+}
 
 // RollbackTo undoes everything since the savepoint and releases it.
 func (t *Tx) RollbackTo(name string) error {
 	t.shows = nil // what it claimed since may be undone
+	t.guids.reset()
 	if err := t.exec("ROLLBACK TO " + name); err != nil {
 		return err
 	}
@@ -858,6 +1002,9 @@ func slicesContains(s []IDPair, p IDPair) bool {
 
 // CountIDs is the number of external and relative ids recorded.
 func (t *Tx) CountIDs() (int, error) {
+	if err := t.flushGUIDs(); err != nil {
+		return 0, err
+	}
 	var n int
 	err := t.tx.QueryRowContext(t.ctx, `SELECT (SELECT COUNT(*) FROM guids) + (SELECT COUNT(*) FROM episodes e JOIN show_ids s ON s.show_id=e.show_id)`).Scan(&n)
 	return n, err
@@ -867,6 +1014,9 @@ func (t *Tx) CountIDs() (int, error) {
 // kind, value) and relative episode id (isEpisode true: kind, value,
 // season, episode).
 func (t *Tx) EachID(fn func(typ, kind, value string, season, episode int, isEpisode bool)) error {
+	if err := t.flushGUIDs(); err != nil {
+		return err
+	}
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT type, kind, value FROM guids`)
 	if err != nil {
 		return err
@@ -895,6 +1045,23 @@ func (t *Tx) EachID(fn func(typ, kind, value string, season, episode int, isEpis
 			return err
 		}
 		fn("", kind, value, season, episode, true)
+	}
+	return rows.Err()
+}
+
+// EachShowID calls fn for every recorded show id.
+func (t *Tx) EachShowID(fn func(IDPair)) error {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT kind, value FROM show_ids`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g IDPair
+		if err := rows.Scan(&g.Kind, &g.Value); err != nil {
+			return err
+		}
+		fn(g)
 	}
 	return rows.Err()
 }
