@@ -338,6 +338,10 @@ type viewData struct {
 	settings  state.Settings
 	tasks     []state.Task
 	people    []state.Person
+	// backups is the backups folder, newest first (backupsErr: it could
+	// not be listed).
+	backups    []engine.BackupInfo
+	backupsErr error
 }
 
 // load reads a viewData. Off the UI thread.
@@ -369,6 +373,7 @@ func (u *UI) load(ctx context.Context) (viewData, error) {
 		return d, err
 	}
 	d.snap.People = len(d.people)
+	d.backups, d.backupsErr = u.d.Engine.ListBackups()
 	if id := u.person.Load(); id != 0 {
 		for _, p := range d.people {
 			if p.ID == id {
@@ -519,7 +524,7 @@ func (u *UI) preview(trigger string) {
 
 // RunMessage is a run's result in one line, for the window's status bar.
 func RunMessage(kind string, rep *engine.Report, err error) string {
-	title := map[string]string{"import": "Import", "export": "Export", "sync": "Sync"}[kind]
+	title := map[string]string{"import": "Import", "export": "Export", "sync": "Sync", "restore": "Restore"}[kind]
 	switch {
 	case errors.Is(err, engine.ErrBusy):
 		return title + " not started: another sync run is in progress."

@@ -1,0 +1,136 @@
+package ui
+
+import (
+	"context"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+
+	"playmark/sync/backend"
+	"playmark/sync/backend/simulate"
+	"playmark/sync/engine"
+)
+
+// playedKeys are the catalog keys srv has watched (plexServer's catalog).
+func playedKeys(srv simulate.Server, n int) []string {
+	var out []string
+	for _, m := range simulate.Generate(simulate.GenerateOptions{Items: n, Seed: 1}).Media {
+		if srv.Watch(m.Key).Played {
+			out = append(out, m.Key)
+		}
+	}
+	return out
+}
+
+// Settings lists the backups (when, why, how many items); Restore… on
+// one reads it, shows the dry run of the chosen backends, and writes it
+// only once confirmed, after a backup of the state it starts from.
+func TestSettingsRestore(t *testing.T) {
+	e := newEnv(t)
+	srv := plexServer(t, 30)
+	e.addBackend("plex", backend.Plex, srv, false)
+	e.addBackend("other", backend.Plex, plexServer(t, 3), false)
+	ctx := context.Background()
+	if _, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Backup(ctx, "manual"); err != nil {
+		t.Fatal(err)
+	}
+	// The server loses its marks (a reinstall).
+	lost := playedKeys(srv, 30)
+	if len(lost) == 0 {
+		t.Fatal("the server has nothing watched: the test restores nothing")
+	}
+	for _, k := range lost {
+		srv.SetWatch(k, simulate.Watch{})
+	}
+	e.settle()
+	s := e.u.Window.Settings.Backups
+	if len(s.Rows) != 1 {
+		t.Fatalf("%d backups listed, want 1", len(s.Rows))
+	}
+	mustContain(t, "backup row", s.Rows[0].Text.Text, "by hand", " items")
+
+	test.Tap(s.Rows[0].Restore)
+	e.settle()
+	r := s.dialog
+	if r == nil {
+		t.Fatal("Restore… opened nothing")
+	}
+	if !r.Preview.Disabled() || !r.Restore.Disabled() {
+		t.Error("Preview or Restore enabled with no backend chosen")
+	}
+	r.check("plex").SetChecked(true)
+	tapButton(t, e.u.Window.win, "Preview")
+	e.settle()
+	mustContain(t, "preview", r.Report.Summary.Text, "Dry run", "restore")
+	if len(r.Report.changes) != len(lost) {
+		t.Errorf("preview lists %d changes, want the %d lost marks", len(r.Report.changes), len(lost))
+	}
+	if srv.Watch(lost[0]).Played {
+		t.Fatal("the preview wrote")
+	}
+	tapButton(t, e.u.Window.win, "Restore")
+	e.settle()
+	for _, k := range lost {
+		if !srv.Watch(k).Played {
+			t.Errorf("%s not restored", k)
+		}
+	}
+	mustContain(t, "dialog note", r.Note.Text, "Restored")
+	if !r.Restore.Disabled() {
+		t.Error("Restore still enabled after the restore")
+	}
+	// The restore backed up the state it started from: now listed.
+	if len(s.Rows) != 2 {
+		t.Fatalf("%d backups listed after the restore, want 2", len(s.Rows))
+	}
+	mustContain(t, "newest backup", s.Rows[0].Text.Text, "before a restore")
+}
+
+// A restore asked for while a run is in progress is refused with a
+// sentence, and nothing is written.
+func TestSettingsRestoreWhileBusy(t *testing.T) {
+	e := newEnv(t)
+	srv := plexServer(t, 30)
+	e.addBackend("plex", backend.Plex, srv, false)
+	ctx := context.Background()
+	if _, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Backup(ctx, "manual"); err != nil {
+		t.Fatal(err)
+	}
+	lost := playedKeys(srv, 30)
+	for _, k := range lost {
+		srv.SetWatch(k, simulate.Watch{})
+	}
+	e.settle()
+	s := e.u.Window.Settings.Backups
+	test.Tap(s.Rows[0].Restore)
+	e.settle()
+	r := s.dialog
+	r.check("plex").SetChecked(true)
+	release, err := e.st.LockRuns(ctx, false) // another run holds the run lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	tapButton(t, e.u.Window.win, "Preview")
+	e.settle()
+	mustContain(t, "dialog note", r.Note.Text, "another sync run is in progress")
+	release()
+	tapButton(t, e.u.Window.win, "Preview")
+	e.settle()
+	release, err = e.st.LockRuns(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tapButton(t, e.u.Window.win, "Restore")
+	e.settle()
+	release()
+	mustContain(t, "dialog note", r.Note.Text, "another sync run is in progress")
+	if srv.Watch(lost[0]).Played {
+		t.Error("a refused restore wrote")
+	}
+}
