@@ -134,3 +134,55 @@ func TestSettingsRestoreWhileBusy(t *testing.T) {
 		t.Error("a refused restore wrote")
 	}
 }
+
+// During a run the window shows a bar per backend: its phase and count,
+// waiting, done or failed (with why), as the engine's status lists them.
+func TestProgressPerBackend(t *testing.T) {
+	e := newEnv(t)
+	p := e.u.Window.Progress
+	p.set(engine.Status{Running: true, Kind: "sync", Phase: "import", Backend: "jelly", Done: 40, Total: 100,
+		Backends: []engine.BackendStatus{
+			{Name: "plex", Phase: "import", Done: 8000, State: engine.BackendDone},
+			{Name: "jelly", Phase: "import", Done: 40, Total: 100, State: engine.BackendWorking},
+			{Name: "emby", Phase: "import", Done: 12, State: engine.BackendFailed, Error: "emby: the server answered 500"},
+			{Name: "kodi", State: engine.BackendWaiting},
+		}})
+	if len(p.Rows) != 4 {
+		t.Fatalf("%d rows, want one per backend (4)", len(p.Rows))
+	}
+	want := []struct{ name, text string }{
+		{"plex", "import done"},
+		{"jelly", "Importing: 40/100"},
+		{"emby", "failed: emby: the server answered 500"},
+		{"kodi", "waiting"},
+	}
+	for i, w := range want {
+		r := p.Rows[i]
+		if r.Name.Text != w.name {
+			t.Errorf("row %d is %q, want %q", i, r.Name.Text, w.name)
+		}
+		mustContain(t, w.name+" row", r.State.Text, w.text)
+	}
+	if b := p.Rows[1].Bar; !b.Visible() || b.Value != 40 || b.Max != 100 {
+		t.Errorf("jelly's bar %v/%v visible %v", b.Value, b.Max, b.Visible())
+	}
+	if b := p.Rows[0].Bar; !b.Visible() || b.Value != b.Max {
+		t.Errorf("plex's bar %v/%v: a finished backend shows a full bar", b.Value, b.Max)
+	}
+	if p.Bar.Visible() || p.Infinite.Visible() {
+		t.Error("the single bar is shown besides the bars per backend")
+	}
+	mustContain(t, "headline", p.Label.Text, "1 of 4 backends done", "1 failed")
+
+	// A working backend whose total is unknown: a moving bar and the count.
+	p.set(engine.Status{Running: true, Kind: "import", Phase: "import", Backend: "plex", Done: 300,
+		Backends: []engine.BackendStatus{{Name: "plex", Phase: "import", Done: 300, State: engine.BackendWorking}}})
+	if len(p.Rows) != 1 || !p.Rows[0].Infinite.Visible() || p.Rows[0].Bar.Visible() {
+		t.Errorf("rows %d; an unknown total shows a moving bar", len(p.Rows))
+	}
+	mustContain(t, "plex row", p.Rows[0].State.Text, "Importing: 300 items")
+	p.set(engine.Status{})
+	if p.content.Visible() {
+		t.Error("progress still shown after the run")
+	}
+}

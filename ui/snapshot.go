@@ -258,7 +258,7 @@ func verb(kind, phase string, dry bool) string {
 	if phase == "" {
 		phase = kind
 	}
-	v := map[string]string{"import": "Importing", "export": "Exporting", "sync": "Syncing"}[phase]
+	v := map[string]string{"import": "Importing", "export": "Exporting", "sync": "Syncing", "restore": "Restoring"}[phase]
 	if v == "" {
 		v = "Running " + phase
 	}

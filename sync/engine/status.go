@@ -164,7 +164,11 @@ func (r *run) expect(names []string) {
 		e.status.backend(n)
 	}
 	e.signal()
+	st := copyStatus(e.status)
 	e.mu.Unlock()
+	if r.opt.Progress != nil {
+		r.opt.Progress(st)
+	}
 }
 
 // phaseEnded marks how a backend's phase ended: done, or failed with why.

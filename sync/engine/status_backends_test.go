@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"context"
+	"testing"
+
+	"playmark/sync/backend/simulate"
+)
+
+// A run's status has an entry per backend, in the order the run comes to
+// them: waiting, then its phase and counts while it works, then done or
+// failed (with why), so that the window can show a bar per backend.
+func TestStatusPerBackend(t *testing.T) {
+	w := newWorld(t, scenarioCatalog(), seed{})
+	w.servers["emby"].Faults().Add(simulate.Fault{Kind: simulate.FaultStatus, Status: 500, After: 2})
+	var seen []Status
+	_, err := w.eng.Sync(context.Background(), RunOptions{Progress: func(st Status) { seen = append(seen, st) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 {
+		t.Fatal("no progress published")
+	}
+	first := seen[1].Backends // seen[0]: the run began
+	waiting := 0
+	for _, b := range first {
+		if b.State == BackendWaiting {
+			waiting++
+		}
+	}
+	if len(first) != 3 || waiting < 2 {
+		t.Errorf("first status lists %+v; want the 3 backends, those not begun waiting", first)
+	}
+	working := false
+	for _, st := range seen {
+		for _, b := range st.Backends {
+			if b.State == BackendWorking && b.Phase == "import" && b.Done > 0 {
+				working = true
+			}
+		}
+	}
+	if !working {
+		t.Error("no backend was ever shown working on its import with a count")
+	}
+	last := seen[len(seen)-1].Backends
+	if len(last) != 3 {
+		t.Fatalf("last status lists %+v; want 3 backends", last)
+	}
+	for _, b := range last {
+		want := BackendDone
+		if b.Name == "emby" {
+			want = BackendFailed
+		}
+		if b.State != want || (want == BackendFailed) != (b.Error != "") {
+			t.Errorf("%s ended %q (%q); want %q", b.Name, b.State, b.Error, want)
+		}
+	}
+	// Readers get copies: changing one changes nothing else.
+	st := w.eng.Status()
+	if st.Running || len(st.Backends) != 0 {
+		t.Errorf("after the run the status is %+v; want idle and no backends", st)
+	}
+}
