@@ -381,10 +381,59 @@ func (u *UI) load(ctx context.Context) (viewData, error) {
 					return d, err
 				}
 				d.snap.Person = p.Name
+				d.snap.PersonImport = personImport(d.runs, d.backends, id)
 			}
 		}
 	}
 	return d, nil
+}
+
+// personImport is person id's last import among runs (newest first):
+// the newest finished import or sync, not dry, with an import phase on
+// one of their backends. Its figures are their backends'; its status is
+// failed only when one of theirs failed (or the run as a whole did,
+// naming no backend), cancelled when it was.
+func personImport(runs []state.Run, backends []state.Backend, id int64) engine.RunInfo {
+	mine := map[string]bool{}
+	for _, b := range backends {
+		if b.PersonID == id {
+			mine[b.Name] = true
+		}
+	}
+	for _, r := range runs {
+		if r.DryRun || r.Status == state.RunRunning || (r.Kind != "import" && r.Kind != "sync") {
+			continue
+		}
+		info := engine.RunInfo{ID: r.ID, Kind: r.Kind, Status: r.Status, Finished: r.Finished}
+		touched, failed, anyFailed := false, false, false
+		for _, b := range r.Backends {
+			if b.Error != "" {
+				anyFailed = true
+			}
+			if b.Phase != "import" || !mine[b.Backend] {
+				continue
+			}
+			touched = true
+			info.Changed += b.Changed
+			info.Added += b.Added
+			if b.Error != "" {
+				failed = true
+				info.Message = b.Error
+			}
+		}
+		if !touched {
+			continue
+		}
+		switch {
+		case failed:
+			info.Status = state.RunFailed
+		case r.Status == state.RunFailed && anyFailed:
+			// Someone else's server failed; theirs went well.
+			info.Status = state.RunOK
+		}
+		return info
+	}
+	return engine.RunInfo{}
 }
 
 // apply shows d. UI thread.

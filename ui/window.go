@@ -256,12 +256,14 @@ func (w *Window) showReport(title string, rep *engine.Report) {
 func summaryText(s Snapshot) string {
 	o := s.Overview
 	items, watched, progress := o.Items, o.Watched, o.InProgress
+	lastImport := o.LastImport
 	who := ""
 	switch {
 	case s.Person != "":
 		// One person's marks (the items are everyone's).
 		c := s.PersonCounts
 		items, watched, progress = c.Items, c.Watched, c.InProgress
+		lastImport = s.PersonImport
 		who = s.Person + ": "
 	case s.People > 1:
 		who = "All people: "
@@ -270,7 +272,7 @@ func summaryText(s Snapshot) string {
 		who + plural(items, "item"),
 		humanize.Comma(int64(watched)) + " watched",
 		humanize.Comma(int64(progress)) + " in progress",
-		"last import " + shortRun(o.LastImport, s.Now),
+		"last import " + shortRun(lastImport, s.Now),
 	}
 	if s.Paused {
 		parts = append(parts, s.pauseText())
