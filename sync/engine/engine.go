@@ -193,6 +193,11 @@ type BackendReport struct {
 	// backend whose export is off (RunOptions.PlanExports).
 	WouldWatch, WouldUnwatch, WouldResume int
 	ExportOff                             bool
+	// WouldHold says the mass-change guard would hold that plan (its
+	// un-watches against the server's watched items, WouldOf): applying
+	// it takes Apply in Held, --yes, or a higher limit in Settings.
+	WouldHold bool
+	WouldOf   int
 }
 
 const maxReportChanges = 500

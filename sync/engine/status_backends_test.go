@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"testing"
+	"time"
 
 	"playmark/sync/backend/simulate"
 )
@@ -59,5 +60,41 @@ func TestStatusPerBackend(t *testing.T) {
 	st := w.eng.Status()
 	if st.Running || len(st.Backends) != 0 {
 		t.Errorf("after the run the status is %+v; want idle and no backends", st)
+	}
+}
+
+// A dry run's plan says per backend whether the mass-change guard would
+// hold it, so that a preview can say so before anyone applies it.
+func TestDryRunSaysTheGuardWouldHold(t *testing.T) {
+	cat := simulate.Generate(simulate.GenerateOptions{Items: 120, Seed: 3})
+	all := map[string]simulate.Watch{}
+	for _, m := range cat.Media {
+		all[m.Key] = simulate.Watch{Played: true, PlayCount: 1, LastPlayed: tPlay}
+	}
+	w := newWorld(t, cat, seed{"plex": all, "jellyfin": all, "emby": all})
+	w.sync(RunOptions{})
+	w.clock.add(time.Hour)
+	for _, m := range cat.Media[:40] {
+		w.servers["emby"].SetWatch(m.Key, simulate.Watch{})
+	}
+	w.clock.add(time.Hour)
+	rep := w.sync(RunOptions{Full: true, DryRun: true})
+	holds := 0
+	for _, b := range rep.Backends {
+		if b.Phase != "export" {
+			continue
+		}
+		if b.WouldHold != (b.WouldUnwatch > 0) {
+			t.Errorf("%s: %d un-watches planned, would hold %v", b.Backend, b.WouldUnwatch, b.WouldHold)
+		}
+		if b.WouldHold {
+			holds++
+		}
+	}
+	if holds != 2 {
+		t.Errorf("%d plans would be held; want plex's and jellyfin's", holds)
+	}
+	if held, _ := w.store.HeldExports(context.Background()); len(held) != 0 {
+		t.Errorf("a dry run recorded held exports: %+v", held)
 	}
 }
