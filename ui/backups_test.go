@@ -172,7 +172,7 @@ func TestProgressPerBackend(t *testing.T) {
 	if p.Bar.Visible() || p.Infinite.Visible() {
 		t.Error("the single bar is shown besides the bars per backend")
 	}
-	mustContain(t, "headline", p.Label.Text, "1 of 4 backends done", "1 failed")
+	mustContain(t, "headline", p.Label.Text, "import: 1 of 4 backends done", "1 failed")
 
 	// A working backend whose total is unknown: a moving bar and the count.
 	p.set(engine.Status{Running: true, Kind: "import", Phase: "import", Backend: "plex", Done: 300,

@@ -336,7 +336,8 @@ func newBackendProgress() *BackendProgress {
 	r.Infinite.Stop()
 	r.Infinite.Hide()
 	r.left = container.NewHBox(r.Icon, r.Name)
-	r.right = container.NewGridWithColumns(2, container.NewStack(r.Bar, r.Infinite), r.State)
+	r.State.Alignment = fyne.TextAlignCenter
+	r.right = container.NewStack(r.Bar, r.Infinite, r.State) // the words on the bar
 	return r
 }
 
@@ -405,16 +406,22 @@ func progressHeadline(st engine.Status) string {
 	if len(st.Backends) < 2 {
 		return s
 	}
+	// Done with this phase (in a sync, an import done is still to
+	// export); failed in any.
 	done, failed := 0, 0
 	for _, b := range st.Backends {
-		switch b.State {
-		case engine.BackendDone:
-			done++
-		case engine.BackendFailed:
+		switch {
+		case b.State == engine.BackendFailed:
 			failed++
+		case b.State == engine.BackendDone && b.Phase == st.Phase:
+			done++
 		}
 	}
-	s += fmt.Sprintf(" · %d of %d backends done", done, len(st.Backends))
+	phase := st.Phase
+	if phase == "" {
+		phase = st.Kind
+	}
+	s += fmt.Sprintf(" · %s: %d of %d backends done", phase, done, len(st.Backends))
 	if failed > 0 {
 		s += fmt.Sprintf(", %d failed", failed)
 	}
