@@ -112,7 +112,7 @@ func newSettingsScreen(u *UI) *SettingsScreen {
 		s.BackupNote,
 		s.Backups.content,
 	))
-	s.content = container.NewVScroll(container.NewGridWithColumns(2, container.NewVBox(general, data), container.NewVBox(syncCard, backups)))
+	s.content = container.NewVScroll(container.NewGridWithColumns(2, container.NewVBox(general, data, backups), syncCard))
 	return s
 }
 
