@@ -162,7 +162,11 @@ func (v *BackupsView) openRestore(b engine.BackupInfo) {
 	r.Preview = widget.NewButtonWithIcon("Preview", theme.VisibilityIcon(), func() { r.run(true) })
 	r.Restore = widget.NewButtonWithIcon("Restore", theme.HistoryIcon(), func() { r.run(false) })
 	r.Restore.Importance = widget.DangerImportance
-	checks := container.NewVBox()
+	cols := 1
+	if len(r.Checks) > 3 {
+		cols = 3
+	}
+	checks := container.NewGridWithColumns(cols)
 	for _, c := range r.Checks {
 		checks.Add(c)
 	}
@@ -265,7 +269,11 @@ func (r *RestoreDialog) run(dry bool) {
 			r.Note.SetText(msg)
 		case dry:
 			r.previewd = names
-			r.Note.SetText(fmt.Sprintf("%s. Restore writes %s.", msg, plural(rep.Changed(), "change")))
+			next := "Check them below; Restore writes them."
+			if rep.Changed() == 0 {
+				next = "The servers already match this backup: Restore would write nothing."
+			}
+			r.Note.SetText(strings.TrimSuffix(msg, ".") + ". " + next)
 		case len(rep.Held) > 0:
 			var held []string
 			for _, h := range rep.Held {
