@@ -273,6 +273,19 @@ func (r *RestoreDialog) run(dry bool) {
 			if rep.Changed() == 0 {
 				next = "The servers already match this backup: Restore would write nothing."
 			}
+			var holds []string
+			for _, b := range rep.Backends {
+				if b.WouldHold {
+					holds = append(holds, fmt.Sprintf("on %s it would mark %d of its %s unwatched", b.Backend, b.WouldUnwatch, plural(b.WouldOf, "watched item")))
+				}
+			}
+			if len(holds) > 0 {
+				// Seen and said: the button that writes it says so.
+				next = "Careful: the mass-change guard would hold this restore: " + strings.Join(holds, "; ") +
+					". Check the changes below; Restore anyway writes them."
+				r.yes = true
+				r.Restore.SetText("Restore anyway")
+			}
 			r.Note.SetText(strings.TrimSuffix(msg, ".") + ". " + next)
 		case len(rep.Held) > 0:
 			var held []string

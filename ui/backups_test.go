@@ -2,7 +2,12 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 
@@ -184,5 +189,64 @@ func TestProgressPerBackend(t *testing.T) {
 	p.set(engine.Status{})
 	if p.content.Visible() {
 		t.Error("progress still shown after the run")
+	}
+}
+
+// A restore preview the mass-change guard would hold says so, and the
+// button then says what it does: Restore anyway, which writes it.
+func TestSettingsRestorePreviewSaysTheGuardWouldHold(t *testing.T) {
+	e := newEnv(t)
+	srv := plexServer(t, 30)
+	e.addBackend("plex", backend.Plex, srv, false)
+	ctx := context.Background()
+	if _, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	path, err := e.eng.Backup(ctx, "manual")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := engine.ReadBackupFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A backup (version 1: no end marker) in which most watched items
+	// were un-watched after the server's plays.
+	unwatched := 0
+	for i := range items {
+		if items[i].Watched && unwatched < 8 {
+			items[i].Watched, items[i].Explicit, items[i].Updated = false, true, time.Now().UTC().Add(time.Hour)
+			unwatched++
+		}
+	}
+	if unwatched < 8 {
+		t.Fatalf("only %d watched items to un-watch", unwatched)
+	}
+	var b strings.Builder
+	json.NewEncoder(&b).Encode(map[string]any{"format": engine.BackupFormat, "version": 1, "created": time.Now().UTC(), "items": len(items)})
+	for _, it := range items {
+		json.NewEncoder(&b).Encode(it)
+	}
+	if err := os.WriteFile(filepath.Join(e.eng.BackupDir(), "playmark-20991231-000000-manual.jsonl.gz"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := len(playedKeys(srv, 30))
+	e.settle()
+	s := e.u.Window.Settings.Backups
+	test.Tap(s.Rows[0].Restore) // the newest: the altered one
+	e.settle()
+	r := s.dialog
+	r.check("plex").SetChecked(true)
+	tapButton(t, e.u.Window.win, "Preview")
+	e.settle()
+	mustContain(t, "dialog note", r.Note.Text, "mass-change guard would hold", "plex", "8 of its")
+	if r.Restore.Text != "Restore anyway" || r.Restore.Disabled() {
+		t.Fatalf("button %q (disabled %v); want Restore anyway", r.Restore.Text, r.Restore.Disabled())
+	}
+	tapButton(t, e.u.Window.win, "Restore anyway")
+	e.settle()
+	mustContain(t, "dialog note", r.Note.Text, "Restored")
+	if got := len(playedKeys(srv, 30)); got != before-8 {
+		t.Errorf("the server has %d watched after the restore, want %d (8 un-watched)", got, before-8)
 	}
 }

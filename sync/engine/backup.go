@@ -525,18 +525,27 @@ func (e *Engine) restoreOne(ctx context.Context, r *run, items []BackupItem, bac
 	if err != nil {
 		return fail(err)
 	}
-	if opt.DryRun {
-		for _, o := range ops {
-			r.addChange(r.opChange(b, o, "restore (planned)"))
-		}
-		rep.Changed = len(ops)
-		return nil
-	}
 	unwatches := 0
 	for _, o := range ops {
 		if o.kind == opUnplayed {
 			unwatches++
 		}
+	}
+	if opt.DryRun {
+		for _, o := range ops {
+			r.addChange(r.opChange(b, o, "restore (planned)"))
+			switch o.kind {
+			case opPlayed:
+				rep.WouldWatch++
+			case opUnplayed:
+				rep.WouldUnwatch++
+			case opProgress:
+				rep.WouldResume++
+			}
+		}
+		rep.Changed = len(ops)
+		rep.WouldHold, rep.WouldOf = held(unwatches, watched, r.set) && !opt.Yes, watched
+		return nil
 	}
 	if held(unwatches, watched, r.set) && !opt.Yes {
 		h := state.Held{RunID: r.id, Backend: b.Name, Unwatches: unwatches, Watched: watched}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -103,5 +104,42 @@ func TestRestoreSeveralBackends(t *testing.T) {
 	}
 	if _, err := w.eng.RestoreBackends(ctx, items, []string{"nope"}, RunOptions{}); err == nil {
 		t.Error("an unknown backend was accepted")
+	}
+}
+
+// A restore's dry run says, per backend, what it would write by kind and
+// whether the mass-change guard would hold it.
+func TestRestoreDryRunSaysTheGuardWouldHold(t *testing.T) {
+	cat := simulate.Generate(simulate.GenerateOptions{Items: 120, Seed: 3})
+	all := map[string]simulate.Watch{}
+	for _, m := range cat.Media {
+		all[m.Key] = simulate.Watch{Played: true, PlayCount: 1, LastPlayed: tPlay}
+	}
+	w := newWorld(t, cat, seed{"plex": all, "jellyfin": all, "emby": all})
+	w.sync(RunOptions{})
+	var buf bytes.Buffer
+	if _, err := w.eng.WriteBackup(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	items, err := ReadBackup(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clock.add(time.Hour)
+	// A backup in which 40 items were un-watched after the servers' plays.
+	for i := range items[:40] {
+		items[i].Watched, items[i].Explicit, items[i].Updated = false, true, w.clock.now()
+	}
+	rep, err := w.eng.RestoreBackends(context.Background(), items, []string{"plex"}, RunOptions{DryRun: true})
+	if err != nil || len(rep.Backends) != 1 {
+		t.Fatalf("dry run: %v, %+v", err, rep)
+	}
+	b := rep.Backends[0]
+	if b.WouldUnwatch != 40 || !b.WouldHold || b.WouldOf == 0 {
+		t.Errorf("plan: %d un-watches, would hold %v of %d; want 40, held", b.WouldUnwatch, b.WouldHold, b.WouldOf)
+	}
+	rep, err = w.eng.RestoreBackends(context.Background(), items[40:], []string{"plex"}, RunOptions{DryRun: true})
+	if err != nil || rep.Backends[0].WouldHold {
+		t.Errorf("a plan without un-watches would be held: %v, %+v", err, rep.Backends[0])
 	}
 }
