@@ -58,12 +58,10 @@ func (c *cli) restoreCmd(args []string) error {
 	if len(pos) != 1 || *name == "" {
 		return usagef("restore: want FILE --backend NAME (add --dry-run to see the plan first)")
 	}
-	f, err := os.Open(pos[0])
-	if err != nil {
+	items, err := engine.ReadBackupFile(pos[0])
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 		return usagef("restore: %v", err)
 	}
-	items, err := engine.ReadBackup(f)
-	f.Close()
 	if err != nil {
 		return usagef("restore: %s: %v", pos[0], err)
 	}

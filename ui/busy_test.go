@@ -69,6 +69,9 @@ func TestWindowAnswersWhileTheStoreIsLocked(t *testing.T) {
 	e.refresh()
 	w := e.u.Window
 	test.Tap(w.FirstRun.Skip) // the env started with no backend
+	if _, err := e.eng.Backup(context.Background(), "manual"); err != nil {
+		t.Fatal(err)
+	}
 	e.refresh()
 	before := task(t, e.st, "import")
 
@@ -131,6 +134,11 @@ func TestWindowAnswersWhileTheStoreIsLocked(t *testing.T) {
 	click("Sign in with Plex", func() { test.Tap(w.Backends.SignIn.PlexBtn) })
 	click("Preview", func() { test.Tap(w.Preview) })
 	click("Sync now", func() { test.Tap(w.Sync) })
+	click("Restore… of a backup", func() {
+		test.Tap(s.Backups.Rows[0].Restore)
+		s.Backups.dialog.check("plex").SetChecked(true)
+		s.Backups.dialog.dlg.Hide()
+	})
 	click("Cancel", func() { e.eng.Cancel() })
 	click("pause", func() { e.u.trayActions().Pause(time.Hour) })
 	click("resume", func() { e.u.trayActions().Resume() })

@@ -176,6 +176,9 @@ func FoundRows(rep *engine.Report, persons map[string]string) [][]string {
 		change := "-"
 		if p, ok := plans[b.Backend]; ok {
 			change = p.PlanText()
+			if p.WouldHold {
+				change += " (held by the guard)"
+			}
 		}
 		byPerson[who] = append(byPerson[who], []string{who, b.Backend, commas(b.Read), commas(b.Watched), commas(b.InProgress), commas(b.Unmatched), change})
 	}
@@ -292,8 +295,12 @@ func previewVerdict(rep *engine.Report) string {
 		return "Some servers could not be read: " + strings.Join(why, "; ") + ". Fix them (Back, or Backends later) or import the others."
 	}
 	var added, watched, progress, unmatched int
-	var changes, same, unknown []string
+	var changes, same, unknown, holds []string
 	for _, b := range rep.Backends {
+		if b.Phase == "export" && b.WouldHold {
+			holds = append(holds, fmt.Sprintf("the mass-change guard would hold the export to %s (it would mark %d of its %s unwatched)",
+				b.Backend, b.WouldUnwatch, plural(b.WouldOf, "watched item")))
+		}
 		switch {
 		case b.Phase == "import":
 			added += b.Added // each item once: by the first server that has it
@@ -322,6 +329,10 @@ func previewVerdict(rep *engine.Report) string {
 		msg += " (each change is listed below)."
 	case len(same) > 1:
 		msg += " Turning export on would change nothing on them: they agree."
+	}
+	if len(holds) > 0 {
+		msg += " Careful: " + strings.Join(holds, "; ") + ". If that is what you want, apply it from Activity → Held after an export, " +
+			"or raise the guard's limits in Settings; if not, check that server's marks before turning its export on."
 	}
 	if len(unknown) > 0 {
 		msg += " Not compared: " + strings.Join(unknown, ", ") + "."

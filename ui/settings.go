@@ -41,6 +41,7 @@ type SettingsScreen struct {
 	Backup      *widget.Button // writes a backup into the backups folder
 	OpenBackups *widget.Button
 	BackupNote  *widget.Label
+	Backups     *BackupsView
 }
 
 func newSettingsScreen(u *UI) *SettingsScreen {
@@ -75,13 +76,14 @@ func newSettingsScreen(u *UI) *SettingsScreen {
 		}
 	})
 	s.Backup = widget.NewButtonWithIcon("Back up now", theme.DownloadIcon(), s.backup)
-	s.OpenBackups = widget.NewButtonWithIcon("Backups", theme.FolderOpenIcon(), func() {
+	s.OpenBackups = widget.NewButtonWithIcon("Open folder", theme.FolderOpenIcon(), func() {
 		if err := u.openFolder(u.d.Engine.BackupDir()); err != nil {
 			u.Window.setMessage("Could not open the backups folder: " + err.Error())
 		}
 	})
-	s.BackupNote = hint("A backup holds every item's play state as portable JSON lines, keyed by external ids (no tokens). " +
-		"Playmark also backs up before risky runs. To restore one into a server: playmark restore FILE --backend NAME --dry-run.")
+	s.BackupNote = hint("A backup holds everyone's play state as portable JSON lines, keyed by external ids (no tokens). " +
+		"Restore… puts a backup's marks back onto servers you choose, after a preview.")
+	s.Backups = newBackupsView(u)
 	general := section("General", container.NewVBox(s.StartAtLogin, s.Notifications, s.NotifySuccess))
 	if u.d.Autostart == nil {
 		s.StartAtLogin.Disable()
@@ -103,11 +105,14 @@ func newSettingsScreen(u *UI) *SettingsScreen {
 	))
 	data := section("Data", container.NewVBox(
 		container.NewBorder(nil, nil, widget.NewLabel("Data folder:"), s.Open, s.Folder),
-		container.NewHBox(s.Backup, s.OpenBackups),
-		s.BackupNote,
 		hint("Playmark "+u.d.Version),
 	))
-	s.content = container.NewVScroll(container.NewGridWithColumns(2, container.NewVBox(general, data), syncCard))
+	backups := section("Backups", container.NewVBox(
+		container.NewHBox(s.Backup, s.OpenBackups),
+		s.BackupNote,
+		s.Backups.content,
+	))
+	s.content = container.NewVScroll(container.NewGridWithColumns(2, container.NewVBox(general, data, backups), syncCard))
 	return s
 }
 
@@ -125,6 +130,7 @@ func hint(text string) *widget.Label {
 }
 
 func (s *SettingsScreen) apply(d viewData) {
+	s.Backups.apply(d)
 	s.StartAtLogin.OnChanged = nil
 	s.StartAtLogin.SetChecked(d.snap.StartAtLogin)
 	s.StartAtLogin.OnChanged = s.startAtLoginChanged
@@ -277,5 +283,6 @@ func (s *SettingsScreen) backup() {
 			return
 		}
 		u.Window.setMessage("Backup written: " + path)
+		u.d.Engine.Notify() // list it
 	})
 }

@@ -31,6 +31,9 @@ type Snapshot struct {
 	People       int
 	Person       string
 	PersonCounts state.Counts
+	// PersonImport is the filtered person's last import: the newest
+	// that covered one of their backends, its result their part's.
+	PersonImport engine.RunInfo
 }
 
 // snapshot reads a Snapshot. It does I/O (the store): call it off the UI
@@ -258,7 +261,7 @@ func verb(kind, phase string, dry bool) string {
 	if phase == "" {
 		phase = kind
 	}
-	v := map[string]string{"import": "Importing", "export": "Exporting", "sync": "Syncing"}[phase]
+	v := map[string]string{"import": "Importing", "export": "Exporting", "sync": "Syncing", "restore": "Restoring"}[phase]
 	if v == "" {
 		v = "Running " + phase
 	}

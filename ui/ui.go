@@ -338,6 +338,10 @@ type viewData struct {
 	settings  state.Settings
 	tasks     []state.Task
 	people    []state.Person
+	// backups is the backups folder, newest first (backupsErr: it could
+	// not be listed).
+	backups    []engine.BackupInfo
+	backupsErr error
 }
 
 // load reads a viewData. Off the UI thread.
@@ -369,6 +373,7 @@ func (u *UI) load(ctx context.Context) (viewData, error) {
 		return d, err
 	}
 	d.snap.People = len(d.people)
+	d.backups, d.backupsErr = u.d.Engine.ListBackups()
 	if id := u.person.Load(); id != 0 {
 		for _, p := range d.people {
 			if p.ID == id {
@@ -376,10 +381,59 @@ func (u *UI) load(ctx context.Context) (viewData, error) {
 					return d, err
 				}
 				d.snap.Person = p.Name
+				d.snap.PersonImport = personImport(d.runs, d.backends, id)
 			}
 		}
 	}
 	return d, nil
+}
+
+// personImport is person id's last import among runs (newest first):
+// the newest finished import or sync, not dry, with an import phase on
+// one of their backends. Its figures are their backends'; its status is
+// failed only when one of theirs failed (or the run as a whole did,
+// naming no backend), cancelled when it was.
+func personImport(runs []state.Run, backends []state.Backend, id int64) engine.RunInfo {
+	mine := map[string]bool{}
+	for _, b := range backends {
+		if b.PersonID == id {
+			mine[b.Name] = true
+		}
+	}
+	for _, r := range runs {
+		if r.DryRun || r.Status == state.RunRunning || (r.Kind != "import" && r.Kind != "sync") {
+			continue
+		}
+		info := engine.RunInfo{ID: r.ID, Kind: r.Kind, Status: r.Status, Finished: r.Finished}
+		touched, failed, anyFailed := false, false, false
+		for _, b := range r.Backends {
+			if b.Error != "" {
+				anyFailed = true
+			}
+			if b.Phase != "import" || !mine[b.Backend] {
+				continue
+			}
+			touched = true
+			info.Changed += b.Changed
+			info.Added += b.Added
+			if b.Error != "" {
+				failed = true
+				info.Message = b.Error
+			}
+		}
+		if !touched {
+			continue
+		}
+		switch {
+		case failed:
+			info.Status = state.RunFailed
+		case r.Status == state.RunFailed && anyFailed:
+			// Someone else's server failed; theirs went well.
+			info.Status = state.RunOK
+		}
+		return info
+	}
+	return engine.RunInfo{}
 }
 
 // apply shows d. UI thread.
@@ -519,7 +573,7 @@ func (u *UI) preview(trigger string) {
 
 // RunMessage is a run's result in one line, for the window's status bar.
 func RunMessage(kind string, rep *engine.Report, err error) string {
-	title := map[string]string{"import": "Import", "export": "Export", "sync": "Sync"}[kind]
+	title := map[string]string{"import": "Import", "export": "Export", "sync": "Sync", "restore": "Restore"}[kind]
 	switch {
 	case errors.Is(err, engine.ErrBusy):
 		return title + " not started: another sync run is in progress."

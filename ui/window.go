@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -254,12 +256,14 @@ func (w *Window) showReport(title string, rep *engine.Report) {
 func summaryText(s Snapshot) string {
 	o := s.Overview
 	items, watched, progress := o.Items, o.Watched, o.InProgress
+	lastImport := o.LastImport
 	who := ""
 	switch {
 	case s.Person != "":
 		// One person's marks (the items are everyone's).
 		c := s.PersonCounts
 		items, watched, progress = c.Items, c.Watched, c.InProgress
+		lastImport = s.PersonImport
 		who = s.Person + ": "
 	case s.People > 1:
 		who = "All people: "
@@ -268,7 +272,7 @@ func summaryText(s Snapshot) string {
 		who + plural(items, "item"),
 		humanize.Comma(int64(watched)) + " watched",
 		humanize.Comma(int64(progress)) + " in progress",
-		"last import " + shortRun(o.LastImport, s.Now),
+		"last import " + shortRun(lastImport, s.Now),
 	}
 	if s.Paused {
 		parts = append(parts, s.pauseText())
@@ -297,14 +301,44 @@ func setEnabled(b interface {
 	}
 }
 
-// ProgressView is the progress of the run in progress: a bar (a moving
-// one while the total is unknown), what it is doing, and Cancel.
+// ProgressView is the progress of the run in progress: what it is
+// doing, a bar per backend (its phase and count, waiting, done or
+// failed), and Cancel. A status without backends (the run has not come
+// to one yet) shows one bar (a moving one while the total is unknown).
 type ProgressView struct {
 	content  *fyne.Container
 	Bar      *widget.ProgressBar
 	Infinite *widget.ProgressBarInfinite
 	Label    *widget.Label
 	Cancel   *widget.Button
+	Rows     []*BackendProgress
+	bars     *fyne.Container // the single bar
+	rows     *fyne.Container // the bars per backend, in one or two columns
+}
+
+// BackendProgress is one backend's row of the progress.
+type BackendProgress struct {
+	Icon     *widget.Icon
+	Name     *widget.Label
+	Bar      *widget.ProgressBar
+	Infinite *widget.ProgressBarInfinite
+	State    *widget.Label
+	right    fyne.CanvasObject
+	left     fyne.CanvasObject
+}
+
+func newBackendProgress() *BackendProgress {
+	r := &BackendProgress{Icon: widget.NewIcon(theme.MoreHorizontalIcon()), Name: widget.NewLabel(""),
+		Bar: widget.NewProgressBar(), Infinite: widget.NewProgressBarInfinite(), State: widget.NewLabel("")}
+	r.Name.TextStyle.Bold = true
+	r.State.Truncation = fyne.TextTruncateEllipsis
+	r.Bar.TextFormatter = func() string { return "" }
+	r.Infinite.Stop()
+	r.Infinite.Hide()
+	r.left = container.NewHBox(r.Icon, r.Name)
+	r.State.Alignment = fyne.TextAlignCenter
+	r.right = container.NewStack(r.Bar, r.Infinite, r.State) // the words on the bar
+	return r
 }
 
 func newProgressView(u *UI) *ProgressView {
@@ -320,8 +354,10 @@ func newProgressView(u *UI) *ProgressView {
 	})
 	p.Infinite.Stop()
 	p.Infinite.Hide()
-	bars := container.NewStack(p.Bar, p.Infinite)
-	p.content = container.NewBorder(nil, nil, nil, container.NewCenter(p.Cancel), container.NewVBox(p.Label, bars))
+	p.bars = container.NewStack(p.Bar, p.Infinite)
+	p.rows = container.NewGridWithColumns(1)
+	p.rows.Hide()
+	p.content = container.NewBorder(nil, nil, nil, container.NewCenter(p.Cancel), container.NewVBox(p.Label, p.bars, p.rows))
 	p.content.Hide()
 	return p
 }
@@ -330,21 +366,151 @@ func (p *ProgressView) set(st engine.Status) {
 	if !st.Running {
 		if p.content.Visible() {
 			p.Infinite.Stop()
+			for _, r := range p.Rows {
+				r.Infinite.Stop()
+			}
 			p.content.Hide()
 		}
 		return
 	}
-	p.Label.SetText(ProgressText(st))
-	if st.Total > 0 {
+	p.Label.SetText(progressHeadline(st))
+	switch {
+	case len(st.Backends) > 0:
+		p.Infinite.Stop()
+		p.Infinite.Hide()
+		p.Bar.Hide()
+		p.bars.Hide()
+		p.setRows(st)
+	case st.Total > 0:
+		p.rows.Hide()
+		p.bars.Show()
 		p.Infinite.Stop()
 		p.Infinite.Hide()
 		p.Bar.Show()
 		p.Bar.Max = float64(st.Total)
 		p.Bar.SetValue(float64(min(st.Done, st.Total)))
-	} else {
+	default:
+		p.rows.Hide()
+		p.bars.Show()
 		p.Bar.Hide()
 		p.Infinite.Show()
 		p.Infinite.Start()
 	}
 	p.content.Show()
+}
+
+// progressHeadline is the run's line above the bars: what it does now,
+// and with several backends how many are done and failed.
+func progressHeadline(st engine.Status) string {
+	s := ProgressText(st)
+	if len(st.Backends) < 2 {
+		return s
+	}
+	// Done with this phase (in a sync, an import done is still to
+	// export); failed in any.
+	done, failed := 0, 0
+	for _, b := range st.Backends {
+		switch {
+		case b.State == engine.BackendFailed:
+			failed++
+		case b.State == engine.BackendDone && b.Phase == st.Phase:
+			done++
+		}
+	}
+	phase := st.Phase
+	if phase == "" {
+		phase = st.Kind
+	}
+	s += fmt.Sprintf(" · %s: %d of %d backends done", phase, done, len(st.Backends))
+	if failed > 0 {
+		s += fmt.Sprintf(", %d failed", failed)
+	}
+	return s
+}
+
+// setRows shows a row per backend: up to four in one column, more in two.
+func (p *ProgressView) setRows(st engine.Status) {
+	n := len(st.Backends)
+	if n != len(p.Rows) {
+		for _, r := range p.Rows[min(n, len(p.Rows)):] {
+			r.Infinite.Stop()
+		}
+		for len(p.Rows) < n {
+			p.Rows = append(p.Rows, newBackendProgress())
+		}
+		p.Rows = p.Rows[:n]
+		cols := 1
+		if n > 4 {
+			cols = 2
+		}
+		forms := make([]*fyne.Container, cols)
+		for i := range forms {
+			forms[i] = container.New(layout.NewFormLayout())
+		}
+		per := (n + cols - 1) / cols
+		for i, r := range p.Rows {
+			forms[i/per].Add(r.left)
+			forms[i/per].Add(r.right)
+		}
+		p.rows.Objects = nil
+		for _, f := range forms {
+			p.rows.Add(f)
+		}
+		p.rows.Layout = layout.NewGridLayoutWithColumns(cols)
+		p.rows.Refresh()
+	}
+	for i, b := range st.Backends {
+		p.Rows[i].set(b, st)
+	}
+	p.rows.Show()
+}
+
+// set shows one backend's part of the run.
+func (r *BackendProgress) set(b engine.BackendStatus, st engine.Status) {
+	r.Name.SetText(b.Name)
+	showBar := func(done, total int) {
+		r.Infinite.Stop()
+		r.Infinite.Hide()
+		r.Bar.Max = float64(max(total, 1))
+		r.Bar.SetValue(float64(min(done, max(total, 1))))
+		r.Bar.Show()
+	}
+	switch b.State {
+	case engine.BackendWaiting:
+		r.Icon.SetResource(theme.MoreHorizontalIcon())
+		r.State.SetText("waiting")
+		showBar(0, 1)
+	case engine.BackendDone:
+		r.Icon.SetResource(theme.ConfirmIcon())
+		text := b.Phase + " done"
+		if b.Done > 0 {
+			text += " · " + plural(b.Done, "item")
+		}
+		r.State.SetText(text)
+		showBar(1, 1)
+	case engine.BackendFailed:
+		r.Icon.SetResource(theme.ErrorIcon())
+		r.State.SetText("failed: " + b.Error)
+		r.Infinite.Stop()
+		r.Infinite.Hide()
+		r.Bar.Hide()
+	default:
+		r.Icon.SetResource(theme.MediaPlayIcon())
+		text := verb(st.Kind, b.Phase, st.DryRun)
+		switch {
+		case b.Total > 0:
+			text += fmt.Sprintf(": %s/%s", commas(b.Done), commas(b.Total))
+			showBar(b.Done, b.Total)
+		default:
+			if b.Done > 0 {
+				text += ": " + plural(b.Done, "item")
+			} else {
+				text += "…"
+			}
+			r.Bar.Hide()
+			r.Infinite.Show()
+			r.Infinite.Start()
+		}
+		r.State.SetText(text)
+	}
 }

@@ -343,98 +343,231 @@ func ReadBackup(r io.Reader) ([]BackupItem, error) {
 	}
 }
 
-// Restore makes a backend's marks match a backup: it lists the backend,
+// BackupInfo is one file of the backups folder, as ListBackups reads it.
+type BackupInfo struct {
+	Path    string
+	Created time.Time // from the file's header (its name's time when unreadable)
+	// Reason is why it was made, from its name: manual, before-full-export,
+	// before-restore, before-held-apply, before-person-remove.
+	Reason string
+	Items  int   // as its header says (the whole file is checked on restore)
+	Size   int64 // bytes on disk
+	Err    error // not a readable backup (ErrBackupDamaged): why
+}
+
+// ListBackups lists the backups folder, newest first. Only each file's
+// header is read (a large backup is checked whole when restored). A
+// missing folder is no error: there is no backup yet.
+func (e *Engine) ListBackups() ([]BackupInfo, error) {
+	dir := e.BackupDir()
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []BackupInfo
+	for _, en := range entries {
+		name := en.Name()
+		if !en.Type().IsRegular() || !strings.HasPrefix(name, "playmark-") || !strings.HasSuffix(name, ".jsonl.gz") {
+			continue
+		}
+		bi := BackupInfo{Path: filepath.Join(dir, name)}
+		// playmark-20060102-150405-REASON.jsonl.gz
+		stem := strings.TrimSuffix(strings.TrimPrefix(name, "playmark-"), ".jsonl.gz")
+		if len(stem) > 16 && stem[15] == '-' {
+			if t, err := time.Parse("20060102-150405", stem[:15]); err == nil {
+				bi.Created = t
+			}
+			bi.Reason = stem[16:]
+		}
+		if fi, err := en.Info(); err == nil {
+			bi.Size = fi.Size()
+		}
+		if h, err := readBackupHeader(bi.Path); err != nil {
+			bi.Err = err
+		} else {
+			bi.Created, bi.Items = h.Created, h.Items
+		}
+		out = append(out, bi)
+	}
+	slices.SortStableFunc(out, func(a, b BackupInfo) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(b.Path, a.Path)
+	})
+	return out, nil
+}
+
+// readBackupHeader reads a backup file's first line.
+func readBackupHeader(path string) (backupHeader, error) {
+	var h backupHeader
+	f, err := os.Open(path)
+	if err != nil {
+		return h, err
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return h, fmt.Errorf("%w: %v", ErrBackupDamaged, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReader(zr)
+	}
+	line, err := br.ReadSlice('\n')
+	if err != nil || json.Unmarshal(line, &h) != nil || h.Format != BackupFormat {
+		return h, fmt.Errorf("%w: this is not a Playmark backup", ErrBackupDamaged)
+	}
+	return h, nil
+}
+
+// ReadBackupFile reads a whole backup file (see ReadBackup): what the
+// CLI's restore and the window's read before restoring.
+func ReadBackupFile(path string) ([]BackupItem, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadBackup(f)
+}
+
+// Restore makes a backend's marks match a backup (RestoreBackends of one).
+func (e *Engine) Restore(ctx context.Context, items []BackupItem, backendName string, opt RunOptions) (*Report, error) {
+	return e.RestoreBackends(ctx, items, []string{backendName}, opt)
+}
+
+// RestoreBackends makes backends' marks match a backup, one after the
+// other in one run: for each, it lists the backend,
 // matches its items to the backup by external ids (and episodes by show
 // id + numbers), and writes what differs, by the same rules as an export
 // (a remote play newer than the backup is left alone). The mass-change
 // guard holds a restore that would un-watch too much, unless Yes. A
 // backup of the current state is made first. The local state learns the
 // restored marks from that backend on the next import.
-func (e *Engine) Restore(ctx context.Context, items []BackupItem, backendName string, opt RunOptions) (*Report, error) {
-	if _, err := e.store.Backend(ctx, backendName); err != nil {
-		return nil, err
+func (e *Engine) RestoreBackends(ctx context.Context, items []BackupItem, names []string, opt RunOptions) (*Report, error) {
+	if len(names) == 0 {
+		return nil, errors.New("restore: no backend chosen")
 	}
-	opt.Backends = []string{backendName}
+	for _, name := range names {
+		if _, err := e.store.Backend(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	opt.Backends = names
 	return e.do(ctx, "restore", opt, func(ctx context.Context, r *run) error {
-		b, err := e.store.Backend(ctx, backendName)
-		if err != nil {
-			return err
-		}
-		rep := BackendReport{RunBackend: state.RunBackend{Phase: "export", Backend: b.Name, Mode: "restore"}}
-		defer func() { r.report.Backends = append(r.report.Backends, rep) }()
-		fail := func(err error) error {
-			rep.Err = err
-			rep.Error = backend.Describe(b.Name, err)
-			return nil
-		}
-		client, tr, err := e.Open(ctx, b)
-		if err != nil {
-			return fail(err)
-		}
-		defer func() { rep.Requests = tr.Requests() }()
-		idx := indexBackup(personsItems(items, b.Person))
-		var ops []op
-		watched := 0
-		err = client.Items(ctx, backend.ListOptions{Libraries: b.Options.Libraries, PageSize: e.pageSize}, func(page []backend.Item) error {
-			for i := range page {
-				it := &page[i]
-				rep.Read++
-				if it.Played {
-					watched++
-				}
-				bi, ok := idx.match(it)
-				if !ok {
-					rep.Skipped++
-					continue
-				}
-				local := state.Item{Type: bi.Type, Title: bi.Title, Year: bi.Year, ShowTitle: bi.Show, Season: bi.Season, Episode: bi.Episode,
-					Watched: bi.Watched, Explicit: bi.Explicit || bi.Watched, Updated: bi.Updated, Via: "backup",
-					Progress: time.Duration(bi.ProgressMS) * time.Millisecond, ProgressAt: bi.ProgressAt}
-				o, _ := plan(local, nil, it, r.set.ProgressMin)
-				if len(o) == 0 {
-					rep.Skipped++
-				}
-				ops = append(ops, o...)
+		r.expect(names)
+		for _, name := range names {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return fail(err)
-		}
-		if opt.DryRun {
-			for _, o := range ops {
-				r.addChange(r.opChange(b, o, "restore (planned)"))
+			if err := e.restoreOne(ctx, r, items, name, opt); err != nil {
+				return err
 			}
-			rep.Changed = len(ops)
-			return nil
-		}
-		unwatches := 0
-		for _, o := range ops {
-			if o.kind == opUnplayed {
-				unwatches++
-			}
-		}
-		if held(unwatches, watched, r.set) && !opt.Yes {
-			h := state.Held{RunID: r.id, Backend: b.Name, Unwatches: unwatches, Watched: watched}
-			r.report.Held = append(r.report.Held, h)
-			rep.Skipped += len(ops)
-			rep.Error = fmt.Sprintf("held: the restore would mark %d of %d watched items unwatched on %s; run it again with --yes to apply", unwatches, watched, b.Name)
-			return nil
-		}
-		if len(ops) > 0 {
-			if _, err := e.Backup(ctx, "before-restore"); err != nil {
-				return fail(err)
-			}
-		}
-		failed, _, err := r.write(ctx, client, b, ops, &rep)
-		if err != nil {
-			return fail(err)
-		}
-		if failed > 0 {
-			return fail(fmt.Errorf("%d of %d writes failed", failed, len(ops)))
 		}
 		return nil
 	})
+}
+
+// restoreOne is one backend's part of a restore run.
+func (e *Engine) restoreOne(ctx context.Context, r *run, items []BackupItem, backendName string, opt RunOptions) error {
+	b, err := e.store.Backend(ctx, backendName)
+	if err != nil {
+		return err
+	}
+	rep := BackendReport{RunBackend: state.RunBackend{Phase: "export", Backend: b.Name, Mode: "restore"}}
+	defer func() {
+		r.report.Backends = append(r.report.Backends, rep)
+		r.phaseEnded(b.Name, "restore", rep.Error, rep.Err != nil)
+	}()
+	r.progress("restore", b.Name, 0, 0)
+	fail := func(err error) error {
+		rep.Err = err
+		rep.Error = backend.Describe(b.Name, err)
+		return nil
+	}
+	client, tr, err := e.Open(ctx, b)
+	if err != nil {
+		return fail(err)
+	}
+	defer func() { rep.Requests = tr.Requests() }()
+	idx := indexBackup(personsItems(items, b.Person))
+	var ops []op
+	watched := 0
+	err = client.Items(ctx, backend.ListOptions{Libraries: b.Options.Libraries, PageSize: e.pageSize}, func(page []backend.Item) error {
+		for i := range page {
+			it := &page[i]
+			rep.Read++
+			if it.Played {
+				watched++
+			}
+			bi, ok := idx.match(it)
+			if !ok {
+				rep.Skipped++
+				continue
+			}
+			local := state.Item{Type: bi.Type, Title: bi.Title, Year: bi.Year, ShowTitle: bi.Show, Season: bi.Season, Episode: bi.Episode,
+				Watched: bi.Watched, Explicit: bi.Explicit || bi.Watched, Updated: bi.Updated, Via: "backup",
+				Progress: time.Duration(bi.ProgressMS) * time.Millisecond, ProgressAt: bi.ProgressAt}
+			o, _ := plan(local, nil, it, r.set.ProgressMin)
+			if len(o) == 0 {
+				rep.Skipped++
+			}
+			ops = append(ops, o...)
+		}
+		r.progress("restore", b.Name, rep.Read, 0)
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	unwatches := 0
+	for _, o := range ops {
+		if o.kind == opUnplayed {
+			unwatches++
+		}
+	}
+	if opt.DryRun {
+		for _, o := range ops {
+			r.addChange(r.opChange(b, o, "restore (planned)"))
+			switch o.kind {
+			case opPlayed:
+				rep.WouldWatch++
+			case opUnplayed:
+				rep.WouldUnwatch++
+			case opProgress:
+				rep.WouldResume++
+			}
+		}
+		rep.Changed = len(ops)
+		rep.WouldHold, rep.WouldOf = held(unwatches, watched, r.set) && !opt.Yes, watched
+		return nil
+	}
+	if held(unwatches, watched, r.set) && !opt.Yes {
+		h := state.Held{RunID: r.id, Backend: b.Name, Unwatches: unwatches, Watched: watched}
+		r.report.Held = append(r.report.Held, h)
+		rep.Skipped += len(ops)
+		rep.Error = fmt.Sprintf("held: the restore would mark %d of %d watched items unwatched on %s; run it again with --yes to apply", unwatches, watched, b.Name)
+		return nil
+	}
+	if len(ops) > 0 && !r.backedUp {
+		if _, err := e.Backup(ctx, "before-restore"); err != nil {
+			return fail(err)
+		}
+		r.backedUp = true
+	}
+	failed, _, err := r.write(ctx, client, b, ops, &rep)
+	if err != nil {
+		return fail(err)
+	}
+	if failed > 0 {
+		return fail(fmt.Errorf("%d of %d writes failed", failed, len(ops)))
+	}
+	return nil
 }
 
 // personsItems is what of a backup belongs to person: their lines, and

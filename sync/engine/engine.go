@@ -193,6 +193,11 @@ type BackendReport struct {
 	// backend whose export is off (RunOptions.PlanExports).
 	WouldWatch, WouldUnwatch, WouldResume int
 	ExportOff                             bool
+	// WouldHold says the mass-change guard would hold that plan (its
+	// un-watches against the server's watched items, WouldOf): applying
+	// it takes Apply in Held, --yes, or a higher limit in Settings.
+	WouldHold bool
+	WouldOf   int
 }
 
 const maxReportChanges = 500
@@ -391,6 +396,16 @@ func joinSentences(s []string) string {
 // selected returns the backends a run covers: the named ones (an unknown
 // name is an error), or every one whose switch for this phase is on.
 func (r *run) selected(ctx context.Context, on func(state.Backend) bool) ([]state.Backend, error) {
+	out, err := r.selectedBackends(ctx, on)
+	names := make([]string, len(out))
+	for i, b := range out {
+		names[i] = b.Name
+	}
+	r.expect(names)
+	return out, err
+}
+
+func (r *run) selectedBackends(ctx context.Context, on func(state.Backend) bool) ([]state.Backend, error) {
 	all, err := r.e.store.Backends(ctx)
 	if err != nil {
 		return nil, err
@@ -497,6 +512,7 @@ func (r *run) finishPhase(rep *BackendReport, started time.Time, tr *backend.Tra
 		}
 		log.Warn(rep.Phase+" failed", args...)
 	}
+	r.phaseEnded(rep.Backend, rep.Phase, rep.Error, rep.Err != nil)
 	// Recorded now, not only when the run ends: a run killed later still
 	// shows what its finished phases did (history, "interrupted"). A dry
 	// run holds one transaction for the whole run (the write lock): it

@@ -172,6 +172,7 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 			}
 		}
 		rep.Changed = len(ops)
+		rep.WouldHold, rep.WouldOf = held(rep.WouldUnwatch, watched, r.set) && !r.opt.Yes, watched
 		if r.planAll() {
 			rep.Mode = "plan"
 		}

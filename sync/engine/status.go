@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -17,13 +18,41 @@ type Status struct {
 	Backend string // the backend being worked on
 	Done    int    // items done in this phase on this backend
 	Total   int    // items expected; 0 when unknown
+	// Backends is every backend of the run so far, in the order the run
+	// came to them: its phase, its counts and how its last phase ended,
+	// for a progress bar per backend.
+	Backends []BackendStatus
+}
+
+// BackendStatus is one backend's part of the run in progress.
+type BackendStatus struct {
+	Name  string
+	Phase string // import, export, restore; "" while it waits its turn
+	Done  int
+	Total int    // 0 when unknown
+	State string // BackendWaiting, BackendWorking, BackendDone, BackendFailed
+	Error string // why it failed, in words
+}
+
+// The states of a BackendStatus.
+const (
+	BackendWaiting = "waiting"
+	BackendWorking = "working"
+	BackendDone    = "done"
+	BackendFailed  = "failed"
+)
+
+// copyStatus is st with its own Backends slice (readers get copies).
+func copyStatus(st Status) Status {
+	st.Backends = slices.Clone(st.Backends)
+	return st
 }
 
 // Status returns the current snapshot.
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.status
+	return copyStatus(e.status)
 }
 
 // Subscribe returns a channel that receives a value after the status
@@ -102,8 +131,57 @@ func (r *run) progress(phase, backend string, done, total int) {
 	e := r.e
 	e.mu.Lock()
 	e.status.Phase, e.status.Backend, e.status.Done, e.status.Total = phase, backend, done, total
+	if backend != "" {
+		b := e.status.backend(backend)
+		b.Phase, b.Done, b.Total, b.State, b.Error = phase, done, total, BackendWorking, ""
+	}
 	e.signal()
-	st := e.status
+	st := copyStatus(e.status)
+	e.mu.Unlock()
+	if r.opt.Progress != nil {
+		r.opt.Progress(st)
+	}
+}
+
+// backend is the entry of the backend called name, added (waiting) when
+// it has none yet. With e.mu held.
+func (st *Status) backend(name string) *BackendStatus {
+	for i := range st.Backends {
+		if st.Backends[i].Name == name {
+			return &st.Backends[i]
+		}
+	}
+	st.Backends = append(st.Backends, BackendStatus{Name: name, State: BackendWaiting})
+	return &st.Backends[len(st.Backends)-1]
+}
+
+// expect lists the backends a phase is about to work on, waiting their
+// turn (those listed already keep their entry).
+func (r *run) expect(names []string) {
+	e := r.e
+	e.mu.Lock()
+	for _, n := range names {
+		e.status.backend(n)
+	}
+	e.signal()
+	st := copyStatus(e.status)
+	e.mu.Unlock()
+	if r.opt.Progress != nil {
+		r.opt.Progress(st)
+	}
+}
+
+// phaseEnded marks how a backend's phase ended: done, or failed with why.
+func (r *run) phaseEnded(name, phase, why string, failed bool) {
+	e := r.e
+	e.mu.Lock()
+	b := e.status.backend(name)
+	b.Phase, b.State, b.Error = phase, BackendDone, ""
+	if failed {
+		b.State, b.Error = BackendFailed, why
+	}
+	e.signal()
+	st := copyStatus(e.status)
 	e.mu.Unlock()
 	if r.opt.Progress != nil {
 		r.opt.Progress(st)
