@@ -190,6 +190,12 @@ func printReport(w io.Writer, rep *engine.Report) {
 	} else {
 		fmt.Fprintln(w, "No changes.")
 	}
+	for _, b := range rep.Backends {
+		if b.WouldHold && rep.DryRun {
+			fmt.Fprintf(w, "Would be held: the %s to %s would mark %d of its %d watched items unwatched; the mass-change guard holds that until --yes or playmark held apply %s.\n",
+				rep.Kind, b.Backend, b.WouldUnwatch, b.WouldOf, b.Backend)
+		}
+	}
 	for _, h := range rep.Held {
 		fmt.Fprintf(w, "Held: the export to %s would mark %d of its %d watched items unwatched. Check, then: playmark held apply %s (or discard).\n",
 			h.Backend, h.Unwatches, h.Watched, h.Backend)
@@ -218,7 +224,10 @@ func (p *progressLine) update(st engine.Status) {
 		return
 	}
 	p.last = time.Now()
-	verb := map[string]string{"import": "Importing", "export": "Exporting"}[st.Phase]
+	verb := map[string]string{"import": "Importing", "export": "Exporting", "restore": "Restoring"}[st.Phase]
+	if verb == "" {
+		verb = st.Phase
+	}
 	msg := fmt.Sprintf("%s %s: %d items", verb, st.Backend, st.Done)
 	if st.Total > 0 {
 		msg = fmt.Sprintf("%s %s: %d/%d", verb, st.Backend, st.Done, st.Total)

@@ -8,6 +8,8 @@ import (
 
 	"playmark/sync/backend"
 	"playmark/sync/backend/simulate"
+	"playmark/sync/engine"
+	"playmark/sync/state"
 )
 
 // pm runs the command line in-process and returns exit code and output.
@@ -152,5 +154,26 @@ func TestDesktopWithoutADisplaySaysWhatToDo(t *testing.T) {
 	code := run([]string{"--config-dir", t.TempDir()}, &out, &errb)
 	if code != exitUsage || !strings.Contains(errb.String(), "no graphical display") || !strings.Contains(errb.String(), "playmark daemon") {
 		t.Errorf("no display: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestReportSaysWhatTheGuardWouldHold: a dry run whose plan the
+// mass-change guard would hold (a restore's, an import's planned exports)
+// says so, with the numbers and what to do; a real run's report does not
+// (it has Held instead).
+func TestReportSaysWhatTheGuardWouldHold(t *testing.T) {
+	rep := &engine.Report{Kind: "restore", DryRun: true, Status: state.RunOK}
+	rep.Backends = []engine.BackendReport{{WouldUnwatch: 40, WouldHold: true, WouldOf: 120}}
+	rep.Backends[0].Phase, rep.Backends[0].Backend = "export", "plex"
+	var buf bytes.Buffer
+	printReport(&buf, rep)
+	if !strings.Contains(buf.String(), "Would be held: the restore to plex would mark 40 of its 120 watched items unwatched") {
+		t.Errorf("the dry run does not say the guard would hold it:\n%s", buf.String())
+	}
+	rep.DryRun = false
+	buf.Reset()
+	printReport(&buf, rep)
+	if strings.Contains(buf.String(), "Would be held") {
+		t.Errorf("a real run says 'would be held':\n%s", buf.String())
 	}
 }
