@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -157,5 +158,36 @@ func TestMigrationToAppendedRemotesKeepsEveryRow(t *testing.T) {
 	s.DB().QueryRow(`SELECT COUNT(*) FROM remotes WHERE backend_id=?`, backendID).Scan(&left)
 	if gone == 0 || left != 1 {
 		t.Errorf("ForgetUnseen: %d deleted, %d left; want all but one", gone, left)
+	}
+}
+
+// TestWatchedCountReadsItsIndex: the watched count that every export's
+// mass-change guard takes reads the partial index of watched sub-records
+// alone. Without remotes_watched the rowid table's count walked
+// remotes_key and read each of the backend's rows at random (a push
+// export of 100 items went from 0.15 s to 0.35-0.55 s at 100,000 items).
+func TestWatchedCountReadsItsIndex(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+countWatchedSQL, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if len(plan) != 1 || !strings.Contains(plan[0], "COVERING INDEX remotes_watched") {
+		t.Errorf("the watched count's plan: %q, want a search of the covering index remotes_watched", plan)
 	}
 }

@@ -768,11 +768,15 @@ func (t *Tx) MaxSeq() (int64, error) {
 	return n, err
 }
 
+// countWatchedSQL counts a backend's watched sub-records from the partial
+// index remotes_watched alone (TestWatchedCountReadsItsIndex).
+const countWatchedSQL = `SELECT COUNT(*) FROM remotes WHERE backend_id=? AND watched=1`
+
 // CountWatchedRemotes is how many items backend id has marked watched, by
 // its sub-records: the base of the mass-change guard.
 func (t *Tx) CountWatchedRemotes(backendID int64) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT COUNT(*) FROM remotes WHERE backend_id=? AND watched=1`, backendID).Scan(&n)
+	err := t.tx.QueryRowContext(t.ctx, countWatchedSQL, backendID).Scan(&n)
 	return n, err
 }
 

@@ -28,3 +28,8 @@ ALTER TABLE remotes_new RENAME TO remotes;
 CREATE UNIQUE INDEX remotes_key ON remotes (backend_id, remote_id);
 CREATE INDEX remotes_item ON remotes (item_id, backend_id);
 CREATE INDEX remotes_in_progress ON remotes (backend_id) WHERE progress > 0 AND watched = 0;
+-- A backend's watched count (the mass-change guard, before every export)
+-- and its watched ids (a quick import's played-id diff): without it, the
+-- count walked remotes_key and read every row of the backend at random.
+-- Its entries (backend, rowid) append as rows do.
+CREATE INDEX remotes_watched ON remotes (backend_id) WHERE watched = 1;
