@@ -568,11 +568,6 @@ func userTags(a state.Account, u accounts.User) string {
 	return u.Name + " (" + strings.Join(tags, ", ") + ")"
 }
 
-// isSelf says whether u is the signed-in user.
-func isSelf(a state.Account, u accounts.User) bool {
-	return u.Relation == state.RelationSelf && (u.ID == a.UserID || u.Name == a.UserName)
-}
-
 // stepUsers lists the users on sv with check boxes: all but guests
 // checked; a PIN entry for a protected profile; who each is linked to.
 func (s *SignIn) stepUsers(sv accounts.Server) {

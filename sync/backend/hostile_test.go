@@ -22,31 +22,8 @@ import (
 // the other address sees nothing; a redirect within the server is
 // followed, without a Referer (which would carry a socket's api_key).
 func TestRedirectNeverCarriesTheToken(t *testing.T) {
-	var mu sync.Mutex
-	var leaked []string
-	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		leaked = append(leaked, r.Header.Get("X-Plex-Token")+r.Header.Get("X-Emby-Token")+r.URL.RawQuery)
-		mu.Unlock()
-		w.Write([]byte("{}"))
-	}))
-	defer evil.Close()
-	var referer string
-	home := httptest.NewServer(nil)
-	defer home.Close()
-	home.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/away":
-			http.Redirect(w, r, evil.URL+"/steal", http.StatusFound)
-		case "/within":
-			http.Redirect(w, r, home.URL+"/landed", http.StatusMovedPermanently)
-		case "/landed":
-			mu.Lock()
-			referer = r.Header.Get("Referer")
-			mu.Unlock()
-			w.Write([]byte("{}"))
-		}
-	})
+	trap := newRedirectTrap(t, http.StatusMovedPermanently, func(w http.ResponseWriter) { w.Write([]byte("{}")) })
+	home := trap.home
 	tr := NewTransport(TransportOptions{MaxRetryWait: time.Millisecond})
 	do := func(path string) error {
 		req, _ := http.NewRequest("GET", home.URL+path+"?api_key=sekrit-query", nil)
@@ -68,14 +45,58 @@ func TestRedirectNeverCarriesTheToken(t *testing.T) {
 	if err := do("/within"); err != nil {
 		t.Errorf("redirect within the server: %v", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	leaked, referer := trap.seen()
 	if len(leaked) > 0 {
 		t.Errorf("the other address received %d requests: %q", len(leaked), leaked)
 	}
 	if referer != "" {
 		t.Errorf("a Referer went along: %q", referer)
 	}
+}
+
+// redirectTrap is a server whose /away redirects to another server, which
+// records every request that reaches it, and whose /within redirects (with
+// status within) to its own /landed, which records the Referer it got
+// ("unset" until it is reached); both ends answer with answer.
+type redirectTrap struct {
+	home    *httptest.Server
+	mu      sync.Mutex
+	leaked  []string
+	referer string
+}
+
+func newRedirectTrap(t *testing.T, within int, answer func(http.ResponseWriter)) *redirectTrap {
+	trap := &redirectTrap{referer: "unset"}
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trap.mu.Lock()
+		trap.leaked = append(trap.leaked, strings.Join([]string{r.URL.String(), r.Header.Get("X-Plex-Token"), r.Header.Get("X-Emby-Token"), r.Header.Get("Referer")}, " "))
+		trap.mu.Unlock()
+		answer(w)
+	}))
+	t.Cleanup(evil.Close)
+	trap.home = httptest.NewServer(nil)
+	t.Cleanup(trap.home.Close)
+	trap.home.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, evil.URL+"/elsewhere", http.StatusFound)
+		case "/within":
+			http.Redirect(w, r, trap.home.URL+"/landed", within)
+		case "/landed":
+			trap.mu.Lock()
+			trap.referer = r.Header.Get("Referer")
+			trap.mu.Unlock()
+			answer(w)
+		}
+	})
+	return trap
+}
+
+// seen is what reached the other server, and the Referer /landed got.
+func (trap *redirectTrap) seen() (leaked []string, referer string) {
+	trap.mu.Lock()
+	defer trap.mu.Unlock()
+	return append([]string(nil), trap.leaked...), trap.referer
 }
 
 // TestRedirectFromHTTPSToHTTPIsRefused: same host name, another scheme.

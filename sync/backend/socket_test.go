@@ -3,9 +3,7 @@ package backend
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -14,31 +12,8 @@ import (
 // and a redirect within the server carries no Referer (which held the
 // URL's api_key).
 func TestSocketHandshakeSendsNoCredentialElsewhere(t *testing.T) {
-	var mu sync.Mutex
-	var leaked []string
-	referer := "unset"
-	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		leaked = append(leaked, r.URL.String()+" "+r.Header.Get("X-Emby-Token")+" "+r.Header.Get("Referer"))
-		mu.Unlock()
-		w.WriteHeader(http.StatusBadRequest)
-	}))
-	defer evil.Close()
-	home := httptest.NewServer(nil)
-	defer home.Close()
-	home.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/away":
-			http.Redirect(w, r, evil.URL+"/socket", http.StatusFound)
-		case "/within":
-			http.Redirect(w, r, home.URL+"/landed", http.StatusFound)
-		case "/landed":
-			mu.Lock()
-			referer = r.Header.Get("Referer")
-			mu.Unlock()
-			w.WriteHeader(http.StatusBadRequest)
-		}
-	})
+	trap := newRedirectTrap(t, http.StatusFound, func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadRequest) })
+	home := trap.home
 	hc := NewTransport(TransportOptions{}).StreamClient()
 	h := http.Header{}
 	h.Set("X-Emby-Token", "sekrit-token")
@@ -51,8 +26,7 @@ func TestSocketHandshakeSendsNoCredentialElsewhere(t *testing.T) {
 			t.Errorf("%s: the error shows the token: %v", path, err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	leaked, referer := trap.seen()
 	if len(leaked) > 0 {
 		t.Errorf("the other address received: %q", leaked)
 	}

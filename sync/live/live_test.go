@@ -36,15 +36,6 @@ func (r *recorder) next(t *testing.T) engine.Event {
 	return engine.Event{}
 }
 
-func (r *recorder) none(t *testing.T, d time.Duration) {
-	t.Helper()
-	select {
-	case ev := <-r.ch:
-		t.Fatalf("unexpected event %+v", ev)
-	case <-time.After(d):
-	}
-}
-
 func catalog() *simulate.Catalog {
 	added := time.Date(2024, 1, 10, 8, 0, 0, 0, time.UTC)
 	return simulate.NewCatalog(
