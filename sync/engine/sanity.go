@@ -125,6 +125,11 @@ var ErrShrunk = fmt.Errorf("listing held")
 // forgotten and ErrShrunk says so.
 func (im *importer) forgetUnseen() error {
 	tx := im.tx
+	if !im.remotes {
+		// The backend had no sub-records when this import began: every
+		// one it has now was seen by this listing.
+		return tx.ForgetUnseenUnmatched(im.b.ID, im.start)
+	}
 	if err := tx.Savepoint("forget"); err != nil {
 		return err
 	}

@@ -516,3 +516,37 @@ func TestScenarioIDsFromEveryServerAreIndexed(t *testing.T) {
 		t.Errorf("the item's ids hash was not recorded")
 	}
 }
+
+// A backend's first import after its sub-records went (moved to another
+// person) skips looking for unseen sub-records, as it has none; its
+// unmatched items that the listing did not show are still forgotten.
+func TestFirstImportStillForgetsUnlistedUnmatchedItems(t *testing.T) {
+	w := newWorld(t, scenarioCatalog(), nil)
+	ctx := context.Background()
+	if rep := w.sync(RunOptions{}); rep.Unmatched != 3 {
+		t.Fatalf("unmatched = %d, want 3 (one per server)", rep.Unmatched)
+	}
+	ben, err := w.store.EnsurePerson(ctx, "Ben")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.LinkBackend(ctx, "plex", ben.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Plex now lists its show library only: the home video is not shown.
+	w.setBackend("plex", func(b *state.Backend) { b.Options.Libraries = []string{"2"} })
+	w.clock.add(time.Hour)
+	w.sync(RunOptions{})
+	list, err := w.store.UnmatchedItems(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range list {
+		if u.Backend == "plex" {
+			t.Errorf("plex's unlisted unmatched item %q is still kept", u.Title)
+		}
+	}
+	if len(list) != 2 {
+		t.Errorf("unmatched items = %+v, want jellyfin's and emby's", list)
+	}
+}

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -374,8 +375,8 @@ func (t *Tx) GUIDItem(typ, kind, value string) (Item, bool, error) {
 	if err != nil {
 		return Item{}, false, err
 	}
-	it, ok, err := t.itemQuery(`SELECT `+itemCols+` FROM `+from+` WHERE i.id =
-		(SELECT item_id FROM guids WHERE type=? AND kind=? AND value=?)`, typ, kind, value)
+	key := guidKey(typ, kind, value)
+	it, ok, err := t.itemQuery(fmt.Sprintf(guidItemSQL, itemCols, from), typ, kind, value, key, key+guidProbes-1)
 	if ok || err != nil {
 		return it, ok, err
 	}
@@ -495,7 +496,10 @@ func (t *Tx) SetItemIDsHash(id int64, hash uint32) error {
 func (t *Tx) AddGUID(id int64, typ, kind, value string) error {
 	if strings.IndexByte(typ, 0) >= 0 || strings.IndexByte(kind, 0) >= 0 {
 		// Not a key guidKeyOf can write (no client makes one): at once.
-		return t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, typ, kind, value, id)
+		if won, err := t.claimSlot(id, typ, kind, value); err != nil || !won {
+			return err
+		}
+		return t.writeItemIDs([]guidRow{{id, typ, kind, value}})
 	}
 	t.guids.add(guidKeyOf(typ, kind, value), id)
 	if len(t.guids.claims) >= maxPendingGUIDs {
@@ -505,9 +509,8 @@ func (t *Tx) AddGUID(id int64, typ, kind, value string) error {
 }
 
 // guidKeyOf is an external id as one string: type, kind and value
-// joined by NULs, which sorts as the guids table's key (type, kind,
-// value) does (binary collation; a NUL sorts first), and is a copy, so
-// that pending claims hold no listing's strings.
+// joined by NULs (a copy, so that pending claims hold no listing's
+// strings).
 func guidKeyOf(typ, kind, value string) string { return typ + "\x00" + kind + "\x00" + value }
 
 // pendingGUIDs are claims not yet written (by guidKeyOf), the first per
@@ -531,32 +534,42 @@ func (p *pendingGUIDs) reset() { clear(p.claims) }
 // import claims about 50,000).
 const maxPendingGUIDs = 200000
 
-// flushGUIDs writes the pending claims in the guids table's key order:
-// the B-tree then takes them page by page, each page read and dirtied
-// once, instead of a random page per claim (which, once the table
-// outgrows the page cache, reads and rewrites a page per claim). A claim
-// already written keeps its id (ON CONFLICT DO NOTHING): first claim
-// wins, as when each was written at once.
+// flushGUIDs writes the pending claims: their guid_keys slots in key
+// order (the B-tree then takes them page by page, each page read and
+// dirtied once, instead of a random page per claim), then the won
+// claims' item_ids rows in item order. A claim already written keeps its
+// id: first claim wins, as when each was written at once.
 func (t *Tx) flushGUIDs() error {
 	p := &t.guids
 	if len(p.claims) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(p.claims))
-	for k := range p.claims {
-		keys = append(keys, k)
+	type claim struct {
+		key int64
+		k   string
 	}
-	slices.Sort(keys)
-	// One row a statement: a statement of many rows costs SQLite a
-	// statement journal (every page it changes copied to a temporary
-	// file first; a profile showed that costing more than it saved).
-	for _, k := range keys {
+	claims := make([]claim, 0, len(p.claims))
+	for k := range p.claims {
 		typ, rest, _ := strings.Cut(k, "\x00")
 		kind, value, _ := strings.Cut(rest, "\x00")
-		if err := t.exec(`INSERT INTO guids (type, kind, value, item_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			typ, kind, value, p.claims[k]); err != nil {
+		claims = append(claims, claim{guidKey(typ, kind, value), k})
+	}
+	slices.SortFunc(claims, func(a, b claim) int { return cmp.Compare(a.key, b.key) })
+	won := make([]guidRow, 0, len(claims))
+	for _, c := range claims {
+		typ, rest, _ := strings.Cut(c.k, "\x00")
+		kind, value, _ := strings.Cut(rest, "\x00")
+		id := p.claims[c.k]
+		ok, err := t.claimSlot(id, typ, kind, value)
+		if err != nil {
 			return err
 		}
+		if ok {
+			won = append(won, guidRow{id, typ, kind, value})
+		}
+	}
+	if err := t.writeItemIDs(won); err != nil {
+		return err
 	}
 	p.reset()
 	return nil
@@ -679,10 +692,18 @@ func (t *Tx) ForgetUnseen(backendID int64, since time.Time) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := t.exec(`DELETE FROM unmatched WHERE backend_id=? AND seen<?`, backendID, unix(since)); err != nil {
+	if err := t.ForgetUnseenUnmatched(backendID, since); err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// ForgetUnseenUnmatched is ForgetUnseen for the unmatched entries alone:
+// after the first import of a backend (no sub-records when it began,
+// so every one it has was seen by this listing), there is nothing else
+// to forget, and looking costs a read of every sub-record it wrote.
+func (t *Tx) ForgetUnseenUnmatched(backendID int64, since time.Time) error {
+	return t.exec(`DELETE FROM unmatched WHERE backend_id=? AND seen<?`, backendID, unix(since))
 }
 
 // PutUnmatched records (or refreshes) an item that could not be matched.
@@ -936,7 +957,7 @@ func (s *Store) eachItemOf(ctx context.Context, person Person, fn func(ItemIDs) 
 		return err
 	}
 	defer items.Close()
-	guids, err := tx.QueryContext(ctx, `SELECT item_id, kind, value FROM guids ORDER BY item_id, kind`)
+	guids, err := tx.QueryContext(ctx, `SELECT item_id, kind, value FROM item_ids ORDER BY item_id, type, kind, value`)
 	if err != nil {
 		return err
 	}
@@ -1010,7 +1031,7 @@ func (t *Tx) CountIDs() (int, error) {
 		return 0, err
 	}
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, `SELECT (SELECT COUNT(*) FROM guids) + (SELECT COUNT(*) FROM episodes e JOIN show_ids s ON s.show_id=e.show_id)`).Scan(&n)
+	err := t.tx.QueryRowContext(t.ctx, `SELECT (SELECT COUNT(*) FROM item_ids) + (SELECT COUNT(*) FROM episodes e JOIN show_ids s ON s.show_id=e.show_id)`).Scan(&n)
 	return n, err
 }
 
@@ -1021,7 +1042,7 @@ func (t *Tx) EachID(fn func(typ, kind, value string, season, episode int, isEpis
 	if err := t.flushGUIDs(); err != nil {
 		return err
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT type, kind, value FROM guids`)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT type, kind, value FROM item_ids`)
 	if err != nil {
 		return err
 	}

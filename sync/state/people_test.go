@@ -422,7 +422,7 @@ func TestMigrationOfThePreviousReleasesDatabase(t *testing.T) {
 		}
 		return out
 	}
-	tables := []string{"backends", "items", "guids", "remotes", "unmatched", "runs", "run_backends", "changes", "held", "played_counts", "settings", "tasks"}
+	tables := []string{"backends", "items", "remotes", "unmatched", "runs", "run_backends", "changes", "held", "played_counts", "settings", "tasks"}
 	count := func(db *sql.DB) map[string]int {
 		out := map[string]int{}
 		for _, tb := range tables {
@@ -464,6 +464,25 @@ func TestMigrationOfThePreviousReleasesDatabase(t *testing.T) {
 		return out
 	}
 	relBefore := relIDs(old, `SELECT kind, value, season, episode, item_id FROM episode_ids ORDER BY 1, 2, 3, 4`)
+	// Every external id stays its item's (0009: item_ids and guid_keys).
+	claims := func(db *sql.DB, table string) []string {
+		rows, err := db.Query(`SELECT type, kind, value, item_id FROM ` + table + ` ORDER BY 1, 2, 3`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var typ, kind, value string
+			var item int64
+			if err := rows.Scan(&typ, &kind, &value, &item); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s\x00%s\x00%s\x00%d", typ, kind, value, item))
+		}
+		return out
+	}
+	claimsBefore := claims(old, "guids")
 	before := read(old, `SELECT id, watched, explicit, updated, progress, progress_at, seq, via, type, title, show_title, year, season, episode, duration, created FROM items`)
 	beforeCounts := count(old)
 	old.Close()
@@ -496,6 +515,24 @@ func TestMigrationOfThePreviousReleasesDatabase(t *testing.T) {
 	if fmt.Sprint(relAfter) != fmt.Sprint(relBefore) {
 		t.Errorf("relative ids after the migration:\n%v\nbefore:\n%v", relAfter, relBefore)
 	}
+	if len(claimsBefore) == 0 {
+		t.Fatal("the fixture has no external ids")
+	}
+	if got := claims(s.DB(), "item_ids"); fmt.Sprint(got) != fmt.Sprint(claimsBefore) {
+		t.Errorf("external ids after the migration:\n%q\nbefore:\n%q", got, claimsBefore)
+	}
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range claimsBefore {
+		f := strings.Split(c, "\x00")
+		it, ok, err := tx.GUIDItem(f[0], f[1], f[2])
+		if err != nil || !ok || fmt.Sprint(it.ID) != f[3] {
+			t.Errorf("GUIDItem(%s %s:%s) = item %d, %v, %v after the migration; want item %s", f[0], f[1], f[2], it.ID, ok, err, f[3])
+		}
+	}
+	tx.Rollback()
 	if got := count(s.DB()); fmt.Sprint(got) != fmt.Sprint(beforeCounts) {
 		t.Errorf("rows after the migration %v, before %v", got, beforeCounts)
 	}

@@ -273,12 +273,70 @@ func (s *Store) migrate(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
+		if after := migrationAfter[m.version]; after != nil {
+			if err := after(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// migrationAfter are steps a migration's SQL cannot take, run in its
+// transaction after it.
+var migrationAfter = map[int]func(context.Context, *sql.Tx) error{9: placeCollidedGUIDs}
+
+// placeCollidedGUIDs gives each claim that migration 0009 could not put
+// at its key (another claim's id has the same hash) the next free slot,
+// as a claim made later does (Tx.claimSlot). Two ids of one item sharing
+// a slot need nothing: a look-up checks the item's ids.
+func placeCollidedGUIDs(ctx context.Context, tx *sql.Tx) error {
+	var missing int
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM item_ids) - (SELECT COUNT(*) FROM guid_keys)`).Scan(&missing); err != nil || missing == 0 {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT x.item_id, playmark_guid_key(x.type, x.kind, x.value) FROM item_ids x
+		WHERE NOT EXISTS (SELECT 1 FROM guid_keys g WHERE g.key = playmark_guid_key(x.type, x.kind, x.value) AND g.item_id = x.item_id)`)
+	if err != nil {
+		return err
+	}
+	type lost struct{ item, key int64 }
+	var all []lost
+	for rows.Next() {
+		var l lost
+		if err := rows.Scan(&l.item, &l.key); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, l := range all {
+		placed := false
+		for slot := l.key + 1; slot < l.key+guidProbes && !placed; slot++ {
+			res, err := tx.ExecContext(ctx, `INSERT INTO guid_keys (key, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, slot, l.item)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			placed = n == 1
+		}
+		if !placed {
+			return fmt.Errorf("an external id of item %d: %d slots from its key are taken by other ids", l.item, guidProbes)
 		}
 	}
 	return nil
