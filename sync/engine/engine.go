@@ -434,6 +434,16 @@ func (r *run) selectedBackends(ctx context.Context, on func(state.Backend) bool)
 // dry-run transaction (under a savepoint), or a new one; its item reads
 // and writes are b's person's play state.
 func (r *run) begin(ctx context.Context, name string, b state.Backend) (*state.Tx, func(ok bool) error, error) {
+	return r.beginWith(ctx, name, b, r.e.store.Begin)
+}
+
+// beginImport is begin for an import's batch (state.Store.BeginImport:
+// no foreign-key checks in it, as it cannot break them).
+func (r *run) beginImport(ctx context.Context, name string, b state.Backend) (*state.Tx, func(ok bool) error, error) {
+	return r.beginWith(ctx, name, b, r.e.store.BeginImport)
+}
+
+func (r *run) beginWith(ctx context.Context, name string, b state.Backend, beginTx func(context.Context) (*state.Tx, error)) (*state.Tx, func(ok bool) error, error) {
 	if r.tx != nil {
 		if err := r.tx.Savepoint(name); err != nil {
 			return nil, nil, err
@@ -446,7 +456,7 @@ func (r *run) begin(ctx context.Context, name string, b state.Backend) (*state.T
 			return r.tx.RollbackTo(name)
 		}, nil
 	}
-	tx, err := r.e.store.Begin(ctx)
+	tx, err := beginTx(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -138,7 +138,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 	} else {
 		im.quick = &quickTrack{listed: map[string]bool{}, moved: map[string]int{}}
 	}
-	tx, finish, err := r.begin(ctx, "import_"+fmt.Sprint(b.ID), b)
+	tx, finish, err := r.beginImport(ctx, "import_"+fmt.Sprint(b.ID), b)
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -203,7 +203,7 @@ func (r *run) importBackend(ctx context.Context, b state.Backend) (rep BackendRe
 			pending = 0
 			prev := im.tx
 			var berr error
-			if im.tx, finish, berr = r.begin(ctx, "import", b); berr != nil {
+			if im.tx, finish, berr = r.beginImport(ctx, "import", b); berr != nil {
 				return berr
 			}
 			im.tx.Continue(prev)
@@ -482,8 +482,10 @@ func (im *importer) item(it *backend.Item) error {
 				return err
 			}
 			local.IDsHash, saveHash = hash, true
+			im.r.recorded(it)
 		}
-		im.r.recorded(it)
+		// Else the same ids were indexed before: committed before the
+		// run's filter was loaded, or recorded in it when indexed.
 	}
 	changed := false
 	if im.mode == state.ImportFull {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -113,7 +114,28 @@ func (w *world) sync(opt RunOptions) *Report {
 	if err != nil {
 		w.t.Fatalf("sync: %v", err)
 	}
+	w.checkForeignKeys()
 	return rep
+}
+
+// checkForeignKeys fails the test when a row names a parent that is not
+// there: imports write without the checks (state.Store.BeginImport).
+func (w *world) checkForeignKeys() {
+	w.t.Helper()
+	rows, err := w.store.DB().Query(`PRAGMA foreign_key_check`)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fk int
+		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+			w.t.Fatal(err)
+		}
+		w.t.Errorf("foreign key: a row of %s (rowid %v) names a %s that is not there", table, rowid, parent)
+	}
 }
 
 func (w *world) watch(server, key string) simulate.Watch { return w.servers[server].Watch(key) }

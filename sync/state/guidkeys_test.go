@@ -136,3 +136,49 @@ func TestMigrationPlacesCollidingIDs(t *testing.T) {
 		}
 	}
 }
+
+// An import's batch runs without foreign-key checks, and the connection
+// it used has them again afterwards, after a commit as after a rollback.
+func TestImportBatchChecksNoForeignKeys(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	s.DB().SetMaxOpenConns(1) // every transaction below gets the same connection
+	if _, err := s.AddBackend(ctx, Backend{Name: "plex", Kind: "plex", URL: "http://p", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Backend(ctx, "plex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := func(tx *Tx, remote string) error {
+		return tx.exec(`INSERT INTO remotes (backend_id, remote_id, item_id) VALUES (?, ?, 999)`, b.ID, remote)
+	}
+	for _, commit := range []bool{false, true} {
+		tx, err := s.BeginImport(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := orphan(tx, "in-batch"); err != nil {
+			t.Errorf("in an import batch: %v, want no foreign-key check", err)
+		}
+		if err := tx.exec(`DELETE FROM remotes`); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err = s.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := orphan(tx, "after"); err == nil || !strings.Contains(err.Error(), "FOREIGN KEY") {
+			t.Errorf("after an import batch (commit %v): %v, want the foreign-key check", commit, err)
+		}
+		tx.Rollback()
+	}
+}
