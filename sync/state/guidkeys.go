@@ -90,27 +90,19 @@ const claimedBySQL = `SELECT EXISTS (SELECT 1 FROM guid_keys g JOIN item_ids x O
 // holds it (first claim wins: won is false). The caller then writes the
 // item_ids row of a won claim.
 func (t *Tx) claimSlot(id int64, typ, kind, value string) (won bool, err error) {
-	ins, err := t.prep(`INSERT INTO guid_keys (key, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`)
-	if err != nil {
-		return false, err
-	}
 	key := guidKey(typ, kind, value)
 	for slot := key; slot < key+guidProbes; slot++ {
-		res, err := ins.ExecContext(t.ctx, slot, id)
+		res, err := t.execResult(`INSERT INTO guid_keys (key, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, slot, id)
 		if err != nil {
-			return false, t.s.classify(err)
+			return false, err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return false, err
 		} else if n == 1 {
 			return true, nil
 		}
-		st, err := t.prep(claimedBySQL)
-		if err != nil {
-			return false, err
-		}
 		var held bool
-		if err := st.QueryRowContext(t.ctx, typ, kind, value, slot).Scan(&held); err != nil {
+		if _, err := t.queryRow(claimedBySQL, []any{typ, kind, value, slot}, &held); err != nil {
 			return false, err
 		}
 		if held {
@@ -152,17 +144,13 @@ func (t *Tx) writeItemIDs(rows []guidRow) error {
 	args := make([]any, 0, 4*itemIDsChunk)
 	for len(rows) > 0 {
 		n := min(len(rows), itemIDsChunk)
-		st, err := t.prep(`INSERT INTO item_ids (item_id, type, kind, value) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", n), ", ") + ` ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return err
-		}
 		args = args[:0]
 		for _, r := range rows[:n] {
 			args = append(args, r.item, r.typ, r.kind, r.value)
 		}
-		if _, err := st.ExecContext(t.ctx, args...); err != nil {
-			return t.s.classify(err)
+		if err := t.exec(`INSERT INTO item_ids (item_id, type, kind, value) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", n), ", ")+` ON CONFLICT DO NOTHING`, args...); err != nil {
+			return err
 		}
 		rows = rows[n:]
 	}

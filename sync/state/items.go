@@ -105,6 +105,11 @@ type Change struct {
 type Tx struct {
 	tx   *sql.Tx
 	conn *sql.Conn // the connection of its own (BeginImport), else nil
+	// raw are the driver's statements on conn, args and vals buffers for
+	// their arguments and a row (raw.go).
+	raw  map[string]driver.Stmt
+	args []driver.NamedValue
+	vals []driver.Value
 	s    *Store
 	ctx  context.Context
 	seq  int64 // this transaction's change sequence, allocated on first use
@@ -243,6 +248,7 @@ func (t *Tx) Rollback() error {
 // release gives back a connection of its own (BeginImport), once.
 func (t *Tx) release() {
 	if t.conn != nil {
+		t.closeRaw()
 		restoreForeignKeys(t.conn)
 		t.conn = nil
 	}
@@ -261,12 +267,8 @@ func (t *Tx) prep(q string) (*sql.Stmt, error) {
 }
 
 func (t *Tx) exec(q string, args ...any) error {
-	st, err := t.prep(q)
-	if err != nil {
-		return err
-	}
-	_, err = st.ExecContext(t.ctx, args...)
-	return t.s.classify(err)
+	_, err := t.execResult(q, args...)
+	return err
 }
 
 // SetCacheSize sets the page cache of the transaction's connection to
@@ -368,15 +370,12 @@ func scanItem(row interface{ Scan(...any) error }) (Item, error) {
 // itemQuery runs a query selecting itemCols and reads
 // the one item it finds; ok is false when none.
 func (t *Tx) itemQuery(q string, args ...any) (Item, bool, error) {
-	st, err := t.prep(q)
-	if err != nil {
+	var r itemRow
+	ok, err := t.queryRow(q, args, r.dest()...)
+	if !ok || err != nil {
 		return Item{}, false, err
 	}
-	it, err := scanItem(st.QueryRowContext(t.ctx, args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Item{}, false, nil
-	}
-	return it, err == nil, err
+	return r.item(), true, nil
 }
 
 // EpisodeItem finds an episode by its relative id (one of its show's
@@ -406,16 +405,8 @@ func (t *Tx) show(g IDPair) (int64, bool, error) {
 	if t.showMaybe != nil && !t.showMaybe(g) {
 		return 0, false, nil
 	}
-	st, err := t.prep(`SELECT show_id FROM show_ids WHERE kind=? AND value=?`)
-	if err != nil {
-		return 0, false, err
-	}
 	var id int64
-	err = st.QueryRowContext(t.ctx, g.Kind, g.Value).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	if err != nil {
+	if ok, err := t.queryRow(`SELECT show_id FROM show_ids WHERE kind=? AND value=?`, []any{g.Kind, g.Value}, num[int64]{&id}); !ok || err != nil {
 		return 0, false, err
 	}
 	t.cacheShow(g, id)
@@ -465,18 +456,11 @@ func (t *Tx) RemoteItem(backendID int64, remoteID string) (Remote, Item, bool, e
 	if err != nil {
 		return Remote{}, Item{}, false, err
 	}
-	st, err := t.prep(`SELECT ` + prefixed("r.", remoteCols) + `, ` + itemCols + ` FROM remotes r JOIN items i ON i.id = r.item_id ` + join + `
-		WHERE r.backend_id=? AND r.remote_id=?`)
-	if err != nil {
-		return Remote{}, Item{}, false, err
-	}
 	var r remoteRow
 	var it itemRow
-	err = st.QueryRowContext(t.ctx, backendID, remoteID).Scan(append(r.dest(), it.dest()...)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Remote{}, Item{}, false, nil
-	}
-	if err != nil {
+	ok, err := t.queryRow(`SELECT `+prefixed("r.", remoteCols)+`, `+itemCols+` FROM remotes r JOIN items i ON i.id = r.item_id `+join+`
+		WHERE r.backend_id=? AND r.remote_id=?`, []any{backendID, remoteID}, append(r.dest(), it.dest()...)...)
+	if !ok || err != nil {
 		return Remote{}, Item{}, false, err
 	}
 	return r.remote(), it.item(), true, nil
@@ -497,15 +481,11 @@ func (t *Tx) CreateItem(it *Item) error {
 	// The new id from the connection (sqlite3_last_insert_rowid), not
 	// RETURNING: that costs a temporary table and a result set per row
 	// (a profile: about a third of this call).
-	st, err := t.prep(`INSERT INTO items (type, title, year, show_title, season, episode, duration, created, ids_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	res, err := st.ExecContext(t.ctx, it.Type, it.Title, it.Year, it.ShowTitle, it.Season, it.Episode,
+	res, err := t.execResult(`INSERT INTO items (type, title, year, show_title, season, episode, duration, created, ids_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, it.Type, it.Title, it.Year, it.ShowTitle, it.Season, it.Episode,
 		it.Duration.Milliseconds(), unix(it.Created), it.IDsHash)
 	if err != nil {
-		return t.s.classify(err)
+		return err
 	}
 	if it.ID, err = res.LastInsertId(); err != nil {
 		return err
@@ -675,11 +655,7 @@ func (t *Tx) AddEpisode(id int64, showIDs []IDPair, season, episode int) error {
 		if len(named) > 0 {
 			owner = named[0]
 		} else {
-			st, err := t.prep(`SELECT COALESCE(MAX(show_id), 0) + 1 FROM show_ids`)
-			if err != nil {
-				return err
-			}
-			if err := st.QueryRowContext(t.ctx).Scan(&owner); err != nil {
+			if _, err := t.queryRow(`SELECT COALESCE(MAX(show_id), 0) + 1 FROM show_ids`, nil, num[int64]{&owner}); err != nil {
 				return err
 			}
 			named = append(named, owner)
