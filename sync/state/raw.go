@@ -35,6 +35,16 @@ func (t *Tx) rawStmt(dc any, q string) (driver.Stmt, error) {
 	return st, nil
 }
 
+// rawBound is q's driver statement, with args converted into t.args.
+func (t *Tx) rawBound(dc any, q string, args []any) (driver.Stmt, error) {
+	st, err := t.rawStmt(dc, q)
+	if err != nil {
+		return nil, err
+	}
+	t.args, err = named(t.args, args)
+	return st, err
+}
+
 // named converts the arguments the store passes (integers of any width,
 // strings, booleans, nil) to the driver's values, into buf.
 func named(buf []driver.NamedValue, args []any) ([]driver.NamedValue, error) {
@@ -71,11 +81,8 @@ func (t *Tx) execResult(q string, args ...any) (sql.Result, error) {
 	}
 	var res driver.Result
 	err := t.conn.Raw(func(dc any) error {
-		st, err := t.rawStmt(dc, q)
+		st, err := t.rawBound(dc, q, args)
 		if err != nil {
-			return err
-		}
-		if t.args, err = named(t.args, args); err != nil {
 			return err
 		}
 		e, ok := st.(driver.StmtExecContext)
@@ -107,11 +114,8 @@ func (t *Tx) queryRow(q string, args []any, dest ...any) (ok bool, err error) {
 		return err == nil, t.s.classify(err)
 	}
 	err = t.conn.Raw(func(dc any) error {
-		st, err := t.rawStmt(dc, q)
+		st, err := t.rawBound(dc, q, args)
 		if err != nil {
-			return err
-		}
-		if t.args, err = named(t.args, args); err != nil {
 			return err
 		}
 		qc, isQ := st.(driver.StmtQueryContext)
