@@ -182,3 +182,31 @@ func TestImportBatchChecksNoForeignKeys(t *testing.T) {
 		tx.Rollback()
 	}
 }
+
+// A connection whose transaction is still open when the batch gives it
+// back (a commit that failed can leave it so) cannot get its checks back
+// (the pragma does nothing in a transaction): it is closed, not pooled.
+func TestConnectionLeftInATransactionIsNotPooled(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	s.DB().SetMaxOpenConns(1)
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`PRAGMA foreign_keys=OFF`, `BEGIN IMMEDIATE`} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restoreForeignKeys(conn)
+	tx, err := s.Begin(ctx) // waits forever (one connection) if the open one came back
+	if err != nil {
+		t.Fatalf("after giving back a connection in a transaction: %v", err)
+	}
+	defer tx.Rollback()
+	var on int
+	if err := tx.tx.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
+		t.Errorf("the next connection's foreign-key checks: %d, %v; want on", on, err)
+	}
+}

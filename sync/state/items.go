@@ -214,9 +214,17 @@ func (s *Store) BeginImport(ctx context.Context) (*Tx, error) {
 }
 
 // restoreForeignKeys turns a connection's foreign-key checks on again and
-// gives it back to the pool; a connection that cannot is closed instead.
+// gives it back to the pool; a connection whose checks are not on after
+// it (the pragma does nothing inside a transaction, which a failed commit
+// can leave open) is closed instead, which also ends that transaction.
 func restoreForeignKeys(conn *sql.Conn) {
-	if _, err := conn.ExecContext(context.Background(), `PRAGMA foreign_keys=ON`); err != nil {
+	ctx := context.Background()
+	on := 0
+	_, err := conn.ExecContext(ctx, `PRAGMA foreign_keys=ON`)
+	if err == nil {
+		err = conn.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&on)
+	}
+	if err != nil || on != 1 {
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
 	conn.Close()
