@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -122,6 +124,37 @@ func (v *BackupsView) apply(d viewData) {
 	}
 }
 
+// chooseFile asks for a backup file anywhere (one copied from another
+// machine, say) and opens the restore dialog on it.
+func (v *BackupsView) chooseFile() {
+	d := dialog.NewFileOpen(func(rc fyne.URIReadCloser, err error) {
+		if err != nil {
+			v.u.Window.setMessage("Could not open the file: " + err.Error())
+			return
+		}
+		if rc == nil {
+			return // cancelled
+		}
+		path := rc.URI().Path()
+		rc.Close()
+		v.openRestoreFile(path)
+	}, v.u.Window.win)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".gz", ".jsonl"}))
+	d.Resize(fyne.NewSize(820, 600))
+	d.Show()
+}
+
+// openRestoreFile opens the restore dialog on the backup at path, or says
+// why it is not one.
+func (v *BackupsView) openRestoreFile(path string) {
+	b := engine.BackupInfoOf(path)
+	if b.Err != nil {
+		v.u.Window.setMessage(filepath.Base(path) + " is not a backup Playmark can read: " + b.Err.Error())
+		return
+	}
+	v.openRestore(b)
+}
+
 // RestoreDialog restores a backup onto the chosen backends: it reads the
 // backup (off the UI thread), then Preview shows the dry run (what
 // would change on each server), and Restore writes it. A restore the
@@ -172,6 +205,7 @@ func (v *BackupsView) openRestore(b engine.BackupInfo) {
 	}
 	top := container.NewVBox(
 		widget.NewLabelWithStyle("Backup of "+v.backupText(b), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		hint("File: "+b.Path),
 		hint("Restore makes the chosen servers' marks match this backup: each gets its person's marks. A server's play newer than the backup is kept. "+
 			"Preview shows what would change; nothing is written until Restore, after a backup of the current state. "+
 			"Playmark's own state learns the restored marks on the next import."),

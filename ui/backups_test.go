@@ -250,3 +250,74 @@ func TestSettingsRestorePreviewSaysTheGuardWouldHold(t *testing.T) {
 		t.Errorf("the server has %d watched after the restore, want %d (8 un-watched)", got, before-8)
 	}
 }
+
+// Restore from a file… takes a backup from anywhere (here: copied out of
+// the backups folder under another name) through the same dialog; a file
+// that is not a backup gets a sentence, and no dialog.
+func TestSettingsRestoreFromAFile(t *testing.T) {
+	e := newEnv(t)
+	srv := plexServer(t, 30)
+	e.addBackend("plex", backend.Plex, srv, false)
+	ctx := context.Background()
+	if _, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Backup(ctx, "manual"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := e.eng.ListBackups()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("backups %v, %v", list, err)
+	}
+	data, err := os.ReadFile(list[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(t.TempDir(), "from the old laptop.jsonl.gz")
+	if err := os.WriteFile(elsewhere, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lost := playedKeys(srv, 30)
+	for _, k := range lost {
+		srv.SetWatch(k, simulate.Watch{})
+	}
+	e.settle()
+	w := e.u.Window
+	if w.Settings.RestoreFile.Disabled() {
+		t.Fatal("Restore from a file… disabled with a backend configured")
+	}
+	v := w.Settings.Backups
+	v.openRestoreFile(elsewhere) // what the file dialog does with the file chosen
+	e.settle()
+	r := v.dialog
+	if r == nil {
+		t.Fatal("no restore dialog for a backup outside the backups folder")
+	}
+	mustContain(t, "dialog note", r.Note.Text, "The backup is whole")
+	r.check("plex").SetChecked(true)
+	tapButton(t, w.win, "Preview")
+	e.settle()
+	if len(r.Report.changes) != len(lost) {
+		t.Errorf("preview lists %d changes, want the %d lost marks", len(r.Report.changes), len(lost))
+	}
+	tapButton(t, w.win, "Restore")
+	e.settle()
+	for _, k := range lost {
+		if !srv.Watch(k).Played {
+			t.Errorf("%s not restored from the file", k)
+		}
+	}
+	r.dlg.Hide()
+	e.settle()
+
+	junk := filepath.Join(t.TempDir(), "notes.jsonl.gz")
+	if err := os.WriteFile(junk, []byte("shopping list\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v.openRestoreFile(junk)
+	e.settle()
+	if v.dialog != nil {
+		t.Error("a restore dialog opened on a file that is not a backup")
+	}
+	mustContain(t, "status line", w.Message.Text, "notes.jsonl.gz is not a backup Playmark can read")
+}

@@ -40,6 +40,7 @@ type SettingsScreen struct {
 	Open        *widget.Button
 	Backup      *widget.Button // writes a backup into the backups folder
 	OpenBackups *widget.Button
+	RestoreFile *widget.Button // Restore from a file…: a backup outside the backups folder
 	BackupNote  *widget.Label
 	Backups     *BackupsView
 }
@@ -81,8 +82,9 @@ func newSettingsScreen(u *UI) *SettingsScreen {
 			u.Window.setMessage("Could not open the backups folder: " + err.Error())
 		}
 	})
+	s.RestoreFile = widget.NewButtonWithIcon("Restore from a file…", theme.HistoryIcon(), func() { s.Backups.chooseFile() })
 	s.BackupNote = hint("A backup holds everyone's play state as portable JSON lines, keyed by external ids (no tokens). " +
-		"Restore… puts a backup's marks back onto servers you choose, after a preview.")
+		"Restore… puts a backup's marks back onto servers you choose, after a preview; Restore from a file… does the same with a backup kept elsewhere.")
 	s.Backups = newBackupsView(u)
 	general := section("General", container.NewVBox(s.StartAtLogin, s.Notifications, s.NotifySuccess))
 	if u.d.Autostart == nil {
@@ -108,7 +110,7 @@ func newSettingsScreen(u *UI) *SettingsScreen {
 		hint("Playmark "+u.d.Version),
 	))
 	backups := section("Backups", container.NewVBox(
-		container.NewHBox(s.Backup, s.OpenBackups),
+		container.NewHBox(s.Backup, s.OpenBackups, s.RestoreFile),
 		s.BackupNote,
 		s.Backups.content,
 	))
@@ -131,6 +133,7 @@ func hint(text string) *widget.Label {
 
 func (s *SettingsScreen) apply(d viewData) {
 	s.Backups.apply(d)
+	setEnabled(s.RestoreFile, len(d.backends) > 0)
 	s.StartAtLogin.OnChanged = nil
 	s.StartAtLogin.SetChecked(d.snap.StartAtLogin)
 	s.StartAtLogin.OnChanged = s.startAtLoginChanged

@@ -373,24 +373,7 @@ func (e *Engine) ListBackups() ([]BackupInfo, error) {
 		if !en.Type().IsRegular() || !strings.HasPrefix(name, "playmark-") || !strings.HasSuffix(name, ".jsonl.gz") {
 			continue
 		}
-		bi := BackupInfo{Path: filepath.Join(dir, name)}
-		// playmark-20060102-150405-REASON.jsonl.gz
-		stem := strings.TrimSuffix(strings.TrimPrefix(name, "playmark-"), ".jsonl.gz")
-		if len(stem) > 16 && stem[15] == '-' {
-			if t, err := time.Parse("20060102-150405", stem[:15]); err == nil {
-				bi.Created = t
-			}
-			bi.Reason = stem[16:]
-		}
-		if fi, err := en.Info(); err == nil {
-			bi.Size = fi.Size()
-		}
-		if h, err := readBackupHeader(bi.Path); err != nil {
-			bi.Err = err
-		} else {
-			bi.Created, bi.Items = h.Created, h.Items
-		}
-		out = append(out, bi)
+		out = append(out, BackupInfoOf(filepath.Join(dir, name)))
 	}
 	slices.SortStableFunc(out, func(a, b BackupInfo) int {
 		if c := b.Created.Compare(a.Created); c != 0 {
@@ -399,6 +382,33 @@ func (e *Engine) ListBackups() ([]BackupInfo, error) {
 		return strings.Compare(b.Path, a.Path)
 	})
 	return out, nil
+}
+
+// BackupInfoOf reads what ListBackups says of one file, wherever it is
+// (a backup copied from another machine, say): its header, its size,
+// and from a backup's usual name (playmark-20060102-150405-REASON.jsonl.gz)
+// why it was made. Err says why it is not a readable backup.
+func BackupInfoOf(path string) BackupInfo {
+	bi := BackupInfo{Path: path}
+	name := filepath.Base(path)
+	if strings.HasPrefix(name, "playmark-") && strings.HasSuffix(name, ".jsonl.gz") {
+		stem := strings.TrimSuffix(strings.TrimPrefix(name, "playmark-"), ".jsonl.gz")
+		if len(stem) > 16 && stem[15] == '-' {
+			if t, err := time.Parse("20060102-150405", stem[:15]); err == nil {
+				bi.Created = t
+			}
+			bi.Reason = stem[16:]
+		}
+	}
+	if fi, err := os.Stat(path); err == nil {
+		bi.Size = fi.Size()
+	}
+	if h, err := readBackupHeader(path); err != nil {
+		bi.Err = err
+	} else {
+		bi.Created, bi.Items = h.Created, h.Items
+	}
+	return bi
 }
 
 // readBackupHeader reads a backup file's first line.
