@@ -27,6 +27,21 @@ func playedKeys(srv simulate.Server, n int) []string {
 	return out
 }
 
+// importAndBackUp imports e's backends and backs the state up by hand:
+// the backup's path.
+func importAndBackUp(t *testing.T, e *env) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	path, err := e.eng.Backup(ctx, "manual")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // Settings lists the backups (when, why, how many items); Restore… on
 // one reads it, shows the dry run of the chosen backends, and writes it
 // only once confirmed, after a backup of the state it starts from.
@@ -35,13 +50,7 @@ func TestSettingsRestore(t *testing.T) {
 	srv := plexServer(t, 30)
 	e.addBackend("plex", backend.Plex, srv, false)
 	e.addBackend("other", backend.Plex, plexServer(t, 3), false)
-	ctx := context.Background()
-	if _, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.eng.Backup(ctx, "manual"); err != nil {
-		t.Fatal(err)
-	}
+	importAndBackUp(t, e)
 	// The server loses its marks (a reinstall).
 	lost := playedKeys(srv, 30)
 	if len(lost) == 0 {
@@ -101,12 +110,7 @@ func TestSettingsRestoreWhileBusy(t *testing.T) {
 	srv := plexServer(t, 30)
 	e.addBackend("plex", backend.Plex, srv, false)
 	ctx := context.Background()
-	if _, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.eng.Backup(ctx, "manual"); err != nil {
-		t.Fatal(err)
-	}
+	importAndBackUp(t, e)
 	lost := playedKeys(srv, 30)
 	for _, k := range lost {
 		srv.SetWatch(k, simulate.Watch{})
@@ -198,14 +202,7 @@ func TestSettingsRestorePreviewSaysTheGuardWouldHold(t *testing.T) {
 	e := newEnv(t)
 	srv := plexServer(t, 30)
 	e.addBackend("plex", backend.Plex, srv, false)
-	ctx := context.Background()
-	if _, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	path, err := e.eng.Backup(ctx, "manual")
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := importAndBackUp(t, e)
 	items, err := engine.ReadBackupFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -258,18 +255,7 @@ func TestSettingsRestoreFromAFile(t *testing.T) {
 	e := newEnv(t)
 	srv := plexServer(t, 30)
 	e.addBackend("plex", backend.Plex, srv, false)
-	ctx := context.Background()
-	if _, err := e.eng.Import(ctx, engine.RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.eng.Backup(ctx, "manual"); err != nil {
-		t.Fatal(err)
-	}
-	list, err := e.eng.ListBackups()
-	if err != nil || len(list) != 1 {
-		t.Fatalf("backups %v, %v", list, err)
-	}
-	data, err := os.ReadFile(list[0].Path)
+	data, err := os.ReadFile(importAndBackUp(t, e))
 	if err != nil {
 		t.Fatal(err)
 	}
