@@ -542,19 +542,7 @@ func (e *Engine) restoreOne(ctx context.Context, r *run, items []BackupItem, bac
 		}
 	}
 	if opt.DryRun {
-		for _, o := range ops {
-			r.addChange(r.opChange(b, o, "restore (planned)"))
-			switch o.kind {
-			case opPlayed:
-				rep.WouldWatch++
-			case opUnplayed:
-				rep.WouldUnwatch++
-			case opProgress:
-				rep.WouldResume++
-			}
-		}
-		rep.Changed = len(ops)
-		rep.WouldHold, rep.WouldOf = held(unwatches, watched, r.set) && !opt.Yes, watched
+		r.reportPlan(b, ops, "restore (planned)", watched, opt.Yes, &rep)
 		return nil
 	}
 	if held(unwatches, watched, r.set) && !opt.Yes {

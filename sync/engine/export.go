@@ -160,19 +160,7 @@ func (r *run) exportBackend(ctx context.Context, b state.Backend) (rep BackendRe
 		return rep
 	}
 	if r.opt.DryRun {
-		for _, o := range ops {
-			r.addChange(r.opChange(b, o, "planned"))
-			switch o.kind {
-			case opPlayed:
-				rep.WouldWatch++
-			case opUnplayed:
-				rep.WouldUnwatch++
-			case opProgress:
-				rep.WouldResume++
-			}
-		}
-		rep.Changed = len(ops)
-		rep.WouldHold, rep.WouldOf = held(rep.WouldUnwatch, watched, r.set) && !r.opt.Yes, watched
+		r.reportPlan(b, ops, "planned", watched, r.opt.Yes, &rep)
 		if r.planAll() {
 			rep.Mode = "plan"
 		}
@@ -376,6 +364,25 @@ func (r *run) planFull(ctx context.Context, tx *state.Tx, client backend.Backend
 		return nil
 	})
 	return ops, err
+}
+
+// reportPlan is a dry run's report of what ops would write to b: each
+// as a planned change, their counts, and whether the mass-change guard
+// would hold them (watched: b's watched count; yes: the hold overruled).
+func (r *run) reportPlan(b state.Backend, ops []op, verb string, watched int, yes bool, rep *BackendReport) {
+	for _, o := range ops {
+		r.addChange(r.opChange(b, o, verb))
+		switch o.kind {
+		case opPlayed:
+			rep.WouldWatch++
+		case opUnplayed:
+			rep.WouldUnwatch++
+		case opProgress:
+			rep.WouldResume++
+		}
+	}
+	rep.Changed = len(ops)
+	rep.WouldHold, rep.WouldOf = held(rep.WouldUnwatch, watched, r.set) && !yes, watched
 }
 
 func (r *run) opChange(b state.Backend, o op, verb string) state.Change {
